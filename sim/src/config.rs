@@ -1,0 +1,426 @@
+//! The simulator's configuration: a TOML file listing devices and their fault knobs.
+//! Documented, with an example per feature, in `sim/README.md`.
+//!
+//! CONTRACT shared by the model, the driver models and the runtime: field names and meanings
+//! below are fixed; new optional fields may be added (with `#[serde(default)]`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The whole file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    #[serde(default = "default_devices", rename = "device")]
+    pub devices: Vec<DeviceConfig>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            devices: default_devices(),
+        }
+    }
+}
+
+fn default_devices() -> Vec<DeviceConfig> {
+    vec![DeviceConfig::default()]
+}
+
+impl SimConfig {
+    /// Parse TOML text and check it (valid BDFs, no duplicates, known models).
+    pub fn from_toml(text: &str) -> Result<SimConfig, String> {
+        let cfg: SimConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Read and parse a file.
+    pub fn from_file(path: &std::path::Path) -> Result<SimConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &self.devices {
+            parse_bdf(&d.bdf).ok_or_else(|| format!("bad bdf {:?} (want DDDD:BB:DD.F)", d.bdf))?;
+            if !seen.insert(d.bdf.to_ascii_lowercase()) {
+                return Err(format!("device {} listed twice", d.bdf));
+            }
+            ModelInfo::lookup(&d.model)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parse "DDDD:BB:DD.F" (hex) into (domain, bus, dev, func).
+pub fn parse_bdf(s: &str) -> Option<(u16, u8, u8, u8)> {
+    let (dom, rest) = s.split_once(':')?;
+    let (bus, rest) = rest.split_once(':')?;
+    let (dev, func) = rest.split_once('.')?;
+    if dom.len() != 4 || bus.len() != 2 || dev.len() != 2 || func.len() != 1 {
+        return None;
+    }
+    let dev = u8::from_str_radix(dev, 16).ok()?;
+    let func = u8::from_str_radix(func, 16).ok()?;
+    if dev > 0x1f || func > 7 {
+        return None;
+    }
+    Some((
+        u16::from_str_radix(dom, 16).ok()?,
+        u8::from_str_radix(bus, 16).ok()?,
+        dev,
+        func,
+    ))
+}
+
+/// Which kernel driver, if any, serves nodes for this device.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverKind {
+    /// No driver: sysfs paths only.
+    #[default]
+    None,
+    /// mstflint's `mstflint_access`: `/dev/DDDD:BB:DD.F_mstconf`.
+    MstflintAccess,
+    /// Unified `mst_driver` Gen-1 in mstflint mode: `/dev/DDDD:BB:DD.F_mstconf` and `_mstcr`.
+    MstDriver,
+    /// Unified `mst_driver` Gen-1 in MFT mode: `/dev/mst/mtNNNN_pci_pciconfF`, `..._pci_pci_crF`.
+    MstDriverMft,
+    /// MFT's legacy `mst_pciconf` + `mst_pci`: `/dev/mst/mtNNNN_pciconf0`, `mtNNNN_pci_cr0`.
+    MftLegacy,
+}
+
+/// How crspace is reached through config space.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayKind {
+    /// Functional vendor-specific capability (type 0) at 0x40 ... plus nothing at 0x58.
+    #[default]
+    Vsec,
+    /// No VSEC: the older address (0x58) / data (0x5c) window.
+    Legacy,
+    /// Legacy window whose address register is write-only (reads back 0xbadacce5).
+    LegacyWriteOnly,
+    /// A recovery VSEC (type 2, not functional) plus the legacy window.
+    Recovery,
+}
+
+/// One simulated PCI function.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// "DDDD:BB:DD.F", lower-case hex.
+    #[serde(default = "default_bdf")]
+    pub bdf: String,
+    /// Device model name (see [`ModelInfo::lookup`]): "connectx5" (default), "connectx3",
+    /// "connectx3pro", "connectx4", "connectx4lx", "connectx6", "connectx6dx", "connectx7",
+    /// "bluefield2", ...
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Seed of the pattern unwritten crspace addresses read.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Sysfs files present besides `vendor`, `device`, `class`, `subsystem_*`, `numa_node`,
+    /// `resource`: any of "config", "resource0", "vpd".
+    #[serde(default = "default_paths")]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub gateway: GatewayKind,
+    /// Address spaces the VSEC supports (numbers as in the reference). Default: the spaces a
+    /// ConnectX-5 reports (see [`default_spaces`]).
+    #[serde(default = "default_spaces")]
+    pub spaces: Vec<u32>,
+    #[serde(default)]
+    pub driver: DriverKind,
+    /// Crspace registers set at start (address -> value), e.g. `"0xf0014" = 0x20d`.
+    /// Keys are hex ("0x...") or decimal strings.
+    #[serde(default)]
+    pub registers: BTreeMap<String, u32>,
+    /// VPD content; defaults to a realistic ConnectX-5 image.
+    #[serde(default)]
+    pub vpd: VpdConfig,
+    /// Names under `infiniband/` and `net/` in the device's sysfs directory.
+    #[serde(default)]
+    pub ib_devs: Vec<String>,
+    #[serde(default)]
+    pub net_devs: Vec<String>,
+    /// `numa_node` file content; -1 by default.
+    #[serde(default = "default_numa")]
+    pub numa_node: i32,
+    /// Physical function of this VF (BDF), making it a virtual function (`physfn` link).
+    #[serde(default)]
+    pub physfn: Option<String>,
+    #[serde(default)]
+    pub faults: Faults,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+fn default_bdf() -> String {
+    "0000:05:00.0".into()
+}
+fn default_model() -> String {
+    "connectx5".into()
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_paths() -> Vec<String> {
+    vec!["config".into(), "resource0".into(), "vpd".into()]
+}
+fn default_numa() -> i32 {
+    -1
+}
+
+/// Spaces a ConnectX-5 VSEC supports: ICMD_EXT, CR_SPACE, ICMD, SEMAPHORE, and the
+/// ND/scan crspaces.
+pub fn default_spaces() -> Vec<u32> {
+    vec![0x1, 0x2, 0x3, 0x6, 0x7, 0xa]
+}
+
+impl DeviceConfig {
+    pub fn has_path(&self, name: &str) -> bool {
+        self.paths.iter().any(|p| p == name)
+    }
+    pub fn model_info(&self) -> ModelInfo {
+        ModelInfo::lookup(&self.model).expect("validated")
+    }
+    /// Initial registers with parsed addresses.
+    pub fn initial_registers(&self) -> Result<Vec<(u32, u32)>, String> {
+        self.registers
+            .iter()
+            .map(|(k, v)| {
+                let a = if let Some(h) = k.strip_prefix("0x").or_else(|| k.strip_prefix("0X")) {
+                    u32::from_str_radix(h, 16)
+                } else {
+                    k.parse()
+                };
+                a.map(|a| (a, *v))
+                    .map_err(|_| format!("bad register address {k:?}"))
+            })
+            .collect()
+    }
+}
+
+/// Identity of a device model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub name: &'static str,
+    pub pci_device_id: u16,
+    /// Value of crspace 0xf0014 (hw_id in bits 15:0, revision in 19:16).
+    pub hw_id_reg: u32,
+    pub class: u32,
+    pub subsystem_device: u16,
+    pub description: &'static str,
+}
+
+impl ModelInfo {
+    pub const ALL: &'static [ModelInfo] = &[
+        ModelInfo {
+            name: "connectx3",
+            pci_device_id: 0x1003,
+            hw_id_reg: 0x0001_01f5,
+            class: 0x020000,
+            subsystem_device: 0x0006,
+            description: "ConnectX-3",
+        },
+        ModelInfo {
+            name: "connectx3pro",
+            pci_device_id: 0x1007,
+            hw_id_reg: 0x0001_01f7,
+            class: 0x020000,
+            subsystem_device: 0x0006,
+            description: "ConnectX-3 Pro",
+        },
+        ModelInfo {
+            name: "connectx4",
+            pci_device_id: 0x1013,
+            hw_id_reg: 0x0000_0209,
+            class: 0x020700,
+            subsystem_device: 0x0008,
+            description: "ConnectX-4",
+        },
+        ModelInfo {
+            name: "connectx4lx",
+            pci_device_id: 0x1015,
+            hw_id_reg: 0x0000_020b,
+            class: 0x020000,
+            subsystem_device: 0x0003,
+            description: "ConnectX-4 Lx",
+        },
+        ModelInfo {
+            name: "connectx5",
+            pci_device_id: 0x1017,
+            hw_id_reg: 0x0000_020d,
+            class: 0x020000,
+            subsystem_device: 0x0007,
+            description: "ConnectX-5",
+        },
+        ModelInfo {
+            name: "connectx6",
+            pci_device_id: 0x101b,
+            hw_id_reg: 0x0000_020f,
+            class: 0x020700,
+            subsystem_device: 0x0006,
+            description: "ConnectX-6",
+        },
+        ModelInfo {
+            name: "connectx6dx",
+            pci_device_id: 0x101d,
+            hw_id_reg: 0x0000_0212,
+            class: 0x020000,
+            subsystem_device: 0x0016,
+            description: "ConnectX-6 Dx",
+        },
+        ModelInfo {
+            name: "connectx7",
+            pci_device_id: 0x1021,
+            hw_id_reg: 0x0000_0218,
+            class: 0x020000,
+            subsystem_device: 0x0020,
+            description: "ConnectX-7",
+        },
+        ModelInfo {
+            name: "bluefield2",
+            pci_device_id: 0xa2d6,
+            hw_id_reg: 0x0000_0214,
+            class: 0x020000,
+            subsystem_device: 0x0061,
+            description: "BlueField-2",
+        },
+    ];
+
+    pub fn lookup(name: &str) -> Result<ModelInfo, String> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|m| m.name).collect();
+                format!("unknown model {name:?} (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// VPD image content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VpdConfig {
+    /// Identifier string (large resource tag 0x82).
+    #[serde(default = "default_vpd_id")]
+    pub id: String,
+    /// Read-only keywords in order (PN, EC, SN, V0..V3, ...); "RV" (checksum) is added.
+    #[serde(default = "default_vpd_ro")]
+    pub ro: Vec<(String, String)>,
+    /// Read-write keywords (e.g. V1..), in the 0x91 section; "RW" filler added.
+    #[serde(default)]
+    pub rw: Vec<(String, String)>,
+}
+
+impl Default for VpdConfig {
+    fn default() -> Self {
+        VpdConfig {
+            id: default_vpd_id(),
+            ro: default_vpd_ro(),
+            rw: vec![],
+        }
+    }
+}
+
+fn default_vpd_id() -> String {
+    "ConnectX-5 EN adapter card, 100GbE single-port QSFP28, PCIe3.0 x16".into()
+}
+fn default_vpd_ro() -> Vec<(String, String)> {
+    [
+        ("PN", "MCX515A-CCAT"),
+        ("EC", "A7"),
+        ("SN", "MT1943X01234"),
+        ("V0", "PCIeGen3 x16"),
+        ("V2", "MCX515A-CCAT"),
+        ("V3", "3f5c8a2e6b0d11eaa0c1b8599f3a4c10"),
+        ("VA", "MLX:MODL=CX515A:MN=MLNX:CSKU=V2:UUID=V3:PCI=V0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Fault knobs (all off by default). Also settable at run time (`mtcr-sim fault`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// The VSEC semaphore is held by another owner for this many ms from start (0 = no).
+    #[serde(default)]
+    pub semaphore_held_ms: u64,
+    /// The VSEC semaphore is held by another owner forever.
+    #[serde(default)]
+    pub semaphore_held_forever: bool,
+    /// The gateway flag never completes (reads never become ready, writes never finish).
+    #[serde(default)]
+    pub flag_stuck: bool,
+    /// Every access (config, vpd, ioctl, crspace) from the Nth on fails with EIO (0 = never).
+    #[serde(default)]
+    pub eio_after: u64,
+    /// The device vanishes at the Nth access: everything after fails with ENODEV (0 = never).
+    #[serde(default)]
+    pub vanish_after: u64,
+    /// Address spaces reported unsupported even if `spaces` lists them.
+    #[serde(default)]
+    pub unsupported_spaces: Vec<u32>,
+    /// Delay per access, microseconds.
+    #[serde(default)]
+    pub delay_us: u64,
+    /// `config` shows only its first 64 bytes (unprivileged caller / container).
+    #[serde(default)]
+    pub truncated_config: bool,
+    /// Config writes fail with EPERM (kernel lockdown).
+    #[serde(default)]
+    pub config_write_eperm: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_one_connectx5() {
+        let c = SimConfig::from_toml("").unwrap();
+        assert_eq!(c.devices.len(), 1);
+        let d = &c.devices[0];
+        assert_eq!(d.bdf, "0000:05:00.0");
+        assert_eq!(d.model_info().pci_device_id, 0x1017);
+        assert_eq!(d.model_info().hw_id_reg & 0xffff, 0x20d);
+        assert_eq!(d.driver, DriverKind::None);
+        assert!(d.has_path("config") && d.has_path("resource0") && d.has_path("vpd"));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(SimConfig::from_toml("[[device]]\nbdf = \"05:00.0\"").is_err());
+        assert!(SimConfig::from_toml("[[device]]\nmodel = \"nope\"").is_err());
+        assert!(SimConfig::from_toml("[[device]]\nbogus = 1").is_err());
+        let two = "[[device]]\nbdf=\"0000:05:00.0\"\n[[device]]\nbdf=\"0000:05:00.0\"";
+        assert!(SimConfig::from_toml(two).is_err());
+    }
+
+    #[test]
+    fn registers_and_faults_parse() {
+        let c = SimConfig::from_toml(
+            "[[device]]\ndriver = \"mstflint_access\"\n[device.registers]\n\"0x100\" = 7\n\"64\" = 9\n[device.faults]\neio_after = 3\n",
+        )
+        .unwrap();
+        let d = &c.devices[0];
+        assert_eq!(d.driver, DriverKind::MstflintAccess);
+        let mut r = d.initial_registers().unwrap();
+        r.sort();
+        assert_eq!(r, vec![(64, 9), (0x100, 7)]);
+        assert_eq!(d.faults.eio_after, 3);
+    }
+}

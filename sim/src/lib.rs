@@ -1,3 +1,7 @@
-//! mtcr-sim: a simulated ConnectX device for testing libmtcr implementations without hardware.
+//! mtcr-sim: a simulated ConnectX device served through FUSE in a private mount namespace.
 pub mod config;
+pub mod drivers;
 pub mod model;
+pub mod proto;
+pub mod runtime;
+pub mod testing;

@@ -1,0 +1,1 @@
+//! Kernel-driver ioctl ABIs served on the simulated nodes (see drivers brief).

@@ -1,0 +1,1 @@
+//! Wire protocol between the preload library and the simulator server.

@@ -1,0 +1,1 @@
+//! Namespace, FUSE tree and ioctl server behind `mtcr-sim run`.
