@@ -277,6 +277,13 @@ pub trait DriverDevice {
     /// Whether the VSEC semaphore cannot be taken now (another owner holds it).
     fn semaphore_busy(&self) -> bool;
     fn count_ioctl(&self, name: &str);
+    /// A counted device access with no effect, for ioctls that do not otherwise touch the
+    /// device (so the access-count, vanish and delay faults apply to them too).
+    fn gate(&self) -> Result<(), Errno>;
+    /// BAR0 bus address (the sysfs `resource` start).
+    fn bar0_address(&self) -> u64 {
+        bar0_from_config(self)
+    }
     /// Key of this device in the per-node state registry.
     fn state_key(&self) -> usize;
 }
@@ -328,6 +335,10 @@ impl DriverDevice for SimDevice {
     }
     fn count_ioctl(&self, name: &str) {
         SimDevice::count_ioctl(self, name)
+    }
+    fn gate(&self) -> Result<(), Errno> {
+        // Until the model's access gate is merged, non-touching ioctls are not fault-gated.
+        Ok(())
     }
     fn state_key(&self) -> usize {
         self as *const SimDevice as usize
@@ -669,7 +680,7 @@ pub(crate) fn read_ids<D: DriverDevice + ?Sized>(dev: &D) -> Ids {
 }
 
 /// BAR0 physical address from config space (64-bit memory BAR at 0x10/0x14).
-pub(crate) fn bar0_address<D: DriverDevice + ?Sized>(dev: &D) -> u64 {
+pub(crate) fn bar0_from_config<D: DriverDevice + ?Sized>(dev: &D) -> u64 {
     let lo = dev.config_dword(0x10).unwrap_or(0);
     let hi = if lo & 0x6 == 0x4 {
         dev.config_dword(0x14).unwrap_or(0)
