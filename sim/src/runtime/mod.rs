@@ -90,14 +90,18 @@ impl Drop for Cleanup {
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
+/// A signal that arrived before the command was started (delivered right after it starts).
+static PENDING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward_signal(sig: libc::c_int) {
-    let pid = CHILD.load(Ordering::Relaxed);
+    let pid = CHILD.load(Ordering::SeqCst);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe {
             libc::kill(pid, sig);
         }
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
     }
 }
 
@@ -125,6 +129,8 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         return Err("no command given (mtcr-sim run [...] -- CMD ARGS...)".into());
     }
     opts.config.validate()?;
+    // From here on SIGINT/SIGTERM/... go to the command (held until it has started).
+    install_forwarding();
     let cfgs = opts.config.devices.clone();
     let node_specs: Vec<(usize, drivers::NodeSpec)> = cfgs
         .iter()
@@ -307,13 +313,19 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         }
         cmd.env("LD_PRELOAD", v);
     }
-    install_forwarding();
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {:?}: {e}", opts.command[0]))?;
-    CHILD.store(child.id() as i32, Ordering::Relaxed);
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    if pending != 0 {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, pending);
+        }
+    }
     let status = child.wait().map_err(|e| format!("wait: {e}"))?;
-    CHILD.store(0, Ordering::Relaxed);
+    CHILD.store(0, Ordering::SeqCst);
     let code = {
         use std::os::unix::process::ExitStatusExt;
         match (status.code(), status.signal()) {
