@@ -720,3 +720,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_model;
+
+#[cfg(test)]
+mod tests_e2e;
