@@ -991,6 +991,10 @@ fn node_names() {
             ("/dev/0000:05:00.0_mstcr", NodeKind::MstDriverCr)
         ]
     );
+    let vf = cfg(
+        "[[device]]\ndriver = \"mst_driver\"\nphysfn = \"0000:05:00.0\"\nbdf = \"0000:05:00.2\"",
+    );
+    assert!(nodes_for(&vf[0]).is_empty());
     // ConnectX-7 is not in the Gen-1 tables.
     let c = cfg("[[device]]\ndriver = \"mst_driver\"\nmodel = \"connectx7\"");
     assert!(nodes_for(&c[0]).is_empty());
