@@ -1091,3 +1091,18 @@ fn faults_apply_to_ioctls_that_do_not_touch_the_device() {
     assert_eq!(call(&dev, MA, &mut st, 0x8004D599, &mut x), EINVAL);
     assert_eq!(dev.log.lock().len(), n);
 }
+
+#[test]
+fn gen1_unknown_numbers_do_not_touch_the_device() {
+    let dev = FakeDev::new();
+    let mut st = FdState::default();
+    let mut x = vec![0u8; 40];
+    assert_eq!(call(&dev, G1, &mut st, 0x8028D001, &mut x), EINVAL);
+    assert!(dev.log.lock().is_empty());
+    let mut w = arg(mst_driver::MST_PCI_CONNECTX_WA);
+    assert_eq!(
+        call(&dev, G1, &mut st, mst_driver::MST_PCI_CONNECTX_WA, &mut w),
+        0
+    );
+    assert_eq!(dev.log.lock().as_slice(), &[(Access::Gate, 0, false)]);
+}
