@@ -793,8 +793,10 @@ fn validate_rejects() {
     let mut c = DeviceConfig::default();
     c.paths.push("resource2".into());
     assert!(SimDevice::validate(&c).is_err());
-    let mut c = DeviceConfig::default();
-    c.physfn = Some("81:00.0".into());
+    let c = DeviceConfig {
+        physfn: Some("81:00.0".into()),
+        ..DeviceConfig::default()
+    };
     assert!(SimDevice::validate(&c).is_err());
     let mut c = DeviceConfig::default();
     c.vpd.ro.push(("RV".into(), "x".into()));
