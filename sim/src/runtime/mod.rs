@@ -24,6 +24,8 @@ use crate::model::{CrStore, SimDevice};
 
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
+/// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
+pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libmtcr_sim_preload.so";
 
@@ -281,6 +283,13 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         }
         let paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
         tree::build_dev_nodes(dev, &paths)?;
+    }
+
+    // Private lock files: mtcr's flock()s on /tmp/mstflint_lockfiles/<bdf>_{config,mem} must
+    // not contend with other simulator instances (or the host) using the same BDFs.
+    let locks = Path::new(LOCK_DIR);
+    if std::fs::create_dir_all(locks).is_ok() && ns::mount_tmpfs(locks, "1777").is_ok() {
+        cleanup.mounts.push(locks.to_path_buf());
     }
 
     // Socket server.
