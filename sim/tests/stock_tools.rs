@@ -242,6 +242,7 @@ fn semaphore_held_forever_fails_the_vsec_path() {
     );
     assert_ne!(r.code(), 0);
     assert!(!r.stdout().contains("0x0000020d"));
+    assert!(!r.stderr().is_empty(), "an error text is expected");
 }
 
 #[test]

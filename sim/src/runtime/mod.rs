@@ -24,6 +24,8 @@ use crate::model::{CrStore, SimDevice};
 
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
+/// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
+pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libmtcr_sim_preload.so";
 
@@ -122,6 +124,52 @@ fn mkdir(p: &Path) -> Result<(), String> {
     std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))
 }
 
+/// Make `path` (under /sys) exist inside the namespace. sysfs cannot get new directories, so
+/// the nearest missing level's parent becomes a tmpfs holding bind mounts (and copies of the
+/// links) of its former entries, and the directory is created there.
+fn ensure_sysfs_dir(path: &Path, work: &Path, cleanup: &mut Cleanup) -> Result<(), String> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let parent = path
+        .parent()
+        .ok_or_else(|| format!("cannot create {}", path.display()))?;
+    ensure_sysfs_dir(parent, work, cleanup)?;
+    // The parent may be a tmpfs made by the level above.
+    if std::fs::create_dir(path).is_ok() {
+        return Ok(());
+    }
+    let saved = work.join(format!(
+        "saved{}",
+        parent.display().to_string().replace('/', "_")
+    ));
+    mkdir(&saved)?;
+    ns::bind(parent, &saved, false)?;
+    cleanup.mounts.push(saved.clone());
+    ns::mount_tmpfs(parent, "0755")?;
+    cleanup.mounts.push(parent.to_path_buf());
+    let entries =
+        std::fs::read_dir(&saved).map_err(|e| format!("read {}: {e}", saved.display()))?;
+    for e in entries.flatten() {
+        let t = parent.join(e.file_name());
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_symlink() {
+            if let Ok(target) = std::fs::read_link(e.path()) {
+                let _ = std::os::unix::fs::symlink(target, &t);
+            }
+            continue;
+        }
+        if ft.is_dir() {
+            mkdir(&t)?;
+        } else if std::fs::File::create(&t).is_err() {
+            continue;
+        }
+        ns::bind(&e.path(), &t, false)?;
+        cleanup.mounts.push(t);
+    }
+    mkdir(path)
+}
+
 /// Run the command inside the simulator; returns its exit status (128+signal if killed).
 pub fn run(opts: RunOptions) -> Result<i32, String> {
     can_run()?;
@@ -217,6 +265,7 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
 
     // /sys/bus/pci/devices.
     let pci = Path::new(PCI_DEVICES);
+    ensure_sysfs_dir(pci, &work, &mut cleanup)?;
     ns::mount_tmpfs(pci, "0755")?;
     cleanup.mounts.push(pci.to_path_buf());
     for b in tree::build_pci_devices(pci, &cfgs)? {
@@ -233,25 +282,7 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     // /sys/class/infiniband.
     if cfgs.iter().any(|c| !c.ib_devs.is_empty()) {
         let ib = Path::new(IB_CLASS);
-        if !ib.is_dir() {
-            // sysfs cannot get a new directory: put a tmpfs over /sys/class holding bind
-            // mounts of the host's classes plus the new one.
-            let class = Path::new("/sys/class");
-            let saved = work.join("sysclass");
-            mkdir(&saved)?;
-            ns::bind(class, &saved, false)?;
-            cleanup.mounts.push(saved.clone());
-            ns::mount_tmpfs(class, "0755")?;
-            cleanup.mounts.push(class.to_path_buf());
-            let entries = std::fs::read_dir(&saved).map_err(|e| format!("read /sys/class: {e}"))?;
-            for e in entries.flatten() {
-                let t = class.join(e.file_name());
-                mkdir(&t)?;
-                ns::bind(&e.path(), &t, false)?;
-                cleanup.mounts.push(t);
-            }
-            mkdir(ib)?;
-        }
+        ensure_sysfs_dir(ib, &work, &mut cleanup)?;
         ns::mount_tmpfs(ib, "0755")?;
         cleanup.mounts.push(ib.to_path_buf());
         tree::build_infiniband_class(ib, &cfgs)?;
@@ -282,6 +313,13 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         }
         let paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
         tree::build_dev_nodes(dev, &paths)?;
+    }
+
+    // Private lock files: mtcr's flock()s on /tmp/mstflint_lockfiles/<bdf>_{config,mem} must
+    // not contend with other simulator instances (or the host) using the same BDFs.
+    let locks = Path::new(LOCK_DIR);
+    if std::fs::create_dir_all(locks).is_ok() && ns::mount_tmpfs(locks, "1777").is_ok() {
+        cleanup.mounts.push(locks.to_path_buf());
     }
 
     // Socket server.
