@@ -1,0 +1,311 @@
+//! The unix-socket server: ioctl/mmap/close forwarded by the preload library, plus the
+//! control requests (live stats, fault knobs). One thread per connection; per-descriptor
+//! driver state lives in the connection (one connection per client process).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufReader;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Faults;
+use crate::drivers::{self, FdState, NodeKind};
+use crate::model::{CounterSnapshot, SimDevice};
+use crate::proto::{self, Request};
+
+/// Everything the server needs, shared by all connections.
+pub struct Shared {
+    pub devices: Vec<Arc<SimDevice>>,
+    /// Node path -> (device index, kind).
+    pub nodes: HashMap<String, (usize, NodeKind)>,
+    /// Crspace backing file of each device (what an mmap of a cr node maps).
+    pub cr_paths: Vec<PathBuf>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub devices: BTreeMap<String, CounterSnapshot>,
+}
+
+impl Shared {
+    pub fn stats(&self) -> Stats {
+        Stats {
+            devices: self
+                .devices
+                .iter()
+                .map(|d| (d.bdf().to_string(), d.counters()))
+                .collect(),
+        }
+    }
+
+    fn device(&self, bdf: &str) -> Option<&Arc<SimDevice>> {
+        self.devices
+            .iter()
+            .find(|d| d.bdf().eq_ignore_ascii_case(bdf))
+    }
+}
+
+/// Accept connections forever (in a background thread).
+pub fn spawn(listener: UnixListener, shared: Arc<Shared>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("mtcr-sim-accept".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let sh = shared.clone();
+                let _ = std::thread::Builder::new()
+                    .name("mtcr-sim-conn".into())
+                    .spawn(move || serve(conn, &sh));
+            }
+        })?;
+    Ok(())
+}
+
+/// Per-connection state: driver state per client descriptor (with the node path it was
+/// opened on, so a reused descriptor number starts afresh).
+#[derive(Default)]
+struct ConnState {
+    fds: HashMap<i32, (String, FdState)>,
+}
+
+impl ConnState {
+    fn fd_state(
+        &mut self,
+        fd: i32,
+        path: &str,
+        dev: &SimDevice,
+        kind: NodeKind,
+        flags: u32,
+    ) -> &mut FdState {
+        let fresh = || (path.to_string(), FdState::open(dev, kind, flags as i32));
+        let e = self.fds.entry(fd).or_insert_with(fresh);
+        if e.0 != path {
+            *e = fresh();
+        }
+        &mut e.1
+    }
+}
+
+fn serve(conn: UnixStream, sh: &Shared) {
+    let Ok(wr) = conn.try_clone() else { return };
+    let mut wr = wr;
+    let mut rd = BufReader::new(conn);
+    let mut req = Request::default();
+    let mut scratch = Vec::with_capacity(512);
+    let mut st = ConnState::default();
+    loop {
+        match proto::read_request(&mut rd, &mut req) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return,
+        }
+        let (ret, data) = handle(sh, &mut st, &mut req);
+        let data: &[u8] = match &data {
+            Reply::Arg => &req.data,
+            Reply::Bytes(b) => b,
+            Reply::None => &[],
+        };
+        if proto::write_response(&mut wr, ret, data, &mut scratch).is_err() {
+            return;
+        }
+    }
+}
+
+enum Reply {
+    /// The (modified) request data: ioctl argument.
+    Arg,
+    Bytes(Vec<u8>),
+    None,
+}
+
+fn err_msg(errno: i32, msg: String) -> (i64, Reply) {
+    (-(errno as i64), Reply::Bytes(msg.into_bytes()))
+}
+
+fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
+    match req.op {
+        proto::OP_IOCTL => {
+            let Some(&(idx, kind)) = sh.nodes.get(&req.path) else {
+                return (proto::RET_NOT_SIM, Reply::None);
+            };
+            let fs = st.fd_state(req.fd, &req.path, &sh.devices[idx], kind, req.fd_flags);
+            let size = ((req.request >> 16) & 0x3fff) as usize;
+            req.data.resize(size, 0);
+            let out = drivers::ioctl(&sh.devices[idx], kind, fs, req.request, &mut req.data);
+            (out.ret, Reply::Arg)
+        }
+        proto::OP_MMAP => {
+            let Some(&(idx, kind)) = sh.nodes.get(&req.path) else {
+                return (proto::RET_NOT_SIM, Reply::None);
+            };
+            let fs = st.fd_state(req.fd, &req.path, &sh.devices[idx], kind, req.fd_flags);
+            match drivers::mmap_allowed(kind, fs, req.offset, req.len) {
+                Ok(()) => {
+                    sh.devices[idx].count_mmap();
+                    let p = sh.cr_paths[idx].to_string_lossy().into_owned();
+                    (0, Reply::Bytes(p.into_bytes()))
+                }
+                Err(e) => (-(e as i64), Reply::None),
+            }
+        }
+        proto::OP_CLOSE => {
+            st.fds.remove(&req.fd);
+            (0, Reply::None)
+        }
+        proto::OP_STATS => match serde_json::to_vec_pretty(&sh.stats()) {
+            Ok(v) => (0, Reply::Bytes(v)),
+            Err(e) => err_msg(libc::EIO, e.to_string()),
+        },
+        proto::OP_GET_FAULTS => match sh.device(&req.path) {
+            Some(d) => match serde_json::to_vec(&d.faults()) {
+                Ok(v) => (0, Reply::Bytes(v)),
+                Err(e) => err_msg(libc::EIO, e.to_string()),
+            },
+            None => err_msg(libc::ENODEV, format!("no simulated device {:?}", req.path)),
+        },
+        proto::OP_SET_FAULTS => match sh.device(&req.path) {
+            Some(d) => match serde_json::from_slice::<Faults>(&req.data) {
+                Ok(f) => {
+                    d.set_faults(f);
+                    (0, Reply::None)
+                }
+                Err(e) => err_msg(libc::EINVAL, format!("bad faults: {e}")),
+            },
+            None => err_msg(libc::ENODEV, format!("no simulated device {:?}", req.path)),
+        },
+        proto::OP_NODES => {
+            let mut v: Vec<&String> = sh.nodes.keys().collect();
+            v.sort();
+            let text: String = v.iter().map(|p| format!("{p}\n")).collect();
+            (0, Reply::Bytes(text.into_bytes()))
+        }
+        op => err_msg(libc::ENOSYS, format!("unknown op {op}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+    use crate::model::CrStore;
+
+    fn shared() -> Shared {
+        let cfg = SimConfig::from_toml("[[device]]\ndriver = \"mstflint_access\"\n").unwrap();
+        let d = &cfg.devices[0];
+        let dev = SimDevice::new(d, CrStore::anonymous()).unwrap();
+        let nodes = drivers::nodes_for(d)
+            .into_iter()
+            .map(|n| (n.path, (0, n.kind)))
+            .collect();
+        Shared {
+            devices: vec![dev],
+            nodes,
+            cr_paths: vec![PathBuf::from("/nonexistent/crspace")],
+        }
+    }
+
+    fn req(op: u32, path: &str, request: u32, data: Vec<u8>) -> Request {
+        Request {
+            op,
+            fd: 5,
+            request,
+            fd_flags: libc::O_RDWR as u32,
+            path: path.into(),
+            data,
+            ..Default::default()
+        }
+    }
+
+    const CONF: &str = "/dev/0000:05:00.0_mstconf";
+    const MST_READ4: u32 = 0x800c_d101;
+
+    #[test]
+    fn ioctl_goes_to_the_driver_model() {
+        let sh = shared();
+        let mut st = ConnState::default();
+        // MST_READ4 {space 2, offset 0xf0014}: the hw id comes back in the data field.
+        let mut arg = vec![0u8; 12];
+        arg[0..4].copy_from_slice(&2u32.to_le_bytes());
+        arg[4..8].copy_from_slice(&0xf0014u32.to_le_bytes());
+        let mut r = req(proto::OP_IOCTL, CONF, MST_READ4, arg);
+        let (ret, reply) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        assert!(matches!(reply, Reply::Arg));
+        let v = u32::from_le_bytes([r.data[8], r.data[9], r.data[10], r.data[11]]);
+        assert_eq!(v & 0xffff, 0x20d);
+        assert_eq!(sh.stats().devices["0000:05:00.0"].ioctls["MST_READ4"], 1);
+        assert_eq!(st.fds.len(), 1);
+
+        // A short argument is padded to _IOC_SIZE before the model sees it.
+        let mut r = req(proto::OP_IOCTL, CONF, MST_READ4, vec![2, 0, 0, 0]);
+        let (ret, _) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        assert_eq!(r.data.len(), 12);
+
+        // close drops the descriptor's state.
+        let mut r = req(proto::OP_CLOSE, "", 0, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, 0);
+        assert!(st.fds.is_empty());
+    }
+
+    #[test]
+    fn unknown_paths_pass_through_and_mmap_is_refused_on_conf_nodes() {
+        let sh = shared();
+        let mut st = ConnState::default();
+        let mut r = req(proto::OP_IOCTL, "/dev/mst/other", MST_READ4, vec![0; 12]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, proto::RET_NOT_SIM);
+        let mut r = req(proto::OP_MMAP, "/dev/mst/other", 3, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, proto::RET_NOT_SIM);
+        let mut r = req(proto::OP_MMAP, CONF, 3, vec![]);
+        r.len = 4096;
+        let (ret, _) = handle(&sh, &mut st, &mut r);
+        assert!(ret < 0);
+        assert_eq!(sh.stats().devices["0000:05:00.0"].mmaps, 0);
+    }
+
+    #[test]
+    fn control_requests() {
+        let sh = shared();
+        let mut st = ConnState::default();
+        let mut r = req(proto::OP_STATS, "", 0, vec![]);
+        let (ret, reply) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        let Reply::Bytes(b) = reply else {
+            panic!("stats without data")
+        };
+        let stats: Stats = serde_json::from_slice(&b).unwrap();
+        assert!(stats.devices.contains_key("0000:05:00.0"));
+
+        let f = Faults {
+            eio_after: 7,
+            ..Faults::default()
+        };
+        let mut r = req(
+            proto::OP_SET_FAULTS,
+            "0000:05:00.0",
+            0,
+            serde_json::to_vec(&f).unwrap(),
+        );
+        assert_eq!(handle(&sh, &mut st, &mut r).0, 0);
+        assert_eq!(sh.devices[0].faults(), f);
+        let mut r = req(proto::OP_GET_FAULTS, "0000:05:00.0", 0, vec![]);
+        let (ret, reply) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        let Reply::Bytes(b) = reply else {
+            panic!("faults without data")
+        };
+        assert_eq!(serde_json::from_slice::<Faults>(&b).unwrap(), f);
+
+        let mut r = req(proto::OP_GET_FAULTS, "0000:09:00.0", 0, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, -(libc::ENODEV as i64));
+        let mut r = req(proto::OP_SET_FAULTS, "0000:05:00.0", 0, b"{".to_vec());
+        assert_eq!(handle(&sh, &mut st, &mut r).0, -(libc::EINVAL as i64));
+        let mut r = req(proto::OP_NODES, "", 0, vec![]);
+        let (_, reply) = handle(&sh, &mut st, &mut r);
+        let Reply::Bytes(b) = reply else {
+            panic!("nodes without data")
+        };
+        assert_eq!(String::from_utf8(b).unwrap(), format!("{CONF}\n"));
+        let mut r = req(99, "", 0, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, -(libc::ENOSYS as i64));
+    }
+}
