@@ -180,10 +180,11 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     // From here on SIGINT/SIGTERM/... go to the command (held until it has started).
     install_forwarding();
     let cfgs = opts.config.devices.clone();
-    let node_specs: Vec<(usize, drivers::NodeSpec)> = cfgs
-        .iter()
+    // nodes_for_all numbers MFT nodes of several devices with one PCI id (mt4119_pciconf0, 1...).
+    let node_specs: Vec<(usize, drivers::NodeSpec)> = drivers::nodes_for_all(&cfgs)
+        .into_iter()
         .enumerate()
-        .flat_map(|(i, c)| drivers::nodes_for(c).into_iter().map(move |n| (i, n)))
+        .flat_map(|(i, v)| v.into_iter().map(move |n| (i, n)))
         .collect();
     let preload = find_preload(opts.preload.as_deref());
     match &preload {
