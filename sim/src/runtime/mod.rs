@@ -24,6 +24,7 @@ use crate::model::{CrStore, SimDevice};
 
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
+pub const PROC_BUS_PCI: &str = "/proc/bus/pci";
 /// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
 pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
 /// File name of the preload library.
@@ -277,6 +278,22 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         };
         ns::bind(&src, &b.path, false)?;
         cleanup.mounts.push(b.path.clone());
+    }
+
+    // /proc/bus/pci: the host's devices hidden, the simulated ones' config files there too
+    // (mtcr accepts `/proc/bus/pci/...` names and falls back to them).
+    let procpci = Path::new(PROC_BUS_PCI);
+    if procpci.is_dir() && ns::mount_tmpfs(procpci, "0755").is_ok() {
+        cleanup.mounts.push(procpci.to_path_buf());
+        for b in tree::build_proc_bus_pci(procpci, &cfgs)? {
+            let d = &devices[b.dev_index];
+            ns::bind(
+                &fuse_dir.join(fs::name_of(d.bdf(), fs::FileKind::Config)),
+                &b.path,
+                false,
+            )?;
+            cleanup.mounts.push(b.path.clone());
+        }
     }
 
     // /sys/class/infiniband.
