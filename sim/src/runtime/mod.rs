@@ -332,6 +332,13 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         tree::build_dev_nodes(dev, &paths)?;
     }
 
+    // /dev/mem is mtcr's last memory-access fallback (mmap at the BAR's physical address,
+    // which on this host is not the simulated device): make it /dev/null inside.
+    let devmem = Path::new("/dev/mem");
+    if devmem.exists() && ns::bind(Path::new("/dev/null"), devmem, false).is_ok() {
+        cleanup.mounts.push(devmem.to_path_buf());
+    }
+
     // Private lock files: mtcr's flock()s on /tmp/mstflint_lockfiles/<bdf>_{config,mem} must
     // not contend with other simulator instances (or the host) using the same BDFs.
     let locks = Path::new(LOCK_DIR);
