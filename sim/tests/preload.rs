@@ -123,6 +123,9 @@ fn mft_nodes_ioctl_mmap_passthrough_fork() {
         ])
         .output()
         .unwrap();
+    let stats_text = std::fs::read_to_string(&stats).unwrap_or_default();
+    let _ = std::fs::remove_file(&cfg);
+    let _ = std::fs::remove_file(&stats);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!("stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -143,14 +146,11 @@ fn mft_nodes_ioctl_mmap_passthrough_fork() {
             "after closerange, bytes sent to other sockets: 0",
         ]
     );
-    let st: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let st: serde_json::Value = serde_json::from_str(&stats_text).unwrap();
     let d = &st["devices"]["0000:05:00.0"];
     assert_eq!(d["ioctls"]["PCI_INIT"].as_u64(), Some(4));
     assert_eq!(d["ioctls"]["PCI_PARAMS"].as_u64(), Some(1));
     assert!(d["mmaps"].as_u64().unwrap() >= 1);
-    let _ = std::fs::remove_file(&cfg);
-    let _ = std::fs::remove_file(&stats);
 }
 
 /// Threads issuing ioctls while the main thread forks: children must never inherit a held
@@ -195,9 +195,12 @@ fn threads_and_fork() {
         .arg(&cfg)
         .arg("--stats")
         .arg(&stats)
-        .args(["--", "timeout", "120", "python3", "-c", THREADS_AND_FORK])
+        .args(["--", "timeout", "60", "python3", "-c", THREADS_AND_FORK])
         .output()
         .unwrap();
+    let stats_text = std::fs::read_to_string(&stats).unwrap_or_default();
+    let _ = std::fs::remove_file(&cfg);
+    let _ = std::fs::remove_file(&stats);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     eprintln!(
         "stdout:\n{stdout}\nstderr:\n{}",
@@ -205,12 +208,9 @@ fn threads_and_fork() {
     );
     assert!(out.status.success());
     assert_eq!(stdout.trim(), "children failed: 0");
-    let st: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let st: serde_json::Value = serde_json::from_str(&stats_text).unwrap();
     assert_eq!(
         st["devices"]["0000:05:00.0"]["ioctls"]["PCI_INIT"].as_u64(),
         Some(4 * 300 + 20)
     );
-    let _ = std::fs::remove_file(&cfg);
-    let _ = std::fs::remove_file(&stats);
 }

@@ -392,6 +392,37 @@ fn killed_command_and_signals() {
     assert!(t0.elapsed() < Duration::from_secs(10));
     assert_eq!(st.code(), Some(128 + libc::SIGTERM));
 
+    // mtcr-sim itself SIGKILLed: its (empty) work directory on the host still goes away.
+    let mut child = Command::new(SIM)
+        .args(["run", "--", "sleep", "5"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mi = format!("/proc/{}/mountinfo", child.id());
+    let t0 = Instant::now();
+    let work = loop {
+        let text = std::fs::read_to_string(&mi).unwrap_or_default();
+        let found = text.lines().find_map(|l| {
+            l.split(' ')
+                .nth(4)
+                .filter(|m| m.contains("/mtcr-sim.") && !m.contains("/fuse"))
+                .map(PathBuf::from)
+        });
+        if let Some(w) = found {
+            break w;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no work dir mount");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(work.is_dir());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t0 = Instant::now();
+    while work.exists() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!work.exists(), "{} left on the host", work.display());
+
     // The exit status of the command is passed through.
     let r = sim("exit", "", "exit 7");
     assert_eq!(r.code(), 7);

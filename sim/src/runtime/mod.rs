@@ -121,6 +121,52 @@ fn install_forwarding() {
     }
 }
 
+/// Fork (while still single-threaded and in the host's mount namespace) a tiny process that
+/// removes the host's empty work directory once this process is gone, however it ends
+/// (even SIGKILL): it waits for EOF on a pipe whose write end only we hold.
+fn spawn_janitor(work: &Path) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 into a 2-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return;
+    }
+    let Ok(cpath) = std::ffi::CString::new(work.as_os_str().as_encoded_bytes()) else {
+        return;
+    };
+    // SAFETY: the process has no other thread yet; the child only calls async-signal-safe
+    // functions (close, read, rmdir, _exit) on memory prepared before the fork.
+    unsafe {
+        match libc::fork() {
+            0 => {
+                libc::close(fds[1]);
+                // Hold none of the caller's pipes open (e.g. a test capturing our output).
+                for fd in 0..3 {
+                    libc::close(fd);
+                }
+                // Not killed with the terminal's signals meant for the command.
+                libc::setsid();
+                let mut b = 0u8;
+                while libc::read(fds[0], (&mut b as *mut u8).cast(), 1) != 0 {
+                    if *libc::__errno_location() != libc::EINTR {
+                        break;
+                    }
+                }
+                libc::rmdir(cpath.as_ptr());
+                libc::_exit(0);
+            }
+            -1 => {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+            _ => {
+                // Keep the write end open for our whole life (CLOEXEC: the command does not
+                // inherit it).
+                libc::close(fds[0]);
+            }
+        }
+    }
+}
+
 fn mkdir(p: &Path) -> Result<(), String> {
     std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))
 }
@@ -221,6 +267,7 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         socket: None,
     };
 
+    spawn_janitor(&work);
     ns::enter_private_namespace()?;
     ns::mount_tmpfs(&work, "0700")?;
     cleanup.mounts.push(work.clone());
