@@ -73,7 +73,28 @@ if pid == 0:
     os._exit(0)
 _, st = os.waitpid(pid, 0)
 print('child', os.waitstatus_to_exitcode(st))
-os.close(cr)
+
+"#;
+
+/// A program that closes every descriptor (our socket too) and then opens sockets that reuse
+/// the numbers: the preload must notice and reconnect, never talk to the program's socket.
+const CLOSERANGE: &str = r#"
+import os, fcntl, struct, socket
+cr = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR)
+fcntl.ioctl(cr, 0x0010D100, struct.pack('IIIi', 0, 5, 0, 0))
+os.closerange(3, 4096)
+pairs = [socket.socketpair() for _ in range(6)]
+fd = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR)
+fcntl.ioctl(fd, 0x0010D100, struct.pack('IIIi', 0, 5, 0, 0))
+leaked = 0
+for a, b in pairs:
+    for sk in (a, b):
+        sk.setblocking(False)
+        try:
+            leaked += len(sk.recv(4096))
+        except BlockingIOError:
+            pass
+print('after closerange, bytes sent to other sockets:', leaked)
 "#;
 
 #[test]
@@ -95,11 +116,16 @@ fn mft_nodes_ioctl_mmap_passthrough_fork() {
             "--",
             "sh",
             "-c",
-            "python3 -c \"$0\" && mstmcra /sys/bus/pci/devices/0000:05:00.0/resource0 0x2000",
+            "python3 -c \"$0\" && mstmcra /sys/bus/pci/devices/0000:05:00.0/resource0 0x2000 \
+             && timeout 30 python3 -c \"$1\"",
             SCRIPT,
+            CLOSERANGE,
         ])
         .output()
         .unwrap();
+    let stats_text = std::fs::read_to_string(&stats).unwrap_or_default();
+    let _ = std::fs::remove_file(&cfg);
+    let _ = std::fs::remove_file(&stats);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!("stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -117,14 +143,74 @@ fn mft_nodes_ioctl_mmap_passthrough_fork() {
             "child 0",
             // The store through the mapping is the model's crspace (seen via resource0).
             "0x11223344",
+            "after closerange, bytes sent to other sockets: 0",
         ]
     );
-    let st: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let st: serde_json::Value = serde_json::from_str(&stats_text).unwrap();
     let d = &st["devices"]["0000:05:00.0"];
-    assert_eq!(d["ioctls"]["PCI_INIT"].as_u64(), Some(2));
+    assert_eq!(d["ioctls"]["PCI_INIT"].as_u64(), Some(4));
     assert_eq!(d["ioctls"]["PCI_PARAMS"].as_u64(), Some(1));
     assert!(d["mmaps"].as_u64().unwrap() >= 1);
+}
+
+/// Threads issuing ioctls while the main thread forks: children must never inherit a held
+/// connection lock (they would hang), and every ioctl must be answered.
+const THREADS_AND_FORK: &str = r#"
+import os, fcntl, struct, threading
+INIT = 0x0010D100
+arg = struct.pack('IIIi', 0, 5, 0, 0)
+def worker(n):
+    fd = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR)
+    for _ in range(n):
+        fcntl.ioctl(fd, INIT, arg)
+    os.close(fd)
+ts = [threading.Thread(target=worker, args=(300,)) for _ in range(4)]
+for t in ts:
+    t.start()
+bad = 0
+for _ in range(20):
+    pid = os.fork()
+    if pid == 0:
+        worker(1)
+        os._exit(0)
+    _, st = os.waitpid(pid, 0)
+    bad += os.waitstatus_to_exitcode(st) != 0
+for t in ts:
+    t.join()
+print('children failed:', bad)
+"#;
+
+#[test]
+fn threads_and_fork() {
+    if !usable("threads_and_fork") {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let cfg = dir.join(format!("mtcr-sim-preload-tf-{}.toml", std::process::id()));
+    let stats = dir.join(format!("mtcr-sim-preload-tf-{}.json", std::process::id()));
+    std::fs::write(&cfg, "[[device]]\ndriver = \"mft_legacy\"\n").unwrap();
+    let out = Command::new(SIM)
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--stats")
+        .arg(&stats)
+        .args(["--", "timeout", "60", "python3", "-c", THREADS_AND_FORK])
+        .output()
+        .unwrap();
+    let stats_text = std::fs::read_to_string(&stats).unwrap_or_default();
     let _ = std::fs::remove_file(&cfg);
     let _ = std::fs::remove_file(&stats);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!(
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    assert_eq!(stdout.trim(), "children failed: 0");
+    let st: serde_json::Value = serde_json::from_str(&stats_text).unwrap();
+    assert_eq!(
+        st["devices"]["0000:05:00.0"]["ioctls"]["PCI_INIT"].as_u64(),
+        Some(4 * 300 + 20)
+    );
 }

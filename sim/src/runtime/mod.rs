@@ -24,6 +24,7 @@ use crate::model::{CrStore, SimDevice};
 
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
+pub const PROC_BUS_PCI: &str = "/proc/bus/pci";
 /// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
 pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
 /// File name of the preload library.
@@ -116,6 +117,52 @@ fn install_forwarding() {
             sa.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Fork (while still single-threaded and in the host's mount namespace) a tiny process that
+/// removes the host's empty work directory once this process is gone, however it ends
+/// (even SIGKILL): it waits for EOF on a pipe whose write end only we hold.
+fn spawn_janitor(work: &Path) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 into a 2-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return;
+    }
+    let Ok(cpath) = std::ffi::CString::new(work.as_os_str().as_encoded_bytes()) else {
+        return;
+    };
+    // SAFETY: the process has no other thread yet; the child only calls async-signal-safe
+    // functions (close, read, rmdir, _exit) on memory prepared before the fork.
+    unsafe {
+        match libc::fork() {
+            0 => {
+                libc::close(fds[1]);
+                // Hold none of the caller's pipes open (e.g. a test capturing our output).
+                for fd in 0..3 {
+                    libc::close(fd);
+                }
+                // Not killed with the terminal's signals meant for the command.
+                libc::setsid();
+                let mut b = 0u8;
+                while libc::read(fds[0], (&mut b as *mut u8).cast(), 1) != 0 {
+                    if *libc::__errno_location() != libc::EINTR {
+                        break;
+                    }
+                }
+                libc::rmdir(cpath.as_ptr());
+                libc::_exit(0);
+            }
+            -1 => {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+            _ => {
+                // Keep the write end open for our whole life (CLOEXEC: the command does not
+                // inherit it).
+                libc::close(fds[0]);
+            }
         }
     }
 }
@@ -220,6 +267,7 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         socket: None,
     };
 
+    spawn_janitor(&work);
     ns::enter_private_namespace()?;
     ns::mount_tmpfs(&work, "0700")?;
     cleanup.mounts.push(work.clone());
@@ -279,6 +327,22 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         cleanup.mounts.push(b.path.clone());
     }
 
+    // /proc/bus/pci: the host's devices hidden, the simulated ones' config files there too
+    // (mtcr accepts `/proc/bus/pci/...` names and falls back to them).
+    let procpci = Path::new(PROC_BUS_PCI);
+    if procpci.is_dir() && ns::mount_tmpfs(procpci, "0755").is_ok() {
+        cleanup.mounts.push(procpci.to_path_buf());
+        for b in tree::build_proc_bus_pci(procpci, &cfgs)? {
+            let d = &devices[b.dev_index];
+            ns::bind(
+                &fuse_dir.join(fs::name_of(d.bdf(), fs::FileKind::Config)),
+                &b.path,
+                false,
+            )?;
+            cleanup.mounts.push(b.path.clone());
+        }
+    }
+
     // /sys/class/infiniband.
     if cfgs.iter().any(|c| !c.ib_devs.is_empty()) {
         let ib = Path::new(IB_CLASS);
@@ -313,6 +377,13 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         }
         let paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
         tree::build_dev_nodes(dev, &paths)?;
+    }
+
+    // /dev/mem is mtcr's last memory-access fallback (mmap at the BAR's physical address,
+    // which on this host is not the simulated device): make it /dev/null inside.
+    let devmem = Path::new("/dev/mem");
+    if devmem.exists() && ns::bind(Path::new("/dev/null"), devmem, false).is_ok() {
+        cleanup.mounts.push(devmem.to_path_buf());
     }
 
     // Private lock files: mtcr's flock()s on /tmp/mstflint_lockfiles/<bdf>_{config,mem} must
