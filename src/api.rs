@@ -348,7 +348,7 @@ mod tests {
         Tuning {
             sem_timeout: std::time::Duration::from_millis(50),
             flag_timeout: std::time::Duration::from_millis(20),
-            max_hold_dwords: 4096,
+            ..Tuning::default()
         }
     }
 
