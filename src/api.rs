@@ -300,6 +300,12 @@ impl Device {
         Ok(((v & 0xffff) as u16, ((v >> 16) & 0xf) as u16))
     }
 
+    /// Whether the function is in flash-recovery ("livefish") mode: its PCI device id is a
+    /// HW id (`is_livefish_device`).
+    pub fn is_livefish(&self) -> bool {
+        ids::is_livefish(self.info.device_id)
+    }
+
     /// Whether the function is one of the ConnectX PCIe-switch (bridge) functions
     /// (`is_pcie_switch_device`).
     pub fn is_pcie_switch(&self) -> bool {

@@ -98,6 +98,9 @@ impl Default for Tuning {
     }
 }
 
+/// Semaphore/flag bound of the dummy read done on close.
+const CLOSE_SEM_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// Pause between two semaphore holds of one long block, so that other users of the flock
 /// (stock tools retry a non-blocking flock for a bounded time) get their turn.
 const HOLD_GAP: Duration = Duration::from_micros(100);
@@ -319,6 +322,15 @@ impl Hold<'_> {
     }
 }
 
+/// Space 0 ("unset") means crspace, as on the paths without a gateway.
+fn effective_space(space: u32) -> u32 {
+    if space == 0 {
+        AS_CR_SPACE
+    } else {
+        space
+    }
+}
+
 fn check_addr(addr: u32) -> Result<()> {
     if addr & !ADDRESS_MASK != 0 {
         return Err(Error::InvalidArgument(format!(
@@ -455,6 +467,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
     }
 
     fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {
+        let space = effective_space(space);
         check_addr(addr)?;
         self.check_space(space)?;
         let px = pxir(self.cap_mask);
@@ -464,6 +477,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
     }
 
     fn write4(&mut self, space: u32, addr: u32, v: u32) -> Result<()> {
+        let space = effective_space(space);
         check_addr(addr)?;
         self.check_space(space)?;
         log::trace!("vsec write space {space:#x} {addr:#x} <- {v:#010x}");
@@ -472,6 +486,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
     }
 
     fn read_block(&mut self, space: u32, addr: u32, out: &mut [u32]) -> Result<()> {
+        let space = effective_space(space);
         check_addr(addr)?;
         if !out.is_empty() {
             check_addr(block_addr(addr, out.len() - 1)?)?;
@@ -505,6 +520,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
     }
 
     fn write_block(&mut self, space: u32, addr: u32, data: &[u32]) -> Result<()> {
+        let space = effective_space(space);
         check_addr(addr)?;
         if !data.is_empty() {
             check_addr(block_addr(addr, data.len() - 1)?)?;
@@ -540,6 +556,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
     }
 
     fn supports_space(&self, space: u32) -> bool {
+        let space = effective_space(space);
         space < AS_END && self.cap_mask & (1 << space_to_cap_offset(space)) != 0 && {
             // space_to_cap_offset maps unknown spaces to bit 0 (INITIALIZED): only
             // AS_RECOVERY may use it, as in stock.
@@ -561,7 +578,10 @@ impl<C: ConfigIo> Access for Gateway<C> {
     }
 
     fn close(&mut self) {
-        // Stock leaves the gateway pointing at a non-semaphore address on close.
+        // Stock leaves the gateway pointing at a non-semaphore address on close. Bounded
+        // more tightly than a normal access: a stuck semaphore must not make close slow.
+        self.tuning.sem_timeout = self.tuning.sem_timeout.min(CLOSE_SEM_TIMEOUT);
+        self.tuning.flag_timeout = self.tuning.flag_timeout.min(CLOSE_SEM_TIMEOUT);
         let _ = self.read4(AS_CR_SPACE, HW_ID_ADDR);
     }
 }

@@ -61,6 +61,8 @@ fn read_write_roundtrip_and_exact_costs() {
     gw.write4(AS_CR_SPACE, 0x1000, 0xdead_beef).unwrap();
     assert_eq!(fake.counts(), (5, 5), "write4 = 10 config accesses");
     assert_eq!(gw.read4(AS_CR_SPACE, 0x1000).unwrap(), 0xdead_beef);
+    // Space 0 means crspace.
+    assert_eq!(gw.read4(0, 0x1000).unwrap(), 0xdead_beef);
     // Spaces are distinct.
     assert_eq!(gw.read4(AS_ICMD, 0x1000).unwrap(), pattern(3, 0x1000));
     assert_eq!(fake.st().sem, 0);
@@ -152,6 +154,11 @@ fn semaphore_busy_is_ebusy_in_bounded_time() {
     );
     fake.st().sem_busy = false;
     assert!(gw.read4(AS_CR_SPACE, 0).is_ok());
+    // Closing with a stuck semaphore is quick.
+    fake.st().sem_busy = true;
+    let t = Instant::now();
+    gw.close();
+    assert!(t.elapsed() < Duration::from_millis(500));
 
     // At open: busy -> EBUSY; a stale owner is cleared by the clear option.
     let fake = FakeConfig::new(Kind::Vsec);
