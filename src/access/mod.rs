@@ -23,6 +23,8 @@ pub mod vpd;
 #[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::error::{Error, Result};
