@@ -3,9 +3,9 @@
 //! every config access, so these tests pin the cost per dword on the real model too.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mtcr_sim::config::{DeviceConfig, GatewayKind};
+use mtcr_sim::config::{DeviceConfig, Faults, GatewayKind};
 use mtcr_sim::model::{CrStore, SimDevice};
 
 use super::gateway::{self, Gateway, Tuning};
@@ -135,4 +135,92 @@ fn model_legacy_windows() {
         a.read_block(0, 0x30_0000, &mut out).unwrap();
         assert_eq!(out, data);
     }
+}
+#[test]
+fn model_vsec_gateway() {
+    let dev = device(GatewayKind::Vsec);
+    let mut a = open(&dev);
+    let info = a.gateway_info();
+    assert!(info.functional_vsec);
+    assert_eq!(info.vsec_addr, 0x40);
+    assert_eq!(info.cap_mask, 0x1cf);
+    assert_eq!(a.read4(AS_CR_SPACE, HW_ID_ADDR).unwrap(), 0x20d);
+
+    let c0 = accesses(&dev);
+    a.read4(AS_CR_SPACE, HW_ID_ADDR).unwrap();
+    let c1 = accesses(&dev);
+    assert_eq!(c1 - c0, 10, "read4");
+    a.write4(AS_CR_SPACE, 0x20_0000, 0x1234_5678).unwrap();
+    let c2 = accesses(&dev);
+    assert_eq!(c2 - c1, 10, "write4");
+    assert_eq!(dev.cr_read(AS_CR_SPACE, 0x20_0000).unwrap(), 0x1234_5678);
+    for n in [1usize, 3, 64, 4096] {
+        let data: Vec<u32> = (0..n as u32).map(|i| i ^ 0xa5a5_a5a5).collect();
+        let a0 = accesses(&dev);
+        a.write_block(AS_CR_SPACE, 0x40_0000, &data).unwrap();
+        let a1 = accesses(&dev);
+        let holds = n.div_ceil(Tuning::default().max_hold_dwords) as u64;
+        assert_eq!(a1 - a0, 3 * n as u64 + 7 * holds, "write block of {n}");
+        let mut out = vec![0u32; n];
+        a.read_block(AS_CR_SPACE, 0x40_0000, &mut out).unwrap();
+        assert_eq!(
+            accesses(&dev) - a1,
+            3 * n as u64 + 7 * holds,
+            "read block of {n}"
+        );
+        assert_eq!(out, data);
+    }
+    // Other spaces are reachable and distinct from crspace.
+    a.write4(AS_ICMD, 0x1000, 77).unwrap();
+    assert_eq!(a.read4(AS_ICMD, 0x1000).unwrap(), 77);
+    assert_eq!(dev.cr_read(AS_ICMD, 0x1000).unwrap(), 77);
+    assert_eq!(
+        a.read4(AS_EXPANSION_ROM, 0).unwrap_err().errno(),
+        libc::EINVAL
+    );
+    assert_eq!(dev.counters().interleaved_transactions, 0);
+}
+
+#[test]
+fn model_faults() {
+    let dev = device(GatewayKind::Vsec);
+    let mut a = open(&dev);
+    dev.set_faults(Faults {
+        semaphore_held_forever: true,
+        ..Faults::default()
+    });
+    let t = Instant::now();
+    assert_eq!(a.read4(AS_CR_SPACE, 0).unwrap_err().errno(), libc::EBUSY);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    dev.set_faults(Faults {
+        flag_stuck: true,
+        ..Faults::default()
+    });
+    let t = Instant::now();
+    assert_eq!(
+        a.read4(AS_CR_SPACE, 0).unwrap_err().errno(),
+        libc::ETIMEDOUT
+    );
+    assert!(t.elapsed() < Duration::from_secs(1));
+    dev.set_faults(Faults::default());
+    assert_eq!(
+        a.read4(AS_CR_SPACE, HW_ID_ADDR).unwrap(),
+        0x20d,
+        "recovered"
+    );
+    dev.set_faults(Faults {
+        config_write_eperm: true,
+        ..Faults::default()
+    });
+    assert_eq!(a.read4(AS_CR_SPACE, 0).unwrap_err().errno(), libc::EPERM);
+    dev.set_faults(Faults::default());
+    // Semaphore held for a while, then free: waited for.
+    dev.set_faults(Faults {
+        eio_after: accesses(&dev) + 1 + 20,
+        ..Faults::default()
+    });
+    let mut out = [0u32; 64];
+    let e = a.read_block(AS_CR_SPACE, 0, &mut out).unwrap_err();
+    assert_eq!(e.errno(), libc::EIO);
+    assert!(e.done_bytes() < 64 * 4);
 }
