@@ -214,13 +214,23 @@ fn model_faults() {
     });
     assert_eq!(a.read4(AS_CR_SPACE, 0).unwrap_err().errno(), libc::EPERM);
     dev.set_faults(Faults::default());
-    // Semaphore held for a while, then free: waited for.
+    // EIO part way through a block: setup (semaphore 4 + select 2) and five dwords (3 each)
+    // succeed, the 22nd access fails.
     dev.set_faults(Faults {
-        eio_after: accesses(&dev) + 1 + 20,
+        eio_after: 6 + 3 * 5 + 1,
         ..Faults::default()
     });
     let mut out = [0u32; 64];
     let e = a.read_block(AS_CR_SPACE, 0, &mut out).unwrap_err();
-    assert_eq!(e.errno(), libc::EIO);
-    assert!(e.done_bytes() < 64 * 4);
+    assert_eq!((e.errno(), e.done_bytes()), (libc::EIO, 20), "{e}");
+    dev.set_faults(Faults::default());
+    // Semaphore held by someone else for a while, then free: waited for.
+    dev.set_faults(Faults {
+        semaphore_held_ms: 30,
+        ..Faults::default()
+    });
+    a.write4(AS_CR_SPACE, HW_ID_ADDR + 4, 0).ok();
+    let t = Instant::now();
+    assert_eq!(a.read4(AS_CR_SPACE, HW_ID_ADDR).unwrap(), 0x20d);
+    assert!(t.elapsed() < Duration::from_secs(1));
 }

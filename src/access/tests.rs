@@ -72,7 +72,7 @@ fn read_write_roundtrip_and_exact_costs() {
         fake.reset_counts();
         gw.read_block(AS_CR_SPACE, 0x2000, &mut out).unwrap();
         let (r, w) = fake.counts();
-        let holds = n.div_ceil(256) as u64;
+        let holds = n.div_ceil(Tuning::default().max_hold_dwords) as u64;
         assert_eq!(r + w, 3 * n as u64 + 7 * holds, "read block of {n}");
         for (i, v) in out.iter().enumerate() {
             assert_eq!(*v, pattern(2, 0x2000 + 4 * i as u32));
@@ -203,7 +203,11 @@ fn eio_part_way_reports_partial_progress() {
     let e = gw.read_block(AS_CR_SPACE, 0, &mut out).unwrap_err();
     assert_eq!((e.errno(), e.done_bytes()), (libc::EIO, 20), "{e}");
     fake.st().eio_after = 0;
-    fake.st().sem = 0; // the release failed with EIO too
+    // The release failed with EIO too: our ticket is still in the semaphore, and the next
+    // transaction frees it instead of timing out.
+    assert_ne!(fake.st().sem, 0);
+    assert_eq!(gw.read4(AS_CR_SPACE, 4).unwrap(), pattern(2, 4));
+    assert_eq!(fake.st().sem, 0);
     fake.st().eperm_writes = true;
     let e = gw.write4(AS_CR_SPACE, 0, 1).unwrap_err();
     assert_eq!(e.errno(), libc::EPERM);
