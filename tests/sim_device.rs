@@ -437,7 +437,7 @@ fn differential_with_stock_mstmcra() {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        addrs.push(x % 0x400_0000 & !3);
+        addrs.push((x % 0x400_0000) & !3);
     }
     for a in &addrs {
         let stock = parse_hex(&mstmcra(&[DIFF_BDF, &format!("{a:#x}")]));
