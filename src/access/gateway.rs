@@ -9,11 +9,14 @@
 //! * transaction overhead: semaphore 4 (read sem, read counter, write ticket, read back) +
 //!   space select 2 (write control, read back; the very first select of a handle reads the
 //!   control register first, 3) + release 1 = **7**;
-//! * per dword: read = write address + flag read(s) + read data = **3**; write = write data +
-//!   write address/flag + flag read(s) = **3** (one flag read when the device answers at once).
+//! * per dword: read = write address + one read of the address *and* data registers
+//!   (adjacent: [`ConfigIo::read_dword_pair`], an 8-byte pread on sysfs, which the kernel
+//!   performs as two config reads in ascending order — flag first, as the protocol wants) =
+//!   **2**; write = write data + write address/flag + flag read = **3** (one flag poll when
+//!   the device answers at once; a poll that finds the flag not ready is repeated).
 //!
-//! So `read4`/`write4` cost 10 accesses (stock: 11), and a block of n dwords 3n + 7 per
-//! semaphore hold. The space is selected once per hold; a block holds the semaphore for at
+//! So `read4` costs 9 accesses and `write4` 10 (stock: 11 each); a block of n dwords costs
+//! 2n + 7 (reads) or 3n + 7 (writes) per semaphore hold (stock: 3n + 8). The space is selected once per hold; a block holds the semaphore for at
 //! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
 //! it, pauses 1.2 ms (longer than the 1 ms stock tools sleep between semaphore polls) and
 //! takes it again, so other users (stock tools, firmware, the kernel) are not starved.
@@ -27,14 +30,15 @@
 //!   `Error::Timeout` (ETIMEDOUT). The semaphore is released on every path.
 //!
 //! The inter-process flock (stock lock file; Debian's stock tools take it around every VSEC
-//! access, retrying a non-blocking flock for only a few ms) is held while the semaphore is
-//! taken, for the whole of a single-dword transaction, and for the space select of a block;
-//! the body of a block is guarded by the semaphore alone (stock waits ~2 s for it), so a
-//! long block never makes a stock tool fail on the flock.
+//! access, retrying a non-blocking flock for only a few ms) is held during each attempt to
+//! take the semaphore (released between attempts, so a busy semaphore never keeps it), for
+//! the whole of a single-dword transaction, and for the space select of a block; the body of
+//! a block is guarded by the semaphore alone (stock waits ~2 s for it), so a long block
+//! never makes a stock tool fail on the flock.
 
 use std::time::{Duration, Instant};
 
-use super::lock::{lock_opt, LockFile};
+use super::lock::{LockFile, LockGuard};
 use super::{block_addr, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
@@ -202,15 +206,24 @@ impl Hold<'_> {
         self.io.write_dword(self.vsec + reg, v)
     }
 
-    /// Take the semaphore (see the module docs for the bound).
-    fn acquire(&mut self, clear_first: bool) -> Result<()> {
-        if clear_first {
-            self.wr(REG_SEMAPHORE, 0)?;
-        }
+    /// Take the semaphore (see the module docs for the bound). Each attempt runs under the
+    /// flock (when there is a lock file), which is released between attempts, so a busy
+    /// semaphore never keeps the flock held; the guard of the successful attempt is returned.
+    fn acquire<'l>(
+        &mut self,
+        lock: Option<&'l LockFile>,
+        clear_first: bool,
+    ) -> Result<Option<LockGuard<'l>>> {
         let start = Instant::now();
         let mut tries = 0u32;
+        let mut clear = clear_first;
         loop {
             tries += 1;
+            let guard = lock.map(|l| l.lock()).transpose()?;
+            if clear {
+                self.wr(REG_SEMAPHORE, 0)?;
+                clear = false;
+            }
             let owner = self.rd(REG_SEMAPHORE)?;
             if owner != 0 && Some(owner) == *self.stale {
                 log::debug!("freeing our own stale VSEC semaphore ticket {owner:#x}");
@@ -227,11 +240,12 @@ impl Hold<'_> {
                     if self.rd(REG_SEMAPHORE)? == ticket {
                         *self.stale = None;
                         self.ticket = Some(ticket);
-                        return Ok(());
+                        return Ok(guard);
                     }
                     *self.stale = None;
                 }
             }
+            drop(guard);
             if start.elapsed() >= self.tuning.sem_timeout {
                 return Err(Error::Busy(format!(
                     "VSEC semaphore still taken (owner ticket {owner:#x}) after {:?} and {tries} \
@@ -274,16 +288,22 @@ impl Hold<'_> {
         Ok(())
     }
 
-    /// Poll the flag until it equals `want`; returns the last address-register value.
-    fn wait_flag(&mut self, want: bool) -> Result<u32> {
+    /// Poll the flag until it equals `want`; returns the last address-register value, and
+    /// with `with_data` the data register read right after it (both in one access when the
+    /// carrier can read two adjacent dwords at once).
+    fn wait_flag(&mut self, want: bool, with_data: bool) -> Result<(u32, u32)> {
         let start = Instant::now();
         let mut polls = 0u32;
         let mut sleep = Duration::from_micros(10);
         loop {
-            let v = self.rd(REG_ADDRESS)?;
+            let (v, d) = if with_data {
+                self.io.read_dword_pair(self.vsec + REG_ADDRESS)?
+            } else {
+                (self.rd(REG_ADDRESS)?, 0)
+            };
             polls += 1;
             if (v & FLAG_BIT != 0) == want {
-                return Ok(v);
+                return Ok((v, d));
             }
             if polls > 8 {
                 if start.elapsed() >= self.tuning.flag_timeout {
@@ -309,15 +329,16 @@ impl Hold<'_> {
 
     fn read_once(&mut self, addr: u32) -> Result<(u32, u32)> {
         self.wr(REG_ADDRESS, addr)?;
-        let a = self.wait_flag(true)?;
-        let v = self.rd(REG_DATA)?;
+        // ADDRESS (+0x10) and DATA (+0x14) are adjacent: the flag and the data come in one
+        // access, in the protocol's order (flag first).
+        let (a, v) = self.wait_flag(true, true)?;
         Ok((v, a))
     }
 
     fn write_once(&mut self, addr: u32, v: u32) -> Result<u32> {
         self.wr(REG_DATA, v)?;
         self.wr(REG_ADDRESS, addr | FLAG_BIT)?;
-        self.wait_flag(false)
+        Ok(self.wait_flag(false, false)?.0)
     }
 
     fn read(&mut self, space: u32, addr: u32, pxir: bool) -> Result<u32> {
@@ -415,7 +436,7 @@ impl<C: ConfigIo> Gateway<C> {
     }
 
     fn probe(&mut self, clear_semaphore: bool) -> Result<u32> {
-        let _g = lock_opt(&self.lock)?;
+        let lock = self.lock.as_ref();
         let mut h = Hold {
             io: &mut self.io,
             vsec: self.vsec,
@@ -425,7 +446,7 @@ impl<C: ConfigIo> Gateway<C> {
             ticket: None,
             selected: None,
         };
-        h.acquire(clear_semaphore)?;
+        let _g = h.acquire(lock, clear_semaphore)?;
         let mut mask = 0u32;
         let mut result = Ok(());
         for &space in PROBE_ORDER {
@@ -472,7 +493,7 @@ impl<C: ConfigIo> Gateway<C> {
         block_space: Option<u32>,
         f: impl FnOnce(&mut Hold<'_>) -> Result<R>,
     ) -> Result<R> {
-        let guard = lock_opt(&self.lock)?;
+        let lock = self.lock.as_ref();
         let mut h = Hold {
             io: &mut self.io,
             vsec: self.vsec,
@@ -482,7 +503,7 @@ impl<C: ConfigIo> Gateway<C> {
             ticket: None,
             selected: None,
         };
-        h.acquire(false)?;
+        let guard = h.acquire(lock, false)?;
         let r = match block_space {
             Some(space) => {
                 let sel = h.select(space);
