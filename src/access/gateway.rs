@@ -6,21 +6,21 @@
 //! bit 30 syndrome), +0x14 data.
 //!
 //! # Cost (config accesses)
-//! * transaction overhead: semaphore 4 (read sem, read counter, write ticket, read back) +
-//!   space select 2 (write control, read back; the very first select of a handle reads the
-//!   control register first, 3) + release 1 = **7**;
+//! * transaction overhead: semaphore 3 (read counter and semaphore together, write the
+//!   ticket, read it back) + space select 2 (write control, read back; the very first select
+//!   of a handle reads the control register first, 3) + release 1 = **6**;
 //! * per dword: read = write address + one read of the address *and* data registers
 //!   (adjacent: [`ConfigIo::read_dword_pair`], an 8-byte pread on sysfs, which the kernel
 //!   performs as two config reads in ascending order — flag first, as the protocol wants) =
 //!   **2**; write = write data + write address/flag + flag read = **3** (one flag poll when
 //!   the device answers at once; a poll that finds the flag not ready is repeated).
 //!
-//! So `read4` costs 9 accesses and `write4` 10 (stock: 11 each); a block of n dwords costs
-//! 2n + 7 (reads) or 3n + 7 (writes) per semaphore hold (stock: 3n + 8). The space is selected once per hold; a block holds the semaphore for at
+//! So `read4` costs 8 accesses and `write4` 9 (stock: 11 each); a block of n dwords costs
+//! 2n + 6 (reads) or 3n + 6 (writes) per semaphore hold (stock: 3n + 8). The space is selected once per hold; a block holds the semaphore for at
 //! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
 //! it, pauses 1.2 ms (longer than the 1 ms stock tools sleep between semaphore polls) and
 //! takes it again, so other users (stock tools, firmware, the kernel) are not starved.
-//! Overhead: 7 accesses per 4096 dwords.
+//! Overhead: 6 accesses per 4096 dwords.
 //!
 //! # Time bounds
 //! * semaphore: retried every 1 ms while busy, for at most [`Tuning::sem_timeout`]
@@ -224,26 +224,25 @@ impl Hold<'_> {
                 self.wr(REG_SEMAPHORE, 0)?;
                 clear = false;
             }
-            let owner = self.rd(REG_SEMAPHORE)?;
+            // COUNTER (+0x8) and SEMAPHORE (+0xc) in one access: the ticket is drawn before
+            // the owner is known (a wasted ticket is harmless), saving one access.
+            let (ticket, owner) = self.io.read_dword_pair(self.vsec + REG_COUNTER)?;
             if owner != 0 && Some(owner) == *self.stale {
                 log::debug!("freeing our own stale VSEC semaphore ticket {owner:#x}");
                 self.wr(REG_SEMAPHORE, 0)?;
                 *self.stale = None;
                 continue;
             }
-            if owner == 0 {
-                let ticket = self.rd(REG_COUNTER)?;
-                if ticket != 0 {
-                    // Remembered until confirmed: a failing read-back may hide a success.
-                    *self.stale = Some(ticket);
-                    self.wr(REG_SEMAPHORE, ticket)?;
-                    if self.rd(REG_SEMAPHORE)? == ticket {
-                        *self.stale = None;
-                        self.ticket = Some(ticket);
-                        return Ok(guard);
-                    }
+            if owner == 0 && ticket != 0 {
+                // Remembered until confirmed: a failing read-back may hide a success.
+                *self.stale = Some(ticket);
+                self.wr(REG_SEMAPHORE, ticket)?;
+                if self.rd(REG_SEMAPHORE)? == ticket {
                     *self.stale = None;
+                    self.ticket = Some(ticket);
+                    return Ok(guard);
                 }
+                *self.stale = None;
             }
             drop(guard);
             if start.elapsed() >= self.tuning.sem_timeout {
