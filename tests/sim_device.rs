@@ -502,3 +502,64 @@ fn concurrent_with_stock_tool() {
     reader.join().unwrap();
     assert_eq!(sim.counters(CONC_BDF).interleaved_transactions, 0);
 }
+
+#[test]
+fn force_path_from_the_environment() {
+    let toml = r#"
+[[device]]
+bdf = "0000:05:00.0"
+[[device]]
+bdf = "0000:06:00.0"
+model = "connectx3"
+gateway = "legacy"
+"#;
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::force_path_from_the_environment"),
+        toml,
+    ) else {
+        return;
+    };
+    // This test runs alone in its own process inside the simulator: setting the variable
+    // cannot disturb other tests.
+    std::env::set_var("MTCR_FORCE_PATH", "memory");
+    let d = Device::open(BDF).unwrap();
+    assert_eq!(d.path(), PathKind::SysfsMemory);
+    assert_eq!(d.hw_id().unwrap().0, 0x20d);
+    // A name that allows only one path wins over the variable.
+    let d = Device::open("/sys/bus/pci/devices/0000:05:00.0/config").unwrap();
+    assert_eq!(d.path(), PathKind::SysfsConfig);
+    std::env::set_var("MTCR_FORCE_PATH", "config");
+    let d = Device::open("0000:06:00.0").unwrap();
+    assert_eq!(d.path(), PathKind::SysfsConfig);
+    assert_eq!(d.hw_id().unwrap(), (0x1f5, 1));
+    std::env::set_var("MTCR_FORCE_PATH", "bogus");
+    let d = Device::open("0000:06:00.0").unwrap();
+    assert_eq!(
+        d.path(),
+        PathKind::SysfsMemory,
+        "unknown values are ignored"
+    );
+    std::env::remove_var("MTCR_FORCE_PATH");
+}
+
+#[test]
+fn vanished_device() {
+    let Some(sim) = in_sim(concat!(module_path!(), "::vanished_device"), CX5) else {
+        return;
+    };
+    let d = Device::open(BDF).unwrap();
+    sim.set_faults(
+        BDF,
+        Faults {
+            vanish_after: 1,
+            ..Default::default()
+        },
+    );
+    let t = Instant::now();
+    assert_eq!(d.read4(0xf0014).unwrap_err().errno(), libc::ENODEV);
+    let mut out = [0u32; 8];
+    assert_eq!(d.read_block(0, &mut out).unwrap_err().errno(), libc::ENODEV);
+    assert!(t.elapsed() < Duration::from_secs(2));
+    drop(d); // close must not hang or panic
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
