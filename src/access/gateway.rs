@@ -61,6 +61,9 @@ const FLAG_BIT: u32 = 1 << 31;
 const SYNDROME_BIT: u32 = 1 << 30;
 const ADDRESS_MASK: u32 = 0x3fff_ffff;
 const SPACE_MASK: u32 = 0xffff;
+/// Control-register bits written back unchanged when selecting a space (all but the space,
+/// the status bits 31:29 and the syndrome code 27:24).
+const CTRL_KEEP_MASK: u32 = 0x10ff_0000;
 const STATUS_SHIFT: u32 = 29;
 /// Syndrome code meaning "address out of range for this space" (PXIR devices).
 const SYNDROME_ADDRESS_OUT_OF_RANGE: u32 = 3;
@@ -273,13 +276,15 @@ impl Hold<'_> {
             return Ok(());
         }
         self.selected = None;
+        // Keep the other writable bits as they are; status (31:29) and syndrome (27:24) are
+        // read-only and written as 0.
         let hi = match *self.ctrl_hi {
             Some(h) => h,
-            None => self.rd(REG_CTRL)? & !SPACE_MASK,
+            None => self.rd(REG_CTRL)? & CTRL_KEEP_MASK,
         };
         self.wr(REG_CTRL, hi | (space & SPACE_MASK))?;
         let back = self.rd(REG_CTRL)?;
-        *self.ctrl_hi = Some(back & !SPACE_MASK);
+        *self.ctrl_hi = Some(back & CTRL_KEEP_MASK);
         if back & SPACE_MASK != space & SPACE_MASK || back >> STATUS_SHIFT == 0 {
             return Err(Error::SpaceNotSupported(space));
         }
