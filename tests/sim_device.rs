@@ -443,6 +443,25 @@ fn differential_with_stock_mstmcra() {
         let stock = parse_hex(&mstmcra(&[DIFF_BDF, &format!("{a:#x}")]));
         assert_eq!(d.read4(*a).unwrap(), stock, "address {a:#x}");
     }
+    // Blocks: stock prints "0xADDR 0xVALUE" per dword.
+    for (base, bytes) in [(0xf0000u32, 64usize), (0x12_3400, 4096)] {
+        let text = mstmcra(&[DIFF_BDF, &format!("{base:#x},{bytes}")]);
+        let stock: Vec<(u32, u32)> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut it = l.split_whitespace();
+                (parse_hex(it.next().unwrap()), parse_hex(it.next().unwrap()))
+            })
+            .collect();
+        assert_eq!(stock.len(), bytes / 4);
+        let mut ours = vec![0u32; bytes / 4];
+        d.read_block(base, &mut ours).unwrap();
+        for (i, (a, v)) in stock.iter().enumerate() {
+            assert_eq!(*a, base + 4 * i as u32);
+            assert_eq!(ours[i], *v, "block dword at {a:#x}");
+        }
+    }
     // A value written by the stock tool is read by us, and the other way round.
     mstmcra(&[DIFF_BDF, "0x200004", "0xcafe0001"]);
     assert_eq!(d.read4(0x20_0004).unwrap(), 0xcafe_0001);
