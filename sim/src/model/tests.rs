@@ -214,6 +214,10 @@ fn stock_read4_over_vsec() {
     assert_eq!(k.kernel_reads, 1);
     assert_eq!(k.interleaved_transactions, 0);
     assert_eq!(k.semaphore_acquired, 4);
+    assert_eq!(
+        k.semaphore_busy_reads, 0,
+        "the owner's read-back is not busy"
+    );
     assert_eq!(k.config_reads + k.config_writes, k.accesses - 1);
     // Each dword access is one call.
     assert!(k.config_reads > 10 && k.config_writes > 10);
@@ -751,4 +755,113 @@ fn device_is_send_sync() {
     fn check<T: Send + Sync>() {}
     check::<SimDevice>();
     check::<CrStore>();
+}
+
+#[test]
+fn examples_parse_and_validate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("toml") {
+            continue;
+        }
+        let cfg = SimConfig::from_file(&p).unwrap_or_else(|e| panic!("{e}"));
+        for d in &cfg.devices {
+            SimDevice::validate(d).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+        n += 1;
+    }
+    assert!(n >= 20, "examples found: {n}");
+    // Spot checks that the examples mean what they say.
+    let load = |f: &str| SimConfig::from_file(&dir.join(f)).unwrap().devices;
+    assert_eq!(load("basic.toml")[0], DeviceConfig::default());
+    assert_eq!(load("multi_device.toml").len(), 4);
+    let r = &load("registers.toml")[0];
+    let d = SimDevice::new(r, CrStore::anonymous()).unwrap();
+    assert_eq!(d.hw_id(), 0x1020d);
+    assert_eq!(d.cr_read(2, 0x1000), Ok(7));
+    assert_eq!(d.cr_read(2, 0x104), Ok(seed_pattern(0x1234, 0x104)));
+    let v = &load("vpd_custom.toml")[0];
+    let d = SimDevice::new(v, CrStore::anonymous()).unwrap();
+    let mut img = vec![0u8; d.vpd_size() as usize];
+    d.vpd_file_read(0, &mut img).unwrap();
+    let (id, kws) = parse_vpd_image(&img).unwrap();
+    assert!(id.starts_with("ConnectX-6 Dx"));
+    let names: Vec<_> = kws.iter().map(|k| k.0.as_str()).collect();
+    assert_eq!(names, ["PN", "EC", "SN", "V0", "RV", "V1", "RW"]);
+}
+
+#[test]
+fn validate_rejects() {
+    let mut c = DeviceConfig::default();
+    c.paths.push("resource2".into());
+    assert!(SimDevice::validate(&c).is_err());
+    let c = DeviceConfig {
+        physfn: Some("81:00.0".into()),
+        ..DeviceConfig::default()
+    };
+    assert!(SimDevice::validate(&c).is_err());
+    let mut c = DeviceConfig::default();
+    c.vpd.ro.push(("RV".into(), "x".into()));
+    assert!(SimDevice::validate(&c).is_err());
+}
+
+#[test]
+fn concurrent_clients_are_serialized_by_the_semaphore() {
+    let d = dev("");
+    let hs: Vec<_> = (1..=3u32)
+        .map(|pid| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::new(&d, pid);
+                c.find_vsec().unwrap();
+                for i in 0..100u32 {
+                    let a = 0x10_0000 + pid * 0x1000 + i * 4;
+                    c.write4(2, a, pid << 16 | i).unwrap();
+                    assert_eq!(c.read4(2, a).unwrap(), pid << 16 | i);
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let k = d.counters();
+    assert_eq!(k.interleaved_transactions, 0);
+    assert_eq!((k.gateway_reads, k.gateway_writes), (300, 300));
+    assert_eq!(k.semaphore_acquired, 600);
+    // Without the semaphore, two writers interleave and the model notices.
+    let c1 = Client {
+        vsec: 0x40,
+        ..Client::new(&d, 1)
+    };
+    let c2 = Client {
+        vsec: 0x40,
+        ..Client::new(&d, 2)
+    };
+    c1.lock().unwrap();
+    c1.set_space(2).unwrap();
+    c1.w32(0x54, 0x1111).unwrap();
+    c2.w32(0x54, 0x2222).unwrap(); // clobbers c1's data
+    c1.w32(0x50, 0x3000 | 1 << 31).unwrap();
+    c1.unlock().unwrap();
+    assert_eq!(d.cr_read(2, 0x3000), Ok(0x2222));
+    assert_eq!(d.counters().interleaved_transactions, 1);
+}
+
+#[test]
+fn extreme_offsets_do_not_panic() {
+    let d = dev("");
+    let mut b = [0u8; 16];
+    assert_eq!(d.config_read(u64::MAX - 2, &mut b, 1), Ok(0));
+    assert_eq!(d.config_write(u64::MAX - 2, &b, 1), Ok(0));
+    assert_eq!(d.vpd_file_read(u64::MAX - 2, &mut b), Ok(0));
+    assert_eq!(d.vpd_file_write(u64::MAX - 3, &[0; 4]), Err(libc::EINVAL));
+    assert_eq!(d.config_dword(u32::MAX), Err(libc::EINVAL));
+    assert_eq!(d.config_dword(0x1000), Err(libc::EINVAL));
+    assert_eq!(d.cr_read(u32::MAX, u32::MAX), Err(libc::EINVAL));
+    assert_eq!(d.cr_write(2, u32::MAX, 0), Err(libc::EINVAL));
+    assert!(d.vpd_read4(u32::MAX).is_ok());
+    assert!(d.vpd_write4(u32::MAX, [0; 4]).is_ok());
 }
