@@ -35,13 +35,15 @@ impl ConfigIo for ModelConfig {
         }
     }
 
-    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
-        let mut b = [0u8; 8];
+    fn read_dwords(&mut self, off: u32, out: &mut [u32]) -> Result<()> {
+        let mut b = vec![0u8; 4 * out.len()];
         match self.dev.config_read(off as u64, &mut b, std::process::id()) {
-            Ok(8) => Ok((
-                u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-                u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            )),
+            Ok(n) if n == b.len() => {
+                for (i, v) in out.iter_mut().enumerate() {
+                    *v = u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
+                }
+                Ok(())
+            }
             Ok(n) => Err(Error::io(
                 format!("model config read {off:#x}"),
                 std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("{n} bytes")),
