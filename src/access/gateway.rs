@@ -6,21 +6,24 @@
 //! bit 30 syndrome), +0x14 data.
 //!
 //! # Cost (config accesses)
-//! * transaction overhead: semaphore 3 (read counter and semaphore together, write the
-//!   ticket, read it back) + space select 2 (write control, read back; the very first select
-//!   of a handle reads the control register first, 3) + release 1 = **6**;
+//! * transaction overhead: semaphore 3 (read counter and semaphore together; write the
+//!   ticket; read control, counter and semaphore together) + space select 0 when the control
+//!   register read with the semaphore already shows the space, else 2 (write control, read
+//!   back) + release 1 = **4** (6 when the space changes);
 //! * per dword: read = write address + one read of the address *and* data registers
 //!   (adjacent: [`ConfigIo::read_dword_pair`], an 8-byte pread on sysfs, which the kernel
 //!   performs as two config reads in ascending order — flag first, as the protocol wants) =
 //!   **2**; write = write data + write address/flag + flag read = **3** (one flag poll when
 //!   the device answers at once; a poll that finds the flag not ready is repeated).
 //!
-//! So `read4` costs 8 accesses and `write4` 9 (stock: 11 each); a block of n dwords costs
-//! 2n + 6 (reads) or 3n + 6 (writes) per semaphore hold (stock: 3n + 8). The space is selected once per hold; a block holds the semaphore for at
+//! So `read4` costs 6 accesses and `write4` 7 (8 and 9 when the space changes; stock: 11
+//! each); a block of n dwords costs 2n + 4 (reads) or 3n + 4 (writes) per semaphore hold
+//! (stock: 3n + 8). Multi-register reads are single `pread`s of adjacent registers, which the
+//! kernel turns into config reads in ascending order ([`ConfigIo::read_dwords`]). The space is selected once per hold; a block holds the semaphore for at
 //! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
 //! it, pauses 1.2 ms (longer than the 1 ms stock tools sleep between semaphore polls) and
 //! takes it again, so other users (stock tools, firmware, the kernel) are not starved.
-//! Overhead: 6 accesses per 4096 dwords.
+//! Overhead: 4 accesses per 4096 dwords.
 //!
 //! # Time bounds
 //! * semaphore: retried every 1 ms while busy, for at most [`Tuning::sem_timeout`]
@@ -240,9 +243,20 @@ impl Hold<'_> {
                 // Remembered until confirmed: a failing read-back may hide a success.
                 *self.stale = Some(ticket);
                 self.wr(REG_SEMAPHORE, ticket)?;
-                if self.rd(REG_SEMAPHORE)? == ticket {
+                // Read back CTRL, COUNTER and SEMAPHORE in one access: the semaphore says
+                // whether we own the gateway; if we do, nobody changed CTRL since our ticket
+                // landed, so it tells which space is selected (saving the select when it is
+                // already the one wanted). The extra ticket drawn is harmless.
+                let mut regs = [0u32; 3];
+                self.io.read_dwords(self.vsec + REG_CTRL, &mut regs)?;
+                if regs[2] == ticket {
                     *self.stale = None;
                     self.ticket = Some(ticket);
+                    let ctrl = regs[0];
+                    *self.ctrl_hi = Some(ctrl & CTRL_KEEP_MASK);
+                    if ctrl >> STATUS_SHIFT != 0 {
+                        self.selected = Some(ctrl & SPACE_MASK);
+                    }
                     return Ok(guard);
                 }
                 *self.stale = None;
@@ -272,7 +286,7 @@ impl Hold<'_> {
     /// Select `space` (skipped when already selected in this hold); the read-back must show
     /// the same space and a non-zero status.
     fn select(&mut self, space: u32) -> Result<()> {
-        if self.selected == Some(space) {
+        if self.selected == Some(space & SPACE_MASK) {
             return Ok(());
         }
         self.selected = None;
@@ -288,7 +302,7 @@ impl Hold<'_> {
         if back & SPACE_MASK != space & SPACE_MASK || back >> STATUS_SHIFT == 0 {
             return Err(Error::SpaceNotSupported(space));
         }
-        self.selected = Some(space);
+        self.selected = Some(space & SPACE_MASK);
         Ok(())
     }
 

@@ -169,10 +169,13 @@ fn model_vsec_gateway() {
     let c0 = accesses(&dev);
     a.read4(AS_CR_SPACE, HW_ID_ADDR).unwrap();
     let c1 = accesses(&dev);
-    assert_eq!(c1 - c0, 8, "read4");
+    assert_eq!(c1 - c0, 6, "read4");
     a.write4(AS_CR_SPACE, 0x20_0000, 0x1234_5678).unwrap();
     let c2 = accesses(&dev);
-    assert_eq!(c2 - c1, 9, "write4");
+    assert_eq!(c2 - c1, 7, "write4");
+    a.read4(AS_ICMD, 0).unwrap();
+    assert_eq!(accesses(&dev) - c2, 8, "read4 changing the space");
+    a.read4(AS_CR_SPACE, 0).unwrap();
     assert_eq!(dev.cr_read(AS_CR_SPACE, 0x20_0000).unwrap(), 0x1234_5678);
     for n in [1usize, 3, 64, 4096] {
         let data: Vec<u32> = (0..n as u32).map(|i| i ^ 0xa5a5_a5a5).collect();
@@ -180,12 +183,12 @@ fn model_vsec_gateway() {
         a.write_block(AS_CR_SPACE, 0x40_0000, &data).unwrap();
         let a1 = accesses(&dev);
         let holds = n.div_ceil(Tuning::default().max_hold_dwords) as u64;
-        assert_eq!(a1 - a0, 3 * n as u64 + 6 * holds, "write block of {n}");
+        assert_eq!(a1 - a0, 3 * n as u64 + 4 * holds, "write block of {n}");
         let mut out = vec![0u32; n];
         a.read_block(AS_CR_SPACE, 0x40_0000, &mut out).unwrap();
         assert_eq!(
             accesses(&dev) - a1,
-            2 * n as u64 + 6 * holds,
+            2 * n as u64 + 4 * holds,
             "read block of {n}"
         );
         assert_eq!(out, data);
@@ -234,10 +237,10 @@ fn model_faults() {
     });
     assert_eq!(a.read4(AS_CR_SPACE, 0).unwrap_err().errno(), libc::EPERM);
     dev.set_faults(Faults::default());
-    // EIO part way through a block: setup (semaphore 3 + select 2) and five dwords (2 each)
-    // succeed, the 16th access fails.
+    // EIO part way through a block: setup (semaphore 3, crspace already selected) and five
+    // dwords (2 each) succeed, the 14th access fails.
     dev.set_faults(Faults {
-        eio_after: 5 + 2 * 5 + 1,
+        eio_after: 3 + 2 * 5 + 1,
         ..Faults::default()
     });
     let mut out = [0u32; 64];
