@@ -1,11 +1,36 @@
 //! The safe Rust API: [`Device`]. The C ABI in `ffi` is a thin wrapper over it.
 //!
-//! CONTRACT (skeleton written first so that the C layer and the core can be built side by side):
-//! the signatures below are what `ffi` calls. Bodies are filled in by the core.
+//! A `Device` is `Send + Sync`: its access path sits behind a mutex, so every call (a dword,
+//! a block, a VPD read) is one atomic transaction with respect to the other calls on the same
+//! `Device`.
+//!
+//! Block errors: a block that fails part way returns `Error::Partial { done_bytes, .. }`
+//! (`done_bytes` may be 0 when the first dword failed); a failure before any transfer (bad
+//! argument, semaphore busy, space not supported) is returned as the plain error. The C layer
+//! maps `Partial` to the byte count and other errors to -1, as stock's VSEC path does.
+//!
+//! Paths (see `select`): the VSEC gateway or the legacy 0x58/0x5c window over sysfs/procfs
+//! `config` (`PathKind::SysfsConfig`, `mtype` MST_PCICONF), or `resource0` mapped
+//! (`PathKind::SysfsMemory`, MST_PCI). Config accesses per operation on the gateway: `read4`
+//! 6, `write4` 7 (+2 when the address space differs from the one selected last), blocks
+//! 2n + 4 (read) / 3n + 4 (write) per 4096 dwords; stock needs 11 / 11 / 3n + 8.
+//!
+//! Opening (`Device::open`) requires euid 0 (EACCES otherwise, as stock); errors carry an
+//! errno (`Error::errno`) and a message naming the cause (kernel lockdown, truncated config
+//! space, busy semaphore with the way to clear it, unsupported PCI id, ...).
 
-use crate::device::DeviceInfo;
-use crate::error::Result;
-use crate::select::PathKind;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::access::gateway::Tuning;
+use crate::access::sysfs_config::SysfsConfig;
+use crate::access::{vpd, Access, ConfigIo, GatewayInfo};
+use crate::device::{enumerate, ids, name, sysfs, Bdf, DeviceInfo, SysfsRoot};
+use crate::error::{Error, Result};
+use crate::select::{self, OpenContext, PathKind};
+use crate::types::{AS_CR_SPACE, HW_ID_ADDR, MDEVS_TAVOR_CR};
 
 /// How to open a device (what `mopen_adv` and `mclear_pci_semaphore` need beyond a name).
 #[derive(Debug, Clone, Default)]
@@ -16,10 +41,39 @@ pub struct OpenOptions {
     pub force: Option<PathKind>,
 }
 
+struct Inner {
+    access: Box<dyn Access>,
+    /// Config space opened on demand when the path has no config carrier (memory path).
+    config: Option<SysfsConfig>,
+}
+
 /// An open ConnectX/BlueField function. `Send + Sync`: every call is atomic with respect to
 /// the others on the same `Device` (one gateway transaction at a time).
 pub struct Device {
-    _private: (),
+    name: String,
+    info: DeviceInfo,
+    kind: PathKind,
+    gw: GatewayInfo,
+    space: AtomicU32,
+    root: SysfsRoot,
+    inner: Mutex<Inner>,
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.inner.get_mut().access.close();
+    }
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("name", &self.name)
+            .field("bdf", &self.info.bdf)
+            .field("path", &self.kind)
+            .field("gateway", &self.gw)
+            .finish()
+    }
 }
 
 impl Device {
@@ -31,109 +85,241 @@ impl Device {
     }
 
     /// Open with options.
-    pub fn open_with(_name: &str, _opts: &OpenOptions) -> Result<Device> {
-        todo!("core")
+    pub fn open_with(name: &str, opts: &OpenOptions) -> Result<Device> {
+        select::check_euid()?;
+        Self::open_in(&SysfsRoot::default(), name, opts, Tuning::default())
+    }
+
+    /// Open under another filesystem root, with explicit protocol bounds (tests, tools). Does
+    /// not check the effective uid.
+    pub fn open_in(
+        root: &SysfsRoot,
+        name: &str,
+        opts: &OpenOptions,
+        tuning: Tuning,
+    ) -> Result<Device> {
+        let resolved = name::resolve(name, root)?;
+        let bdf = resolved.bdf;
+        // is_supported_device: a missing `device` attribute counts as supported.
+        let dev_id = match sysfs::read_attr(&root.device_dir(bdf).join("device")) {
+            None => None,
+            Some(s) => {
+                let id = sysfs::parse_u16_attr(&s).ok_or_else(|| {
+                    Error::Unsupported(format!("{bdf}: unreadable PCI device id {:?}", s.trim()))
+                })?;
+                if !ids::is_supported(id) {
+                    return Err(Error::Unsupported(format!(
+                        "{bdf}: PCI device id {id:#06x} is not a supported Mellanox/NVIDIA device"
+                    )));
+                }
+                Some(id)
+            }
+        };
+        let info = enumerate::device_info(root, bdf).ok_or_else(|| {
+            Error::NoDevice(format!("{bdf}: not in {}", root.pci_devices().display()))
+        })?;
+        if !enumerate::accepted(root, bdf) {
+            return Err(Error::Unsupported(format!(
+                "{bdf}: vendor {:#06x} is neither Mellanox (0x15b3) nor NVIDIA (0x10de)",
+                info.vendor_id
+            )));
+        }
+        let plan = select::plan(&resolved, opts.force, select::force_from_env(), dev_id);
+        let ctx = OpenContext {
+            root,
+            resolved: &resolved,
+            clear_semaphore: opts.clear_semaphore,
+            tuning,
+            lock_suffix: match plan.order.first() {
+                Some(PathKind::SysfsMemory) => "mem",
+                _ => "config",
+            },
+        };
+        let access = select::open_planned(&ctx, &plan)?;
+        let kind = access.kind();
+        let gw = access.gateway_info();
+        let space = if gw.functional_vsec { AS_CR_SPACE } else { 0 };
+        Ok(Device {
+            name: name.to_string(),
+            info,
+            kind,
+            gw,
+            space: AtomicU32::new(space),
+            root: root.clone(),
+            inner: Mutex::new(Inner {
+                access,
+                config: None,
+            }),
+        })
     }
 
     /// The name the device was opened with.
     pub fn name(&self) -> &str {
-        todo!("core")
+        &self.name
+    }
+
+    /// The PCI function.
+    pub fn bdf(&self) -> Bdf {
+        self.info.bdf
     }
 
     /// What sysfs says about the function (ids, BDF, paths, ib/net devices).
     pub fn info(&self) -> &DeviceInfo {
-        todo!("core")
+        &self.info
     }
 
     /// The access path in use.
     pub fn path(&self) -> PathKind {
-        todo!("core")
+        self.kind
     }
 
     /// `mfile.tp`: MST_PCICONF or MST_PCI (the stock numbers, for the path in use).
     pub fn mtype(&self) -> u32 {
-        todo!("core")
+        self.kind.mtype()
     }
 
     /// `mfile.flags` as the stock library reports them for the path in use.
     pub fn mdevs_flags(&self) -> u32 {
-        todo!("core")
+        MDEVS_TAVOR_CR
     }
 
     /// Whether a functional VSEC gateway is in use (`mfile.functional_vsec_supp`).
     pub fn functional_vsec(&self) -> bool {
-        todo!("core")
+        self.gw.functional_vsec
     }
 
     /// `mfile.vsec_cap_mask` (userspace VCC_* bit numbering).
     pub fn vsec_cap_mask(&self) -> u32 {
-        todo!("core")
+        self.gw.cap_mask
     }
 
     /// Whether the PCI ("PXIR") spaces are supported (`mfile.pxir_vsec_supp`).
     pub fn pxir_vsec(&self) -> bool {
-        todo!("core")
+        self.gw.pxir
+    }
+
+    /// Config offset of the vendor capability in use (`mfile.vsec_addr`; 0 = none).
+    pub fn vsec_addr(&self) -> u32 {
+        self.gw.vsec_addr
     }
 
     /// Current address space (`mget_addr_space`).
     pub fn address_space(&self) -> u32 {
-        todo!("core")
+        self.space.load(Ordering::Relaxed)
     }
 
-    /// Select the address space used by later accesses (`mset_addr_space`).
-    pub fn set_address_space(&self, _space: u32) -> Result<()> {
-        todo!("core")
+    /// Select the address space used by later accesses (`mset_addr_space`): only on a VSEC
+    /// gateway, for spaces its probe found (else `SpaceNotSupported`, EINVAL).
+    pub fn set_address_space(&self, space: u32) -> Result<()> {
+        let ok = self.gw.functional_vsec && self.inner.lock().access.supports_space(space);
+        if !ok {
+            return Err(Error::SpaceNotSupported(space));
+        }
+        self.space.store(space, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Read one crspace dword (host order) in the current address space.
-    pub fn read4(&self, _addr: u32) -> Result<u32> {
-        todo!("core")
+    pub fn read4(&self, addr: u32) -> Result<u32> {
+        self.read4_in(self.address_space(), addr)
     }
 
     /// Write one crspace dword in the current address space.
-    pub fn write4(&self, _addr: u32, _value: u32) -> Result<()> {
-        todo!("core")
+    pub fn write4(&self, addr: u32, value: u32) -> Result<()> {
+        self.write4_in(self.address_space(), addr, value)
     }
 
     /// Read one dword in an explicit address space (the current one is left unchanged).
-    pub fn read4_in(&self, _space: u32, _addr: u32) -> Result<u32> {
-        todo!("core")
+    pub fn read4_in(&self, space: u32, addr: u32) -> Result<u32> {
+        self.inner.lock().access.read4(space, addr)
     }
 
     /// Write one dword in an explicit address space.
-    pub fn write4_in(&self, _space: u32, _addr: u32, _value: u32) -> Result<()> {
-        todo!("core")
+    pub fn write4_in(&self, space: u32, addr: u32, value: u32) -> Result<()> {
+        self.inner.lock().access.write4(space, addr, value)
     }
 
     /// Read `out.len()` consecutive dwords from `addr`. A failure part way is
     /// `Error::Partial { done_bytes, .. }`.
-    pub fn read_block(&self, _addr: u32, _out: &mut [u32]) -> Result<()> {
-        todo!("core")
+    pub fn read_block(&self, addr: u32, out: &mut [u32]) -> Result<()> {
+        self.read_block_in(self.address_space(), addr, out)
     }
 
     /// Write `data.len()` consecutive dwords at `addr`; partial failures as for `read_block`.
-    pub fn write_block(&self, _addr: u32, _data: &[u32]) -> Result<()> {
-        todo!("core")
+    pub fn write_block(&self, addr: u32, data: &[u32]) -> Result<()> {
+        self.write_block_in(self.address_space(), addr, data)
+    }
+
+    /// [`read_block`](Self::read_block) in an explicit address space.
+    pub fn read_block_in(&self, space: u32, addr: u32, out: &mut [u32]) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.inner.lock().access.read_block(space, addr, out)
+    }
+
+    /// [`write_block`](Self::write_block) in an explicit address space.
+    pub fn write_block_in(&self, space: u32, addr: u32, data: &[u32]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.inner.lock().access.write_block(space, addr, data)
+    }
+
+    fn vpd_path(&self) -> PathBuf {
+        self.root.device_dir(self.info.bdf).join("vpd")
     }
 
     /// Read 4 bytes of VPD at `offset` (any alignment).
-    pub fn vpd_read4(&self, _offset: u32) -> Result<[u8; 4]> {
-        todo!("core")
+    pub fn vpd_read4(&self, offset: u32) -> Result<[u8; 4]> {
+        vpd::read4(&self.vpd_path(), offset)
     }
 
-    /// Write 4 bytes of VPD at a dword-aligned `offset` (where the path supports it).
-    pub fn vpd_write4(&self, _offset: u32, _data: [u8; 4]) -> Result<()> {
-        todo!("core")
+    /// Write 4 bytes of VPD at a dword-aligned `offset` (where the path supports it). The
+    /// sysfs paths do not: `Error::NotSupported` (the C API returns ME_UNSUPPORTED_OPERATION).
+    pub fn vpd_write4(&self, offset: u32, data: [u8; 4]) -> Result<()> {
+        vpd::write4(&self.vpd_path(), offset, data)
     }
 
-    /// Read a PCI config-space dword (`read_dword_from_conf_space`).
-    pub fn read_config_dword(&self, _offset: u32) -> Result<u32> {
-        todo!("core")
+    /// Read a PCI config-space dword (`read_dword_from_conf_space`). Uses the open config
+    /// carrier, or opens sysfs `config` on first use when the device uses the memory path.
+    pub fn read_config_dword(&self, offset: u32) -> Result<u32> {
+        if offset & 3 != 0 || offset >= 4096 {
+            return Err(Error::InvalidArgument(format!(
+                "config offset {offset:#x} (must be dword aligned, below 0x1000)"
+            )));
+        }
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        if let Some(io) = inner.access.config_io() {
+            return io.read_dword(offset);
+        }
+        if inner.config.is_none() {
+            let p = self.root.device_dir(self.info.bdf).join("config");
+            inner.config = Some(SysfsConfig::open(&p)?);
+        }
+        match inner.config.as_mut() {
+            Some(c) => c.read_dword(offset),
+            None => Err(Error::NotSupported("no config space".into())),
+        }
     }
 
     /// The hardware id register (0xf0014) low 16 bits, and the revision (bits 19:16).
     pub fn hw_id(&self) -> Result<(u16, u16)> {
-        todo!("core")
+        let v = self.read4_in(AS_CR_SPACE, HW_ID_ADDR)?;
+        Ok(((v & 0xffff) as u16, ((v >> 16) & 0xf) as u16))
+    }
+
+    /// Whether the function is in flash-recovery ("livefish") mode: its PCI device id is a
+    /// HW id (`is_livefish_device`).
+    pub fn is_livefish(&self) -> bool {
+        ids::is_livefish(self.info.device_id)
+    }
+
+    /// Whether the function is one of the ConnectX PCIe-switch (bridge) functions
+    /// (`is_pcie_switch_device`).
+    pub fn is_pcie_switch(&self) -> bool {
+        ids::is_pcie_switch(self.info.device_id)
     }
 }
 
@@ -144,4 +330,129 @@ pub fn clear_semaphore(name: &str) -> Result<()> {
         force: None,
     };
     Device::open_with(name, &opts).map(drop)
+}
+
+/// `mdevices_info` (as opposed to `mdevices_info_v`): the functions of
+/// [`enumerate::list`]`(mask, false)`, each opened once; PCIe-switch functions without a
+/// functional VSEC are dropped. Any failing open fails the whole call (stock returns NULL).
+pub fn list_opened(mask: u32) -> Result<Vec<DeviceInfo>> {
+    let mut out = Vec::new();
+    for info in enumerate::list(mask, false)? {
+        let dev = Device::open(&info.dev_name())?;
+        if dev.is_pcie_switch() && !dev.functional_vsec() {
+            continue;
+        }
+        out.push(info);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn device_is_send_sync() {
+        assert_send_sync::<Device>();
+    }
+
+    use crate::device::tests_support::FakeSys;
+
+    fn t() -> Tuning {
+        Tuning {
+            sem_timeout: std::time::Duration::from_millis(50),
+            flag_timeout: std::time::Duration::from_millis(20),
+            ..Tuning::default()
+        }
+    }
+
+    #[test]
+    fn open_over_plain_files() {
+        // A plain config file has no capability list: the legacy window is used, as the
+        // stock tools do on such a file; resource0 is a plain 64 MiB file.
+        let fs = FakeSys::new("api");
+        fs.add_device("0000:05:00.0", 0x15b3, 0x1017);
+        fs.add_device("0000:07:00.0", 0x15b3, 0x1003);
+        fs.add_device("0000:08:00.0", 0x15b3, 0x6340);
+        fs.add_device("0000:09:00.0", 0x8086, 0x1017);
+        let root = fs.root();
+        let o = OpenOptions::default();
+        let d = Device::open_in(&root, "05:00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsConfig);
+        assert_eq!((d.mtype(), d.mdevs_flags()), (0x10, 0x20));
+        assert!(!d.functional_vsec());
+        assert_eq!(d.address_space(), 0);
+        assert_eq!(
+            d.set_address_space(AS_CR_SPACE).unwrap_err().errno(),
+            libc::EINVAL
+        );
+        assert_eq!(d.read_config_dword(0).unwrap(), 0x1017_15b3);
+        assert_eq!(d.info().device_id, 0x1017);
+        assert_eq!(d.name(), "05:00.0");
+        assert!(root.lock_dir.join("0000:05:00.0_config").exists());
+        drop(d);
+
+        let d = Device::open_in(
+            &root,
+            "/sys/bus/pci/devices/0000:05:00.0/resource0",
+            &o,
+            t(),
+        )
+        .unwrap();
+        assert_eq!(d.path(), PathKind::SysfsMemory);
+        assert_eq!(d.mtype(), 0x8);
+        d.write4(0x100, 0xabcd).unwrap();
+        assert_eq!(d.read4(0x100).unwrap(), 0xabcd);
+        let mut out = [0u32; 3];
+        d.read_block(0xfc, &mut out).unwrap();
+        assert_eq!(out, [0, 0xabcd, 0]);
+        assert_eq!(d.hw_id().unwrap(), (0, 0));
+        assert_eq!(d.read_config_dword(0).unwrap(), 0x1017_15b3);
+        assert_eq!(
+            d.vpd_write4(0, [0; 4]).unwrap_err().errno(),
+            libc::EOPNOTSUPP
+        );
+
+        // ConnectX-3: memory first.
+        let d = Device::open_in(&root, "0000:07:00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsMemory);
+        let forced = OpenOptions {
+            force: Some(PathKind::SysfsConfig),
+            ..Default::default()
+        };
+        let d = Device::open_in(&root, "0000:07:00.0", &forced, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsConfig);
+        // ... falling back to config when resource0 is unusable.
+        std::fs::remove_file(fs.dir("0000:07:00.0").join("resource0")).unwrap();
+        let d = Device::open_in(&root, "0000:07:00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsConfig);
+
+        let e = Device::open_in(&root, "0000:08:00.0", &o, t()).unwrap_err();
+        assert_eq!(e.errno(), libc::ENOTSUP);
+        let e = Device::open_in(&root, "0000:09:00.0", &o, t()).unwrap_err();
+        assert_eq!(e.errno(), libc::ENOTSUP);
+        let e = Device::open_in(&root, "0000:0a:00.0", &o, t()).unwrap_err();
+        assert_eq!(e.errno(), libc::ENODEV);
+        let e = Device::open_in(&root, "bogus name", &o, t()).unwrap_err();
+        assert_eq!(e.errno(), libc::EINVAL);
+
+        // No sysfs config: the procfs file serves (as stock falls back).
+        let cfg = fs.dir("0000:05:00.0").join("config");
+        let proc_dir = root.proc.join("bus/pci/05");
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        std::fs::rename(&cfg, proc_dir.join("00.0")).unwrap();
+        let d = Device::open_in(&root, "05:00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsConfig);
+        let d = Device::open_in(&root, "/proc/bus/pci/05/00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsConfig);
+        std::fs::rename(proc_dir.join("00.0"), &cfg).unwrap();
+
+        // Truncated config (container): a clear error.
+        std::fs::write(fs.dir("0000:05:00.0").join("config"), [0u8; 64]).unwrap();
+        let e = Device::open_in(&root, "05:00.0", &o, t()).unwrap_err();
+        assert_eq!(e.errno(), libc::EPERM);
+        assert!(e.to_string().contains("truncated to 64 bytes"), "{e}");
+    }
 }

@@ -1,1 +1,158 @@
+//! Access paths. Every path implements [`Access`] (crspace dwords in an address space);
+//! config-space gateways are written once over [`ConfigIo`] ("read/write one config dword",
+//! little-endian), so any carrier of config cycles (sysfs `config`, `/proc/bus/pci`, a
+//! kernel driver's config-dword ioctl, an in-process model in tests) gets the VSEC and the
+//! legacy window for free.
+//!
+//! | file | path |
+//! |---|---|
+//! | `sysfs_config.rs` | [`ConfigIo`] over sysfs/procfs `config` (one pread/pwrite per dword) |
+//! | `gateway.rs` | the VSEC gateway protocol over any [`ConfigIo`] |
+//! | `legacy.rs` | the 0x58/0x5c address/data window over any [`ConfigIo`] |
+//! | `mmio.rs` | `resource0` mapped (64 MiB, big-endian dwords) |
+//! | `lock.rs` | the stock lock files (flock), shared with the stock tools |
+//! | `vpd.rs` | VPD through sysfs `vpd` |
 
+pub mod gateway;
+pub mod legacy;
+pub mod lock;
+pub mod mmio;
+pub mod sysfs_config;
+pub mod vpd;
+
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
+mod tests;
+
+use crate::error::{Error, Result};
+use crate::select::PathKind;
+use crate::types::AS_CR_SPACE;
+
+/// One config-space dword at a time (little-endian registers, host-order values).
+pub trait ConfigIo: Send {
+    /// Read the dword at `off` (4-byte aligned).
+    fn read_dword(&mut self, off: u32) -> Result<u32>;
+    /// Write the dword at `off` (4-byte aligned).
+    fn write_dword(&mut self, off: u32, v: u32) -> Result<()>;
+
+    /// Read `out.len()` consecutive dwords from `off`, in ascending order. Carriers that can
+    /// do it in one access (one pread of `4 * n` bytes, which the kernel performs as config
+    /// reads in ascending order) override this; the gateway uses it to fetch several adjacent
+    /// registers at once.
+    fn read_dwords(&mut self, off: u32, out: &mut [u32]) -> Result<()> {
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = self.read_dword(off + 4 * i as u32)?;
+        }
+        Ok(())
+    }
+
+    /// The dwords at `off` and `off + 4` ([`read_dwords`](Self::read_dwords)).
+    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
+        let mut v = [0u32; 2];
+        self.read_dwords(off, &mut v)?;
+        Ok((v[0], v[1]))
+    }
+}
+
+impl<T: ConfigIo + ?Sized> ConfigIo for Box<T> {
+    fn read_dword(&mut self, off: u32) -> Result<u32> {
+        (**self).read_dword(off)
+    }
+    fn write_dword(&mut self, off: u32, v: u32) -> Result<()> {
+        (**self).write_dword(off, v)
+    }
+    fn read_dwords(&mut self, off: u32, out: &mut [u32]) -> Result<()> {
+        (**self).read_dwords(off, out)
+    }
+}
+
+/// What the VSEC probe found (all zero/false for paths without a gateway).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatewayInfo {
+    /// `mfile.functional_vsec_supp`.
+    pub functional_vsec: bool,
+    /// `mfile.vsec_cap_mask` (userspace VCC_* bits).
+    pub cap_mask: u32,
+    /// `mfile.pxir_vsec_supp`.
+    pub pxir: bool,
+    /// Config offset of the vendor capability (0 = none).
+    pub vsec_addr: u32,
+}
+
+/// A way to reach crspace. Implementations are used behind the `Device` mutex: one call at a
+/// time, each call a complete transaction.
+pub trait Access: Send {
+    /// Which path this is.
+    fn kind(&self) -> PathKind;
+
+    /// Read one dword of `space` at `addr` (host order).
+    fn read4(&mut self, space: u32, addr: u32) -> Result<u32>;
+
+    /// Write one dword.
+    fn write4(&mut self, space: u32, addr: u32, v: u32) -> Result<()>;
+
+    /// Read `out.len()` consecutive dwords; a failure after some dwords is
+    /// `Error::Partial { done_bytes }`.
+    fn read_block(&mut self, space: u32, addr: u32, out: &mut [u32]) -> Result<()> {
+        for (i, slot) in out.iter_mut().enumerate() {
+            let a = block_addr(addr, i)?;
+            *slot = self.read4(space, a).map_err(|e| partial(i * 4, e))?;
+        }
+        Ok(())
+    }
+
+    /// Write `data.len()` consecutive dwords; partial failures as for `read_block`.
+    fn write_block(&mut self, space: u32, addr: u32, data: &[u32]) -> Result<()> {
+        for (i, v) in data.iter().enumerate() {
+            let a = block_addr(addr, i)?;
+            self.write4(space, a, *v).map_err(|e| partial(i * 4, e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `space` can be used on this path.
+    fn supports_space(&self, space: u32) -> bool {
+        is_crspace(space)
+    }
+
+    /// VSEC facts (defaults: no gateway).
+    fn gateway_info(&self) -> GatewayInfo {
+        GatewayInfo::default()
+    }
+
+    /// The config-space carrier, when this path has one (for `read_config_dword`).
+    fn config_io(&mut self) -> Option<&mut dyn ConfigIo> {
+        None
+    }
+
+    /// Called once before the path is dropped (`mclose`); errors are ignored.
+    fn close(&mut self) {}
+}
+
+/// Spaces meaning "crspace" on paths without a VSEC: 0 (unset) and AS_CR_SPACE.
+pub fn is_crspace(space: u32) -> bool {
+    space == 0 || space == AS_CR_SPACE
+}
+
+/// Address of dword `i` of a block at `addr`, or EINVAL when it would wrap past 4 GiB.
+pub fn block_addr(addr: u32, i: usize) -> Result<u32> {
+    u32::try_from(i)
+        .ok()
+        .and_then(|i| i.checked_mul(4))
+        .and_then(|off| addr.checked_add(off))
+        .ok_or_else(|| Error::InvalidArgument(format!("block at {addr:#x} wraps past 4 GiB")))
+}
+
+/// Wrap an error of a block operation that stopped after `done_bytes`.
+pub fn partial(done_bytes: usize, e: Error) -> Error {
+    match e {
+        Error::Partial { .. } => e,
+        e => Error::Partial {
+            done_bytes,
+            source: Box::new(e),
+        },
+    }
+}

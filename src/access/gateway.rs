@@ -1,0 +1,675 @@
+//! The Mellanox vendor-specific capability ("VSEC") gateway to crspace, over any
+//! [`ConfigIo`] (mtcr_api.md §4.1–§4.8).
+//!
+//! Registers, relative to the capability: +0x4 control (space in bits 15:0, status 31:29,
+//! syndrome code 27:24), +0x8 ticket counter, +0xc semaphore, +0x10 address (bit 31 flag,
+//! bit 30 syndrome), +0x14 data.
+//!
+//! # Cost (config accesses)
+//! * transaction overhead: semaphore 3 (read counter and semaphore together; write the
+//!   ticket; read control, counter and semaphore together) + space select 0 when the control
+//!   register read with the semaphore already shows the space, else 2 (write control, read
+//!   back) + release 1 = **4** (6 when the space changes);
+//! * per dword: read = write address + one read of the address *and* data registers
+//!   (adjacent: [`ConfigIo::read_dword_pair`], an 8-byte pread on sysfs, which the kernel
+//!   performs as two config reads in ascending order — flag first, as the protocol wants) =
+//!   **2**; write = write data + write address/flag + flag read = **3** (one flag poll when
+//!   the device answers at once; a poll that finds the flag not ready is repeated).
+//!
+//! So `read4` costs 6 accesses and `write4` 7 (8 and 9 when the space changes; stock: 11
+//! each); a block of n dwords costs 2n + 4 (reads) or 3n + 4 (writes) per semaphore hold
+//! (stock: 3n + 8). Multi-register reads are single `pread`s of adjacent registers, which the
+//! kernel turns into config reads in ascending order ([`ConfigIo::read_dwords`]). The space is selected once per hold; a block holds the semaphore for at
+//! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
+//! it, pauses 1.2 ms (longer than the 1 ms stock tools sleep between semaphore polls) and
+//! takes it again, so other users (stock tools, firmware, the kernel) are not starved.
+//! Overhead: 4 accesses per 4096 dwords.
+//!
+//! # Time bounds
+//! * semaphore: retried every 1 ms while busy, for at most [`Tuning::sem_timeout`]
+//!   (default 2 s, like stock's 2048 tries) → `Error::Busy` (EBUSY);
+//! * flag: polled back to back 8 times, then with sleeps from 10 µs doubling up to 1 ms, for at
+//!   most [`Tuning::flag_timeout`] (default 200 ms; stock ≈ 128 ms of sleeps) →
+//!   `Error::Timeout` (ETIMEDOUT). The semaphore is released on every path.
+//!
+//! The inter-process flock (stock lock file; Debian's stock tools take it around every VSEC
+//! access, retrying a non-blocking flock for only a few ms) is held during each attempt to
+//! take the semaphore (released between attempts, so a busy semaphore never keeps it), for
+//! the whole of a single-dword transaction, and for the space select of a block; the body of
+//! a block is guarded by the semaphore alone (stock waits ~2 s for it), so a long block
+//! never makes a stock tool fail on the flock.
+
+use std::time::{Duration, Instant};
+
+use super::lock::{LockFile, LockGuard};
+use super::{block_addr, partial, Access, ConfigIo, GatewayInfo};
+use crate::error::{Error, Result};
+use crate::select::PathKind;
+use crate::types::*;
+
+/// Capability id of the vendor-specific capability.
+pub const PCI_CAP_ID_VNDR: u8 = 0x09;
+/// VSC type (bits 31:24 of the capability header) of a usable gateway.
+pub const VSC_TYPE_FUNCTIONAL: u8 = 0;
+/// VSC type of a recovery-only capability.
+pub const VSC_TYPE_RECOVERY: u8 = 2;
+
+pub const REG_CTRL: u32 = 0x4;
+pub const REG_COUNTER: u32 = 0x8;
+pub const REG_SEMAPHORE: u32 = 0xc;
+pub const REG_ADDRESS: u32 = 0x10;
+pub const REG_DATA: u32 = 0x14;
+
+const FLAG_BIT: u32 = 1 << 31;
+const SYNDROME_BIT: u32 = 1 << 30;
+const ADDRESS_MASK: u32 = 0x3fff_ffff;
+const SPACE_MASK: u32 = 0xffff;
+/// Control-register bits written back unchanged when selecting a space (all but the space,
+/// the status bits 31:29 and the syndrome code 27:24).
+const CTRL_KEEP_MASK: u32 = 0x10ff_0000;
+const STATUS_SHIFT: u32 = 29;
+/// Syndrome code meaning "address out of range for this space" (PXIR devices).
+const SYNDROME_ADDRESS_OUT_OF_RANGE: u32 = 3;
+
+/// Probe order of the address spaces at open (stock order).
+pub const PROBE_ORDER: &[u32] = &[
+    AS_ICMD,
+    AS_NODNIC_INIT_SEG,
+    AS_EXPANSION_ROM,
+    AS_ND_CRSPACE,
+    AS_SCAN_CRSPACE,
+    AS_MAC,
+    AS_ICMD_EXT,
+    AS_SEMAPHORE,
+    AS_CR_SPACE,
+    AS_PCI_ICMD,
+    AS_PCI_CRSPACE,
+    AS_PCI_ALL_ICMD,
+    AS_PCI_SCAN_CRSPACE,
+    AS_PCI_GLOBAL_SEMAPHORE,
+    AS_RECOVERY,
+];
+
+/// Time and size bounds of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// Longest wait for the VSEC semaphore.
+    pub sem_timeout: Duration,
+    /// Longest wait for the gateway flag of one dword.
+    pub flag_timeout: Duration,
+    /// Most dwords transferred under one semaphore hold.
+    pub max_hold_dwords: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            sem_timeout: Duration::from_secs(2),
+            flag_timeout: Duration::from_millis(200),
+            max_hold_dwords: 4096,
+        }
+    }
+}
+
+/// Semaphore/flag bound of the dummy read done on close.
+const CLOSE_SEM_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Pause between two semaphore holds of one long block, longer than the 1 ms stock tools
+/// sleep between semaphore polls, so that they get their turn.
+const HOLD_GAP: Duration = Duration::from_micros(1200);
+
+/// The vendor capability as found in the capability list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VsecHeader {
+    /// Config offset of the capability.
+    pub addr: u32,
+    /// Bits 31:24 of its first dword.
+    pub vsc_type: u8,
+}
+
+/// Walk the standard capability list (from 0x34) for the vendor capability. Offsets outside
+/// 0x40..=0xff end the walk; a loop is detected (at most 48 entries fit). One config read per
+/// entry visited (the header dword also carries the VSC type).
+pub fn find_vsec(io: &mut dyn ConfigIo) -> Result<Option<VsecHeader>> {
+    let mut off = io.read_dword(0x34)? & 0xfc;
+    let mut seen = [false; 256];
+    while (0x40..=0xfc).contains(&off) {
+        if seen[off as usize] {
+            log::debug!("capability list loops at {off:#x}");
+            return Ok(None);
+        }
+        seen[off as usize] = true;
+        let hdr = io.read_dword(off)?;
+        if (hdr & 0xff) as u8 == PCI_CAP_ID_VNDR {
+            return Ok(Some(VsecHeader {
+                addr: off,
+                vsc_type: (hdr >> 24) as u8,
+            }));
+        }
+        off = (hdr >> 8) & 0xfc;
+    }
+    Ok(None)
+}
+
+/// `VSEC_SUPPORTED_UL`: the minimum spaces (INITIALIZED, ICMD_EXT, CR_SPACE, SEMAPHORE) or
+/// the PCI ("PXIR") set.
+pub fn usable(cap_mask: u32) -> bool {
+    let min = (1 << VCC_INITIALIZED)
+        | (1 << VCC_ICMD_EXT_SPACE_SUPPORTED)
+        | (1 << VCC_CRSPACE_SPACE_SUPPORTED)
+        | (1 << VCC_SEMAPHORE_SPACE_SUPPORTED);
+    cap_mask & min == min || pxir(cap_mask)
+}
+
+/// PCI spaces supported (PCI_CRSPACE, PCI_ALL_ICMD and PCI_GLOBAL_SEMAPHORE).
+pub fn pxir(cap_mask: u32) -> bool {
+    let m = (1 << VCC_PCI_CRSPACE_SPACE_SUPPORTED)
+        | (1 << VCC_PCI_ALL_ICMD_SPACE_SUPPORTED)
+        | (1 << VCC_PCI_GLOBAL_SEMAPHORE_SPACE_SUPPORTED);
+    cap_mask & m == m
+}
+
+/// `swap_pci_address_space`: core space ↔ its PCI ("PXIR") counterpart.
+pub fn swap_pci_space(space: u32) -> u32 {
+    match space {
+        AS_ICMD_EXT => AS_PCI_ICMD,
+        AS_PCI_ICMD => AS_ICMD_EXT,
+        AS_CR_SPACE | AS_ND_CRSPACE => AS_PCI_CRSPACE,
+        AS_PCI_CRSPACE => AS_CR_SPACE,
+        AS_ICMD => AS_PCI_ALL_ICMD,
+        AS_PCI_ALL_ICMD => AS_ICMD,
+        AS_SCAN_CRSPACE => AS_PCI_SCAN_CRSPACE,
+        AS_PCI_SCAN_CRSPACE => AS_SCAN_CRSPACE,
+        AS_SEMAPHORE => AS_PCI_GLOBAL_SEMAPHORE,
+        AS_PCI_GLOBAL_SEMAPHORE => AS_SEMAPHORE,
+        s => s,
+    }
+}
+
+/// One semaphore hold on the gateway: borrowed pieces of [`Gateway`] (so that the flock guard
+/// can borrow the lock at the same time).
+struct Hold<'a> {
+    io: &'a mut dyn ConfigIo,
+    vsec: u32,
+    tuning: Tuning,
+    /// Bits 31:16 of the control register as last read back (None: read before writing).
+    ctrl_hi: &'a mut Option<u32>,
+    /// A ticket of ours that may still sit in the semaphore (a release or a read-back that
+    /// failed): freed when seen at the next acquire.
+    stale: &'a mut Option<u32>,
+    /// The ticket of this hold.
+    ticket: Option<u32>,
+    /// Space currently selected within this hold.
+    selected: Option<u32>,
+}
+
+impl Hold<'_> {
+    fn rd(&mut self, reg: u32) -> Result<u32> {
+        self.io.read_dword(self.vsec + reg)
+    }
+
+    fn wr(&mut self, reg: u32, v: u32) -> Result<()> {
+        self.io.write_dword(self.vsec + reg, v)
+    }
+
+    /// Take the semaphore (see the module docs for the bound). Each attempt runs under the
+    /// flock (when there is a lock file), which is released between attempts, so a busy
+    /// semaphore never keeps the flock held; the guard of the successful attempt is returned.
+    fn acquire<'l>(
+        &mut self,
+        lock: Option<&'l LockFile>,
+        clear_first: bool,
+    ) -> Result<Option<LockGuard<'l>>> {
+        let start = Instant::now();
+        let mut tries = 0u32;
+        let mut clear = clear_first;
+        loop {
+            tries += 1;
+            let guard = lock.map(|l| l.lock()).transpose()?;
+            if clear {
+                self.wr(REG_SEMAPHORE, 0)?;
+                clear = false;
+            }
+            // COUNTER (+0x8) and SEMAPHORE (+0xc) in one access: the ticket is drawn before
+            // the owner is known (a wasted ticket is harmless), saving one access.
+            let (ticket, owner) = self.io.read_dword_pair(self.vsec + REG_COUNTER)?;
+            if owner != 0 && Some(owner) == *self.stale {
+                log::debug!("freeing our own stale VSEC semaphore ticket {owner:#x}");
+                self.wr(REG_SEMAPHORE, 0)?;
+                *self.stale = None;
+                continue;
+            }
+            if owner == 0 && ticket != 0 {
+                // Remembered until confirmed: a failing read-back may hide a success.
+                *self.stale = Some(ticket);
+                self.wr(REG_SEMAPHORE, ticket)?;
+                // Read back CTRL, COUNTER and SEMAPHORE in one access: the semaphore says
+                // whether we own the gateway; if we do, nobody changed CTRL since our ticket
+                // landed, so it tells which space is selected (saving the select when it is
+                // already the one wanted). The extra ticket drawn is harmless.
+                let mut regs = [0u32; 3];
+                self.io.read_dwords(self.vsec + REG_CTRL, &mut regs)?;
+                if regs[2] == ticket {
+                    *self.stale = None;
+                    self.ticket = Some(ticket);
+                    let ctrl = regs[0];
+                    *self.ctrl_hi = Some(ctrl & CTRL_KEEP_MASK);
+                    if ctrl >> STATUS_SHIFT != 0 {
+                        self.selected = Some(ctrl & SPACE_MASK);
+                    }
+                    return Ok(guard);
+                }
+                *self.stale = None;
+            }
+            drop(guard);
+            if start.elapsed() >= self.tuning.sem_timeout {
+                return Err(Error::Busy(format!(
+                    "VSEC semaphore still taken (owner ticket {owner:#x}) after {:?} and {tries} \
+                     tries; if no other tool is using the device, clear it \
+                     (mclear_pci_semaphore / mstflint -clear_semaphore)",
+                    self.tuning.sem_timeout
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn release(&mut self) -> Result<()> {
+        let r = self.wr(REG_SEMAPHORE, 0);
+        if r.is_err() {
+            *self.stale = self.ticket;
+        }
+        self.ticket = None;
+        r
+    }
+
+    /// Select `space` (skipped when already selected in this hold); the read-back must show
+    /// the same space and a non-zero status.
+    fn select(&mut self, space: u32) -> Result<()> {
+        if self.selected == Some(space & SPACE_MASK) {
+            return Ok(());
+        }
+        self.selected = None;
+        // Keep the other writable bits as they are; status (31:29) and syndrome (27:24) are
+        // read-only and written as 0.
+        let hi = match *self.ctrl_hi {
+            Some(h) => h,
+            None => self.rd(REG_CTRL)? & CTRL_KEEP_MASK,
+        };
+        self.wr(REG_CTRL, hi | (space & SPACE_MASK))?;
+        let back = self.rd(REG_CTRL)?;
+        *self.ctrl_hi = Some(back & CTRL_KEEP_MASK);
+        if back & SPACE_MASK != space & SPACE_MASK || back >> STATUS_SHIFT == 0 {
+            return Err(Error::SpaceNotSupported(space));
+        }
+        self.selected = Some(space & SPACE_MASK);
+        Ok(())
+    }
+
+    /// Poll the flag until it equals `want`; returns the last address-register value, and
+    /// with `with_data` the data register read right after it (both in one access when the
+    /// carrier can read two adjacent dwords at once).
+    fn wait_flag(&mut self, want: bool, with_data: bool) -> Result<(u32, u32)> {
+        let start = Instant::now();
+        let mut polls = 0u32;
+        let mut sleep = Duration::from_micros(10);
+        loop {
+            let (v, d) = if with_data {
+                self.io.read_dword_pair(self.vsec + REG_ADDRESS)?
+            } else {
+                (self.rd(REG_ADDRESS)?, 0)
+            };
+            polls += 1;
+            if (v & FLAG_BIT != 0) == want {
+                return Ok((v, d));
+            }
+            if polls > 8 {
+                if start.elapsed() >= self.tuning.flag_timeout {
+                    return Err(Error::Timeout(format!(
+                        "VSEC gateway flag did not {} after {polls} polls ({:?})",
+                        if want { "rise" } else { "clear" },
+                        self.tuning.flag_timeout
+                    )));
+                }
+                std::thread::sleep(sleep);
+                sleep = (sleep * 2).min(Duration::from_millis(1));
+            }
+        }
+    }
+
+    fn syndrome_out_of_range(&mut self, addr_reg: u32, pxir: bool) -> Result<bool> {
+        if !pxir || addr_reg & SYNDROME_BIT == 0 {
+            return Ok(false);
+        }
+        let code = (self.rd(REG_CTRL)? >> 24) & 0xf;
+        Ok(code == SYNDROME_ADDRESS_OUT_OF_RANGE)
+    }
+
+    fn read_once(&mut self, addr: u32) -> Result<(u32, u32)> {
+        self.wr(REG_ADDRESS, addr)?;
+        // ADDRESS (+0x10) and DATA (+0x14) are adjacent: the flag and the data come in one
+        // access, in the protocol's order (flag first).
+        let (a, v) = self.wait_flag(true, true)?;
+        Ok((v, a))
+    }
+
+    fn write_once(&mut self, addr: u32, v: u32) -> Result<u32> {
+        self.wr(REG_DATA, v)?;
+        self.wr(REG_ADDRESS, addr | FLAG_BIT)?;
+        Ok(self.wait_flag(false, false)?.0)
+    }
+
+    fn read(&mut self, space: u32, addr: u32, pxir: bool) -> Result<u32> {
+        self.select(space)?;
+        let (v, a) = self.read_once(addr)?;
+        if self.syndrome_out_of_range(a, pxir)? {
+            let other = swap_pci_space(space);
+            log::debug!("address {addr:#x} out of range in space {space:#x}: retry in {other:#x}");
+            self.select(other)?;
+            let (v, _) = self.read_once(addr)?;
+            return Ok(v);
+        }
+        Ok(v)
+    }
+
+    fn write(&mut self, space: u32, addr: u32, v: u32, pxir: bool) -> Result<()> {
+        self.select(space)?;
+        let a = self.write_once(addr, v)?;
+        if self.syndrome_out_of_range(a, pxir)? {
+            let other = swap_pci_space(space);
+            log::debug!("address {addr:#x} out of range in space {space:#x}: retry in {other:#x}");
+            self.select(other)?;
+            self.write_once(addr, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// Space 0 ("unset") means crspace, as on the paths without a gateway.
+fn effective_space(space: u32) -> u32 {
+    if space == 0 {
+        AS_CR_SPACE
+    } else {
+        space
+    }
+}
+
+fn check_addr(addr: u32) -> Result<()> {
+    if addr & !ADDRESS_MASK != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "address {addr:#x} too large for the VSEC gateway (limit 2^30)"
+        )));
+    }
+    if addr & 3 != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "address {addr:#x} not dword aligned"
+        )));
+    }
+    Ok(())
+}
+
+/// The gateway over a config carrier.
+pub struct Gateway<C: ConfigIo> {
+    io: C,
+    vsec: u32,
+    cap_mask: u32,
+    lock: Option<LockFile>,
+    tuning: Tuning,
+    ctrl_hi: Option<u32>,
+    stale: Option<u32>,
+}
+
+impl<C: ConfigIo> Gateway<C> {
+    /// Set up on a functional vendor capability at `vsec`: take the semaphore (forcing it free
+    /// first when `clear_semaphore`), probe every address space, release. Fails with EBUSY
+    /// when the semaphore cannot be taken. The result may be unusable (see [`usable`]): the
+    /// caller then falls back to the legacy window (`into_inner`).
+    pub fn new(
+        io: C,
+        vsec: u32,
+        lock: Option<LockFile>,
+        clear_semaphore: bool,
+        tuning: Tuning,
+    ) -> std::result::Result<Gateway<C>, (Error, C)> {
+        let mut gw = Gateway {
+            io,
+            vsec,
+            cap_mask: 0,
+            lock,
+            tuning,
+            ctrl_hi: None,
+            stale: None,
+        };
+        match gw.probe(clear_semaphore) {
+            Ok(mask) => {
+                gw.cap_mask = mask;
+                log::debug!(
+                    "VSEC at {vsec:#x}: capability mask {mask:#x}, pxir {}",
+                    pxir(mask)
+                );
+                Ok(gw)
+            }
+            Err(e) => Err((e, gw.io)),
+        }
+    }
+
+    fn probe(&mut self, clear_semaphore: bool) -> Result<u32> {
+        let lock = self.lock.as_ref();
+        let mut h = Hold {
+            io: &mut self.io,
+            vsec: self.vsec,
+            tuning: self.tuning,
+            ctrl_hi: &mut self.ctrl_hi,
+            stale: &mut self.stale,
+            ticket: None,
+            selected: None,
+        };
+        let _g = h.acquire(lock, clear_semaphore)?;
+        let mut mask = 0u32;
+        let mut result = Ok(());
+        for &space in PROBE_ORDER {
+            match h.select(space) {
+                Ok(()) => mask |= 1 << space_to_cap_offset(space),
+                Err(Error::SpaceNotSupported(_)) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let rel = h.release();
+        result?;
+        rel?;
+        Ok(mask | (1 << VCC_INITIALIZED))
+    }
+
+    /// Whether the probed spaces make the gateway usable (`VSEC_SUPPORTED_UL`).
+    pub fn is_usable(&self) -> bool {
+        usable(self.cap_mask)
+    }
+
+    /// `vsec_cap_mask`.
+    pub fn cap_mask(&self) -> u32 {
+        self.cap_mask
+    }
+
+    /// Give the carrier back (fallback to another gateway).
+    pub fn into_inner(self) -> (C, Option<LockFile>) {
+        (self.io, self.lock)
+    }
+
+    /// Run `f` under one semaphore hold; the semaphore is released on every path. Errors of
+    /// taking the hold are returned as they are (not `Partial`).
+    ///
+    /// The flock is held while the semaphore is taken. For single dwords (`block_space` None)
+    /// it is kept for the whole transaction (10 accesses). For blocks the space is selected
+    /// under it and it is dropped before the transfer: the semaphore alone guards the body,
+    /// so stock tools (which give up on a busy flock after a few ms but wait ~2 s for the
+    /// semaphore) never see the flock held for long.
+    fn with_hold<R>(
+        &mut self,
+        block_space: Option<u32>,
+        f: impl FnOnce(&mut Hold<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let lock = self.lock.as_ref();
+        let mut h = Hold {
+            io: &mut self.io,
+            vsec: self.vsec,
+            tuning: self.tuning,
+            ctrl_hi: &mut self.ctrl_hi,
+            stale: &mut self.stale,
+            ticket: None,
+            selected: None,
+        };
+        let guard = h.acquire(lock, false)?;
+        let r = match block_space {
+            Some(space) => {
+                let sel = h.select(space);
+                drop(guard);
+                sel.and_then(|()| f(&mut h))
+            }
+            None => {
+                let r = f(&mut h);
+                drop(guard);
+                r
+            }
+        };
+        let rel = h.release();
+        match (r, rel) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+        }
+    }
+
+    fn check_space(&self, space: u32) -> Result<()> {
+        if self.supports_space(space) {
+            Ok(())
+        } else {
+            Err(Error::SpaceNotSupported(space))
+        }
+    }
+}
+
+impl<C: ConfigIo> Access for Gateway<C> {
+    fn kind(&self) -> PathKind {
+        PathKind::SysfsConfig
+    }
+
+    fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {
+        let space = effective_space(space);
+        check_addr(addr)?;
+        self.check_space(space)?;
+        let px = pxir(self.cap_mask);
+        let v = self.with_hold(None, |h| h.read(space, addr, px))?;
+        log::trace!("vsec read space {space:#x} {addr:#x} -> {v:#010x}");
+        Ok(v)
+    }
+
+    fn write4(&mut self, space: u32, addr: u32, v: u32) -> Result<()> {
+        let space = effective_space(space);
+        check_addr(addr)?;
+        self.check_space(space)?;
+        log::trace!("vsec write space {space:#x} {addr:#x} <- {v:#010x}");
+        let px = pxir(self.cap_mask);
+        self.with_hold(None, |h| h.write(space, addr, v, px))
+    }
+
+    fn read_block(&mut self, space: u32, addr: u32, out: &mut [u32]) -> Result<()> {
+        let space = effective_space(space);
+        check_addr(addr)?;
+        if !out.is_empty() {
+            check_addr(block_addr(addr, out.len() - 1)?)?;
+        }
+        self.check_space(space)?;
+        let px = pxir(self.cap_mask);
+        let step = self.tuning.max_hold_dwords.max(1);
+        for (c, chunk) in out.chunks_mut(step).enumerate() {
+            let base = c * step;
+            if c > 0 {
+                std::thread::sleep(HOLD_GAP);
+            }
+            let r = self.with_hold(Some(space), |h| {
+                for (i, slot) in chunk.iter_mut().enumerate() {
+                    let a = block_addr(addr, base + i)?;
+                    *slot = h
+                        .read(space, a, px)
+                        .map_err(|e| partial((base + i) * 4, e))?;
+                }
+                Ok(())
+            });
+            match r {
+                Ok(()) => {}
+                Err(e) if base > 0 => return Err(partial(base * 4, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        log::trace!("vsec read block space {space:#x} {addr:#x} x{}", out.len());
+        Ok(())
+    }
+
+    fn write_block(&mut self, space: u32, addr: u32, data: &[u32]) -> Result<()> {
+        let space = effective_space(space);
+        check_addr(addr)?;
+        if !data.is_empty() {
+            check_addr(block_addr(addr, data.len() - 1)?)?;
+        }
+        self.check_space(space)?;
+        let px = pxir(self.cap_mask);
+        let step = self.tuning.max_hold_dwords.max(1);
+        for (c, chunk) in data.chunks(step).enumerate() {
+            let base = c * step;
+            if c > 0 {
+                std::thread::sleep(HOLD_GAP);
+            }
+            let r = self.with_hold(Some(space), |h| {
+                for (i, v) in chunk.iter().enumerate() {
+                    let a = block_addr(addr, base + i)?;
+                    h.write(space, a, *v, px)
+                        .map_err(|e| partial((base + i) * 4, e))?;
+                }
+                Ok(())
+            });
+            match r {
+                Ok(()) => {}
+                Err(e) if base > 0 => return Err(partial(base * 4, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        log::trace!(
+            "vsec write block space {space:#x} {addr:#x} x{}",
+            data.len()
+        );
+        Ok(())
+    }
+
+    fn supports_space(&self, space: u32) -> bool {
+        let space = effective_space(space);
+        space < AS_END && self.cap_mask & (1 << space_to_cap_offset(space)) != 0 && {
+            // space_to_cap_offset maps unknown spaces to bit 0 (INITIALIZED): only
+            // AS_RECOVERY may use it, as in stock.
+            space_to_cap_offset(space) != VCC_INITIALIZED || space == AS_RECOVERY
+        }
+    }
+
+    fn gateway_info(&self) -> GatewayInfo {
+        GatewayInfo {
+            functional_vsec: true,
+            cap_mask: self.cap_mask,
+            pxir: pxir(self.cap_mask),
+            vsec_addr: self.vsec,
+        }
+    }
+
+    fn config_io(&mut self) -> Option<&mut dyn ConfigIo> {
+        Some(&mut self.io)
+    }
+
+    fn close(&mut self) {
+        // Stock leaves the gateway pointing at a non-semaphore address on close. Bounded
+        // more tightly than a normal access: a stuck semaphore must not make close slow.
+        self.tuning.sem_timeout = self.tuning.sem_timeout.min(CLOSE_SEM_TIMEOUT);
+        self.tuning.flag_timeout = self.tuning.flag_timeout.min(CLOSE_SEM_TIMEOUT);
+        let _ = self.read4(AS_CR_SPACE, HW_ID_ADDR);
+    }
+}

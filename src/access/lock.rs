@@ -1,0 +1,219 @@
+//! The stock lock files, `/tmp/mstflint_lockfiles/DDDD:BB:DD.F_config` and `..._mem`, locked
+//! with `flock(2)` like the stock library does, so our gateway transactions and the stock
+//! tools' accesses never interleave (Debian's mstflint 4.21 takes this flock around each of
+//! its VSEC config accesses).
+//!
+//! Creation is careful where stock is not: the directory is created 0755 if missing and
+//! refused if it is a symlink, not a directory, or owned by another user than root/us; the
+//! file is opened with `O_NOFOLLOW | O_CLOEXEC`, created 0644 (an existing file's mode is kept:
+//! stock creates them 0777, flock works regardless). A lock file that cannot be set up only
+//! yields a warning, as in stock: the access then runs without the inter-process lock.
+//!
+//! Waiting: non-blocking attempts with short sleeps, bounded by [`LOCK_TIMEOUT`]; after that
+//! the operation fails with `Error::Busy` (EBUSY).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::device::Bdf;
+use crate::error::{Error, Result};
+
+/// Directory of the stock lock files.
+pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
+
+/// Longest wait for the flock before giving up with EBUSY.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open lock file.
+#[derive(Debug)]
+pub struct LockFile {
+    file: File,
+    path: PathBuf,
+    timeout: Duration,
+}
+
+/// Held lock; released on drop.
+pub struct LockGuard<'a> {
+    lock: &'a LockFile,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(self.lock.file.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+fn check_dir(dir: &Path) -> std::result::Result<(), String> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(md) => {
+            if md.file_type().is_symlink() {
+                return Err(format!("{} is a symlink", dir.display()));
+            }
+            if !md.is_dir() {
+                return Err(format!("{} is not a directory", dir.display()));
+            }
+            // SAFETY: geteuid has no preconditions.
+            let me = unsafe { libc::geteuid() };
+            if md.uid() != 0 && md.uid() != me {
+                return Err(format!("{} is owned by uid {}", dir.display(), md.uid()));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .mode(0o755)
+                .create(dir)
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+            check_dir_again(dir)
+        }
+        Err(e) => Err(format!("stat {}: {e}", dir.display())),
+    }
+}
+
+fn check_dir_again(dir: &Path) -> std::result::Result<(), String> {
+    let md = std::fs::symlink_metadata(dir).map_err(|e| format!("stat {}: {e}", dir.display()))?;
+    if md.file_type().is_symlink() || !md.is_dir() {
+        return Err(format!("{} is not a plain directory", dir.display()));
+    }
+    Ok(())
+}
+
+impl LockFile {
+    /// Open (creating if needed) `<dir>/<bdf>_<suffix>` (`suffix` = "config" or "mem").
+    pub fn open(dir: &Path, bdf: Bdf, suffix: &str) -> std::result::Result<LockFile, String> {
+        check_dir(dir)?;
+        let path = dir.join(format!("{bdf}_{suffix}"));
+        let c = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+        // SAFETY: valid NUL-terminated path; the returned fd is owned by the File below.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0o644 as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            return Err(format!(
+                "open {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let file = unsafe { File::from_raw_fd(fd) };
+        let md = file.metadata().map_err(|e| e.to_string())?;
+        if !md.is_file() {
+            return Err(format!("{} is not a regular file", path.display()));
+        }
+        Ok(LockFile {
+            file,
+            path,
+            timeout: LOCK_TIMEOUT,
+        })
+    }
+
+    /// Open, logging a warning and returning None on failure (stock behaviour: access
+    /// continues without the inter-process lock).
+    pub fn open_or_warn(dir: &Path, bdf: Bdf, suffix: &str) -> Option<LockFile> {
+        match LockFile::open(dir, bdf, suffix) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::warn!("lock file for {bdf} unusable ({e}): parallel access not protected");
+                None
+            }
+        }
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Take the exclusive lock (bounded wait).
+    pub fn lock(&self) -> Result<LockGuard<'_>> {
+        let start = Instant::now();
+        let mut sleep = Duration::from_micros(50);
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            let rc = unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(LockGuard { lock: self });
+            }
+            let err = std::io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => {}
+                _ => return Err(Error::io(format!("flock {}", self.path.display()), err)),
+            }
+            if start.elapsed() >= self.timeout {
+                return Err(Error::Busy(format!(
+                    "{} held by another process for {:?}",
+                    self.path.display(),
+                    self.timeout
+                )));
+            }
+            std::thread::sleep(sleep);
+            sleep = (sleep * 2).min(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Take an optional lock.
+pub fn lock_opt(l: &Option<LockFile>) -> Result<Option<LockGuard<'_>>> {
+    l.as_ref().map(|l| l.lock()).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::tests_support::FakeSys;
+
+    #[test]
+    fn lock_file_created_and_exclusive() {
+        let fs = FakeSys::new("lock");
+        let dir = fs.root().lock_dir;
+        let bdf = Bdf::parse_canonical("0000:05:00.0").unwrap();
+        let a = LockFile::open(&dir, bdf, "config").unwrap();
+        assert!(a.path().ends_with("0000:05:00.0_config"));
+        let md = std::fs::metadata(&dir).unwrap();
+        assert_eq!(md.mode() & 0o777, 0o755);
+        let fmd = std::fs::metadata(a.path()).unwrap();
+        assert_eq!(fmd.mode() & 0o022, 0, "not group/world writable");
+        let mut b = LockFile::open(&dir, bdf, "config").unwrap();
+        b.timeout = Duration::from_millis(50);
+        let g = a.lock().unwrap();
+        let t = Instant::now();
+        assert_eq!(b.lock().err().map(|e| e.errno()), Some(libc::EBUSY));
+        assert!(t.elapsed() < Duration::from_secs(2));
+        drop(g);
+        let _g2 = b.lock().unwrap();
+    }
+
+    #[test]
+    fn refuses_symlinked_dir_and_file() {
+        let fs = FakeSys::new("lock-sym");
+        let real = fs.base.join("real");
+        std::fs::create_dir_all(&real).unwrap();
+        let link = fs.base.join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let bdf = Bdf::default();
+        assert!(LockFile::open(&link, bdf, "config").is_err());
+        assert!(LockFile::open_or_warn(&link, bdf, "config").is_none());
+        // A symlinked lock file is not followed.
+        std::os::unix::fs::symlink("/etc/passwd", real.join("0000:00:00.0_mem")).unwrap();
+        assert!(LockFile::open(&real, bdf, "mem").is_err());
+    }
+}

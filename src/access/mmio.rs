@@ -1,0 +1,284 @@
+//! Crspace through the memory BAR: sysfs `resource0` mapped (64 MiB, `MAP_SHARED`), dwords
+//! stored big-endian, one volatile load/store per dword (mtcr_api.md §5).
+//!
+//! * Offsets outside the map (or not dword aligned) are EINVAL.
+//! * At open the hardware-id register 0xf0014 is read: 0xbadacce5 (UAR BAR mapped) or
+//!   0xffffffff (memory access disabled) make the path unusable ([`Error::Unsupported`]; the
+//!   selector then falls back to config space).
+//! * ConnectX-3 family (signature 0xa00190 or low 16 bits 0x1f5/0x1f7), unless the
+//!   environment has `CONNECTX_FLUSH=0`: after a write, the next read first flushes posted
+//!   writes — under the stock `_mem` flock, write 0 to 0xf0380 and wait (bounded, 100 ms) until
+//!   it reads back 0.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use super::lock::{lock_opt, LockFile};
+use super::{is_crspace, Access};
+use crate::error::{Error, Result};
+use crate::select::PathKind;
+use crate::types::HW_ID_ADDR;
+
+/// Size of the mapping (`MTCR_MAP_SIZE`).
+pub const MAP_SIZE: usize = 0x400_0000;
+/// Flush register of the ConnectX-3 ordering workaround.
+pub const CONNECTX_FLUSH_ADDR: u32 = 0xf0380;
+const FLUSH_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A mapped `resource0`.
+pub struct Mmio {
+    base: NonNull<u8>,
+    len: usize,
+    _file: File,
+    path: PathBuf,
+    flush: bool,
+    need_flush: bool,
+    lock: Option<LockFile>,
+    signature: u32,
+}
+
+// SAFETY: the mapping is owned by this value and only accessed through `&mut self`; the raw
+// pointer is not shared with anything else in this process.
+unsafe impl Send for Mmio {}
+
+impl Drop for Mmio {
+    fn drop(&mut self) {
+        // SAFETY: base/len describe a mapping created in `open` and not yet unmapped.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Whether the hw-id signature says memory access is unusable.
+pub fn signature_unusable(sig: u32) -> bool {
+    sig == 0xbada_cce5 || sig == 0xffff_ffff
+}
+
+/// Whether the signature is a ConnectX-3 family device (flush workaround).
+pub fn signature_needs_flush(sig: u32) -> bool {
+    sig == 0x00a0_0190 || matches!(sig & 0xffff, 0x1f5 | 0x1f7)
+}
+
+impl Mmio {
+    /// Map `path` (a `resource0`), check the signature. `lock` is the `_mem` lock file used by
+    /// the ConnectX flush.
+    pub fn open(path: &Path, lock: Option<LockFile>) -> Result<Mmio> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_SYNC | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => Error::NoDevice(format!("open {}: {e}", path.display())),
+                Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission(format!(
+                    "open {}: {e} (BAR access refused: run as root; kernel lockdown forbids it)",
+                    path.display()
+                )),
+                _ => Error::io(format!("open {}", path.display()), e),
+            })?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io(format!("stat {}", path.display()), e))?
+            .len();
+        if size != 0 && size < MAP_SIZE as u64 {
+            return Err(Error::Unsupported(format!(
+                "{} is {size:#x} bytes, smaller than the {MAP_SIZE:#x}-byte crspace BAR",
+                path.display()
+            )));
+        }
+        // SAFETY: fresh shared mapping of a file we hold open; checked for MAP_FAILED.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                MAP_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission(format!(
+                    "mmap {}: {e} (kernel lockdown forbids BAR mapping)",
+                    path.display()
+                )),
+                _ => Error::io(format!("mmap {}", path.display()), e),
+            });
+        }
+        let base = NonNull::new(p.cast::<u8>())
+            .ok_or_else(|| Error::io("mmap", std::io::Error::from_raw_os_error(libc::ENOMEM)))?;
+        let mut m = Mmio {
+            base,
+            len: MAP_SIZE,
+            _file: file,
+            path: path.to_path_buf(),
+            flush: false,
+            need_flush: false,
+            lock,
+            signature: 0,
+        };
+        let sig = m.load(HW_ID_ADDR)?;
+        m.signature = sig;
+        if signature_unusable(sig) {
+            return Err(Error::Unsupported(format!(
+                "memory access through {} disabled (signature {sig:#010x})",
+                path.display()
+            )));
+        }
+        let env_off = std::env::var("CONNECTX_FLUSH").is_ok_and(|v| v == "0");
+        m.flush = signature_needs_flush(sig) && !env_off;
+        log::debug!(
+            "mapped {} (signature {sig:#010x}, ConnectX flush {})",
+            path.display(),
+            m.flush
+        );
+        Ok(m)
+    }
+
+    /// The value of 0xf0014 read at open.
+    pub fn signature(&self) -> u32 {
+        self.signature
+    }
+
+    /// The mapped file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn ptr(&self, addr: u32) -> Result<*mut u32> {
+        let a = addr as usize;
+        if a & 3 != 0 || a.checked_add(4).is_none_or(|end| end > self.len) {
+            return Err(Error::Io {
+                context: format!(
+                    "crspace offset {addr:#x} outside the {:#x}-byte map",
+                    self.len
+                ),
+                source: std::io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        // SAFETY: a + 4 <= len, inside the mapping.
+        Ok(unsafe { self.base.as_ptr().add(a) }.cast::<u32>())
+    }
+
+    fn load(&self, addr: u32) -> Result<u32> {
+        let p = self.ptr(addr)?;
+        // SAFETY: aligned pointer inside a live mapping; volatile because it is device memory.
+        Ok(u32::from_be(unsafe { std::ptr::read_volatile(p) }))
+    }
+
+    fn store(&self, addr: u32, v: u32) -> Result<()> {
+        let p = self.ptr(addr)?;
+        // SAFETY: as in `load`.
+        unsafe { std::ptr::write_volatile(p, v.to_be()) };
+        Ok(())
+    }
+
+    fn do_flush(&mut self) -> Result<()> {
+        let _g = lock_opt(&self.lock)?;
+        self.store(CONNECTX_FLUSH_ADDR, 0)?;
+        let start = Instant::now();
+        while self.load(CONNECTX_FLUSH_ADDR)? != 0 {
+            if start.elapsed() >= FLUSH_TIMEOUT {
+                return Err(Error::Timeout(format!(
+                    "ConnectX flush register {CONNECTX_FLUSH_ADDR:#x} did not clear"
+                )));
+            }
+            std::hint::spin_loop();
+        }
+        Ok(())
+    }
+}
+
+impl Access for Mmio {
+    fn kind(&self) -> PathKind {
+        PathKind::SysfsMemory
+    }
+
+    fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {
+        if !is_crspace(space) {
+            return Err(Error::SpaceNotSupported(space));
+        }
+        if self.need_flush {
+            self.do_flush()?;
+            self.need_flush = false;
+        }
+        let v = self.load(addr)?;
+        log::trace!("mmio read {addr:#x} -> {v:#010x}");
+        Ok(v)
+    }
+
+    fn write4(&mut self, space: u32, addr: u32, v: u32) -> Result<()> {
+        if !is_crspace(space) {
+            return Err(Error::SpaceNotSupported(space));
+        }
+        log::trace!("mmio write {addr:#x} <- {v:#010x}");
+        self.store(addr, v)?;
+        self.need_flush = self.flush;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::tests_support::FakeSys;
+
+    fn make(fs: &FakeSys, sig: u32) -> PathBuf {
+        let p = fs.base.join("resource0");
+        let f = File::create(&p).unwrap();
+        f.set_len(MAP_SIZE as u64).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_at(&sig.to_be_bytes(), HW_ID_ADDR as u64).unwrap();
+        p
+    }
+
+    #[test]
+    fn big_endian_roundtrip_and_bounds() {
+        let fs = FakeSys::new("mmio");
+        let p = make(&fs, 0x20d);
+        let mut m = Mmio::open(&p, None).unwrap();
+        assert_eq!(m.read4(2, HW_ID_ADDR).unwrap(), 0x20d);
+        m.write4(0, 0x100, 0x1122_3344).unwrap();
+        assert_eq!(m.read4(0, 0x100).unwrap(), 0x1122_3344);
+        let raw = std::fs::read(&p).unwrap();
+        assert_eq!(&raw[0x100..0x104], &[0x11, 0x22, 0x33, 0x44]);
+        assert_eq!(
+            m.read4(2, MAP_SIZE as u32).unwrap_err().errno(),
+            libc::EINVAL
+        );
+        assert_eq!(m.read4(2, MAP_SIZE as u32 - 4).unwrap(), 0);
+        assert_eq!(m.read4(2, 0x102).unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(m.read4(3, 0x100).unwrap_err().errno(), libc::EINVAL);
+        let mut out = [0u32; 3];
+        m.read_block(2, 0xfc, &mut out).unwrap();
+        assert_eq!(out, [0, 0x1122_3344, 0]);
+        let e = m.read_block(2, MAP_SIZE as u32 - 8, &mut out).unwrap_err();
+        assert_eq!(e.done_bytes(), 8);
+    }
+
+    #[test]
+    fn bad_signatures_and_flush() {
+        let fs = FakeSys::new("mmio-sig");
+        for sig in [0xbada_cce5, 0xffff_ffff] {
+            let p = make(&fs, sig);
+            assert_eq!(Mmio::open(&p, None).err().unwrap().errno(), libc::ENOTSUP);
+        }
+        let p = make(&fs, 0x0001_01f5);
+        let mut m = Mmio::open(&p, None).unwrap();
+        assert!(m.flush);
+        m.write4(2, CONNECTX_FLUSH_ADDR, 5).unwrap();
+        // The flush writes 0 to the register before the read.
+        assert_eq!(m.read4(2, CONNECTX_FLUSH_ADDR).unwrap(), 0);
+        let small = fs.base.join("small");
+        std::fs::write(&small, [0u8; 4096]).unwrap();
+        assert_eq!(
+            Mmio::open(&small, None).err().unwrap().errno(),
+            libc::ENOTSUP
+        );
+    }
+}
