@@ -1,1 +1,612 @@
+//! `libmtcr_sim_preload.so`: loaded with `LD_PRELOAD` by `mtcr-sim run` into every process
+//! of the simulated namespace. It carries `ioctl()` and `mmap()` made on simulated driver
+//! nodes (`/dev/*_mstconf`, `/dev/*_mstcr`, `/dev/mst/*`) to the simulator over the unix socket
+//! named by `MTCR_SIM_SOCKET`, because FUSE files cannot carry these ioctls (see
+//! `sim/RUNNING.md`). Every other call goes straight to the system.
+//!
+//! The wire format is the one of `mtcr_sim::proto` (re-implemented here: this crate depends
+//! on libc only). No allocation happens on the path of non-simulated descriptors, and no
+//! Rust panic can leave an exported function.
 
+use std::cell::UnsafeCell;
+use std::ffi::{c_int, c_long, c_ulong, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
+
+// ---- protocol (mirror of mtcr_sim::proto) ----
+const MAGIC: u32 = 0x4d53_494d;
+const REQ_HDR: usize = 48;
+const RESP_HDR: usize = 16;
+const OP_IOCTL: u32 = 1;
+const OP_MMAP: u32 = 2;
+const OP_CLOSE: u32 = 3;
+const RET_NOT_SIM: i64 = i64::MIN;
+
+/// Largest ioctl argument (`_IOC_SIZE` has 14 bits).
+const MAX_ARG: usize = 1 << 14;
+const PATH_BUF: usize = 512;
+
+// ---- state ----
+
+/// 0 = not checked yet, 1 = socket configured, 2 = not configured (pass everything through).
+static CONFIGURED: AtomicU8 = AtomicU8::new(0);
+/// Socket path from the environment, NUL-terminated (written once under `CONFIGURED`).
+struct SockPath(UnsafeCell<[u8; 108]>);
+unsafe impl Sync for SockPath {}
+static SOCK_PATH: SockPath = SockPath(UnsafeCell::new([0; 108]));
+static SOCK_PATH_INIT: std::sync::Once = std::sync::Once::new();
+
+/// Connection of this process: (fd, pid that opened it); reopened after fork.
+struct Conn {
+    fd: c_int,
+    pid: c_int,
+    buf: [u8; REQ_HDR + PATH_BUF + MAX_ARG],
+}
+static CONN: std::sync::Mutex<Conn> = std::sync::Mutex::new(Conn {
+    fd: -1,
+    pid: 0,
+    buf: [0; REQ_HDR + PATH_BUF + MAX_ARG],
+});
+
+/// Descriptors (< 4096) this process has used as simulated nodes: closing them tells the server.
+static SIM_FDS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+/// PID that owns SIM_FDS (after fork the child starts with a fresh connection and state).
+static SIM_FDS_PID: AtomicI32 = AtomicI32::new(0);
+
+fn mark_fd(fd: c_int) {
+    if (0..4096).contains(&fd) {
+        SIM_FDS[(fd / 64) as usize].fetch_or(1 << (fd % 64), Ordering::Relaxed);
+    }
+}
+
+/// Clears the mark and reports whether it was set.
+fn unmark_fd(fd: c_int) -> bool {
+    if !(0..4096).contains(&fd) {
+        return false;
+    }
+    let bit = 1u64 << (fd % 64);
+    SIM_FDS[(fd / 64) as usize].fetch_and(!bit, Ordering::Relaxed) & bit != 0
+}
+
+fn configured() -> bool {
+    match CONFIGURED.load(Ordering::Acquire) {
+        1 => true,
+        2 => false,
+        _ => {
+            SOCK_PATH_INIT.call_once(|| {
+                let name = b"MTCR_SIM_SOCKET\0";
+                // SAFETY: getenv with a NUL-terminated name; result read up to its NUL.
+                let p = unsafe { libc::getenv(name.as_ptr().cast()) };
+                let mut ok = false;
+                if !p.is_null() {
+                    // SAFETY: p is a valid C string from the environment.
+                    let s = unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes();
+                    if !s.is_empty() && s.len() < 108 {
+                        // SAFETY: only written here, inside call_once, before CONFIGURED=1.
+                        let dst = unsafe { &mut *SOCK_PATH.0.get() };
+                        dst[..s.len()].copy_from_slice(s);
+                        dst[s.len()] = 0;
+                        ok = true;
+                    }
+                }
+                CONFIGURED.store(if ok { 1 } else { 2 }, Ordering::Release);
+            });
+            CONFIGURED.load(Ordering::Acquire) == 1
+        }
+    }
+}
+
+fn errno() -> c_int {
+    // SAFETY: __errno_location is always valid for the calling thread.
+    unsafe { *libc::__errno_location() }
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// readlink("/proc/self/fd/N") into `out`; returns the length.
+fn fd_path(fd: c_int, out: &mut [u8; PATH_BUF]) -> Option<usize> {
+    if fd < 0 {
+        return None;
+    }
+    let mut name = [0u8; 32];
+    let prefix = b"/proc/self/fd/";
+    name[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 12];
+    let mut n = fd as u32;
+    let mut k = 0;
+    loop {
+        digits[k] = b'0' + (n % 10) as u8;
+        k += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut pos = prefix.len();
+    while k > 0 {
+        k -= 1;
+        name[pos] = digits[k];
+        pos += 1;
+    }
+    name[pos] = 0;
+    // SAFETY: name is NUL-terminated; out has PATH_BUF bytes.
+    let r = unsafe { libc::readlink(name.as_ptr().cast(), out.as_mut_ptr().cast(), PATH_BUF) };
+    if r <= 0 || r as usize >= PATH_BUF {
+        return None;
+    }
+    Some(r as usize)
+}
+
+/// Open flags of a descriptor (the driver models check the access mode).
+fn fd_flags(fd: c_int) -> u32 {
+    // SAFETY: F_GETFL on any descriptor is harmless.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if r < 0 {
+        libc::O_RDWR as u32
+    } else {
+        r as u32
+    }
+}
+
+fn looks_like_node(path: &[u8]) -> bool {
+    path.starts_with(b"/dev/mst/")
+        || (path.starts_with(b"/dev/")
+            && (path.ends_with(b"_mstconf") || path.ends_with(b"_mstcr")))
+}
+
+fn raw_close(fd: c_int) {
+    // SAFETY: plain close system call (avoids recursing into our own close()).
+    unsafe {
+        libc::syscall(libc::SYS_close, fd as c_long);
+    }
+}
+
+fn connect() -> c_int {
+    // SAFETY: plain socket calls on a local sockaddr_un.
+    unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return -1;
+        }
+        let mut addr: libc::sockaddr_un = std::mem::zeroed();
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let src = &*SOCK_PATH.0.get();
+        for (i, b) in src.iter().enumerate().take(107) {
+            addr.sun_path[i] = *b as libc::c_char;
+            if *b == 0 {
+                break;
+            }
+        }
+        let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        if libc::connect(fd, (&addr as *const libc::sockaddr_un).cast(), len) != 0 {
+            raw_close(fd);
+            return -1;
+        }
+        fd
+    }
+}
+
+fn write_all(fd: c_int, mut b: &[u8]) -> bool {
+    while !b.is_empty() {
+        // SAFETY: writing from a valid slice.
+        let n = unsafe { libc::send(fd, b.as_ptr().cast(), b.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return false;
+        }
+        if n == 0 {
+            return false;
+        }
+        b = &b[n as usize..];
+    }
+    true
+}
+
+fn read_exact(fd: c_int, b: &mut [u8]) -> bool {
+    let mut got = 0;
+    while got < b.len() {
+        // SAFETY: reading into a valid slice.
+        let n = unsafe { libc::recv(fd, b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return false;
+        }
+        if n == 0 {
+            return false;
+        }
+        got += n as usize;
+    }
+    true
+}
+
+fn discard(fd: c_int, mut n: usize) -> bool {
+    let mut tmp = [0u8; 256];
+    while n > 0 {
+        let k = n.min(tmp.len());
+        if !read_exact(fd, &mut tmp[..k]) {
+            return false;
+        }
+        n -= k;
+    }
+    true
+}
+
+struct Call<'a> {
+    op: u32,
+    fd: c_int,
+    request: u32,
+    offset: u64,
+    len: u64,
+    fd_flags: u32,
+    path: &'a [u8],
+    data: &'a [u8],
+}
+
+/// Send a request; the response data goes into `out` (truncated to its size).
+/// Returns (ret, response data length) or None when the server cannot be reached.
+fn transact(c: &Call, out: &mut [u8]) -> Option<(i64, usize)> {
+    let mut conn = match CONN.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    // SAFETY: getpid never fails.
+    let pid = unsafe { libc::getpid() };
+    if conn.fd >= 0 && conn.pid != pid {
+        // Inherited over fork: the parent keeps using it; we open our own.
+        raw_close(conn.fd);
+        conn.fd = -1;
+    }
+    if SIM_FDS_PID.load(Ordering::Relaxed) != pid {
+        for w in SIM_FDS.iter() {
+            w.store(0, Ordering::Relaxed);
+        }
+        SIM_FDS_PID.store(pid, Ordering::Relaxed);
+    }
+    for attempt in 0..2 {
+        if conn.fd < 0 {
+            conn.fd = connect();
+            conn.pid = pid;
+            if conn.fd < 0 {
+                return None;
+            }
+        }
+        let total = REQ_HDR + c.path.len() + c.data.len();
+        if total > conn.buf.len() {
+            return None;
+        }
+        {
+            let b = &mut conn.buf;
+            b[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+            b[4..8].copy_from_slice(&c.op.to_le_bytes());
+            b[8..12].copy_from_slice(&c.fd.to_le_bytes());
+            b[12..16].copy_from_slice(&c.request.to_le_bytes());
+            b[16..24].copy_from_slice(&c.offset.to_le_bytes());
+            b[24..32].copy_from_slice(&c.len.to_le_bytes());
+            b[32..36].copy_from_slice(&(c.path.len() as u32).to_le_bytes());
+            b[36..40].copy_from_slice(&(c.data.len() as u32).to_le_bytes());
+            b[40..44].copy_from_slice(&c.fd_flags.to_le_bytes());
+            b[44..48].copy_from_slice(&0u32.to_le_bytes());
+            b[REQ_HDR..REQ_HDR + c.path.len()].copy_from_slice(c.path);
+            b[REQ_HDR + c.path.len()..total].copy_from_slice(c.data);
+        }
+        let fd = conn.fd;
+        let mut hdr = [0u8; RESP_HDR];
+        if write_all(fd, &conn.buf[..total]) && read_exact(fd, &mut hdr) {
+            let mut r = [0u8; 8];
+            r.copy_from_slice(&hdr[0..8]);
+            let ret = i64::from_le_bytes(r);
+            let dlen = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize;
+            let keep = dlen.min(out.len());
+            if read_exact(fd, &mut out[..keep]) && discard(fd, dlen - keep) {
+                return Some((ret, keep));
+            }
+        }
+        // Broken connection: retry once on a fresh one (only the first time).
+        raw_close(conn.fd);
+        conn.fd = -1;
+        if attempt == 1 {
+            break;
+        }
+    }
+    None
+}
+
+type IoctlFn = unsafe extern "C" fn(c_int, c_ulong, *mut c_void) -> c_int;
+type CloseFn = unsafe extern "C" fn(c_int) -> c_int;
+
+fn next_sym(name: &'static [u8]) -> *mut c_void {
+    // SAFETY: name is NUL-terminated; RTLD_NEXT finds the libc definition.
+    unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) }
+}
+
+unsafe fn real_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+    static REAL: AtomicU64 = AtomicU64::new(0);
+    let mut p = REAL.load(Ordering::Relaxed);
+    if p == 0 {
+        p = next_sym(b"ioctl\0") as u64;
+        REAL.store(p, Ordering::Relaxed);
+    }
+    if p == 0 {
+        return libc::syscall(libc::SYS_ioctl, fd as c_long, request, arg) as c_int;
+    }
+    // SAFETY: p is libc's ioctl.
+    let f: IoctlFn = std::mem::transmute::<u64, IoctlFn>(p);
+    f(fd, request, arg)
+}
+
+unsafe fn real_close(fd: c_int) -> c_int {
+    static REAL: AtomicU64 = AtomicU64::new(0);
+    let mut p = REAL.load(Ordering::Relaxed);
+    if p == 0 {
+        p = next_sym(b"close\0") as u64;
+        REAL.store(p, Ordering::Relaxed);
+    }
+    if p == 0 {
+        return libc::syscall(libc::SYS_close, fd as c_long) as c_int;
+    }
+    // SAFETY: p is libc's close.
+    let f: CloseFn = std::mem::transmute::<u64, CloseFn>(p);
+    f(fd)
+}
+
+unsafe fn real_mmap(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> *mut c_void {
+    // The raw system call: glibc's mmap adds nothing on 64-bit Linux, and calling it avoids
+    // dlsym (which may allocate, and allocation may mmap).
+    let r = libc::syscall(
+        libc::SYS_mmap,
+        addr,
+        len,
+        prot as c_long,
+        flags as c_long,
+        fd as c_long,
+        off,
+    );
+    r as *mut c_void
+}
+
+/// ioctl on a simulated node. None = not simulated (call the real one).
+unsafe fn sim_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> Option<c_int> {
+    if !configured() {
+        return None;
+    }
+    let mut path = [0u8; PATH_BUF];
+    let plen = fd_path(fd, &mut path)?;
+    let path = &path[..plen];
+    if !looks_like_node(path) {
+        return None;
+    }
+    forward_ioctl(fd, request, arg, path)
+}
+
+/// The slow path of [`sim_ioctl`] (kept apart so that its large buffers are not set up for
+/// ordinary descriptors).
+#[inline(never)]
+unsafe fn forward_ioctl(
+    fd: c_int,
+    request: c_ulong,
+    arg: *mut c_void,
+    path: &[u8],
+) -> Option<c_int> {
+    let size = ((request >> 16) & 0x3fff) as usize;
+    let mut argbuf = [0u8; MAX_ARG];
+    if size > 0 {
+        if arg.is_null() {
+            set_errno(libc::EFAULT);
+            return Some(-1);
+        }
+        // SAFETY: the caller promises `size` bytes at arg, as the kernel would read them.
+        std::ptr::copy_nonoverlapping(arg as *const u8, argbuf.as_mut_ptr(), size);
+    }
+    let mut out = [0u8; MAX_ARG];
+    let call = Call {
+        op: OP_IOCTL,
+        fd,
+        request: request as u32,
+        offset: 0,
+        len: 0,
+        fd_flags: fd_flags(fd),
+        path,
+        data: &argbuf[..size],
+    };
+    let Some((ret, n)) = transact(&call, &mut out) else {
+        set_errno(libc::EIO);
+        return Some(-1);
+    };
+    if ret == RET_NOT_SIM {
+        return None;
+    }
+    mark_fd(fd);
+    if size > 0 && n > 0 {
+        // SAFETY: as above; at most `size` bytes written back.
+        std::ptr::copy_nonoverlapping(out.as_ptr(), arg as *mut u8, n.min(size));
+    }
+    if ret < 0 {
+        set_errno((-ret) as c_int);
+        return Some(-1);
+    }
+    Some(ret as c_int)
+}
+
+/// mmap of a simulated node: map the crspace backing file instead.
+unsafe fn sim_mmap(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> Option<*mut c_void> {
+    if fd < 0 || flags & libc::MAP_ANONYMOUS != 0 || !configured() {
+        return None;
+    }
+    let mut path = [0u8; PATH_BUF];
+    let plen = fd_path(fd, &mut path)?;
+    let path = &path[..plen];
+    if !looks_like_node(path) {
+        return None;
+    }
+    let mut out = [0u8; PATH_BUF];
+    let call = Call {
+        op: OP_MMAP,
+        fd,
+        request: prot as u32,
+        offset: off as u64,
+        len: len as u64,
+        fd_flags: fd_flags(fd),
+        path,
+        data: &[],
+    };
+    let Some((ret, n)) = transact(&call, &mut out[..PATH_BUF - 1]) else {
+        set_errno(libc::EIO);
+        return Some(libc::MAP_FAILED);
+    };
+    if ret == RET_NOT_SIM {
+        return None;
+    }
+    mark_fd(fd);
+    if ret < 0 {
+        set_errno((-ret) as c_int);
+        return Some(libc::MAP_FAILED);
+    }
+    out[n] = 0;
+    let mode = if prot & libc::PROT_WRITE != 0 {
+        libc::O_RDWR
+    } else {
+        libc::O_RDONLY
+    };
+    let bfd = libc::open(out.as_ptr().cast(), mode | libc::O_CLOEXEC);
+    if bfd < 0 {
+        return Some(libc::MAP_FAILED);
+    }
+    let r = real_mmap(addr, len, prot, flags, bfd, off);
+    let e = errno();
+    raw_close(bfd);
+    if r == libc::MAP_FAILED {
+        // syscall() returned -1 and set errno.
+        set_errno(e);
+        return Some(libc::MAP_FAILED);
+    }
+    Some(r)
+}
+
+/// # Safety
+/// Same contract as libc's `ioctl`.
+#[no_mangle]
+pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+    match catch_unwind(AssertUnwindSafe(|| sim_ioctl(fd, request, arg))) {
+        Ok(Some(r)) => r,
+        Ok(None) => real_ioctl(fd, request, arg),
+        Err(_) => {
+            set_errno(libc::EIO);
+            -1
+        }
+    }
+}
+
+/// # Safety
+/// Same contract as libc's `mmap`.
+#[no_mangle]
+pub unsafe extern "C" fn mmap(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> *mut c_void {
+    if fd >= 0 && flags & libc::MAP_ANONYMOUS == 0 {
+        match catch_unwind(AssertUnwindSafe(|| {
+            sim_mmap(addr, len, prot, flags, fd, off)
+        })) {
+            Ok(Some(r)) => return r,
+            Ok(None) => {}
+            Err(_) => {
+                set_errno(libc::EIO);
+                return libc::MAP_FAILED;
+            }
+        }
+    }
+    real_mmap(addr, len, prot, flags, fd, off)
+}
+
+/// # Safety
+/// Same contract as libc's `mmap64`.
+#[no_mangle]
+pub unsafe extern "C" fn mmap64(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+) -> *mut c_void {
+    mmap(addr, len, prot, flags, fd, off)
+}
+
+/// # Safety
+/// Same contract as libc's `close`.
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    // SAFETY: getpid never fails.
+    if unmark_fd(fd) && SIM_FDS_PID.load(Ordering::Relaxed) == libc::getpid() {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let mut out = [0u8; 0];
+            let call = Call {
+                op: OP_CLOSE,
+                fd,
+                request: 0,
+                offset: 0,
+                len: 0,
+                fd_flags: 0,
+                path: &[],
+                data: &[],
+            };
+            let _ = transact(&call, &mut out);
+        }));
+    }
+    real_close(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_and_marks() {
+        assert!(looks_like_node(b"/dev/0000:05:00.0_mstconf"));
+        assert!(looks_like_node(b"/dev/mst/mt4119_pci_cr0"));
+        assert!(!looks_like_node(b"/dev/null"));
+        assert!(!unmark_fd(9));
+        mark_fd(9);
+        assert!(unmark_fd(9));
+        assert!(!unmark_fd(9));
+        mark_fd(5000); // out of range: ignored
+        assert!(!unmark_fd(5000));
+    }
+
+    #[test]
+    fn fd_path_reads_proc() {
+        let mut buf = [0u8; PATH_BUF];
+        // SAFETY: opening /dev/null read-only.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        assert!(fd >= 0);
+        let n = fd_path(fd, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"/dev/null");
+        raw_close(fd);
+        assert!(fd_path(-1, &mut buf).is_none());
+    }
+}

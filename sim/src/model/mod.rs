@@ -1,104 +1,582 @@
 //! The device model: PCI config space with the VSEC gateway and the old address/data window,
 //! crspace (shared with `resource0`), VPD, fault knobs and counters.
 //!
-//! CONTRACT (written first so the FUSE/namespace runtime and the driver ABIs can be built
-//! beside the model): the public items below are what `fs`, `server` and `drivers` call.
+//! CONTRACT (see the common brief, "Model API"): the public items below are what the
+//! runtime (FUSE files, ioctl server) and the driver models call. Behaviour is documented in
+//! `sim/README.md`.
+
+mod config_space;
+mod counters;
+mod crstore;
+mod faults;
+mod gateway;
+mod legacy;
+mod spaces;
+mod vpd;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::DeviceConfig;
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::config::{DeviceConfig, Faults, GatewayKind, ModelInfo};
+
+pub use config_space::{
+    bar0_address, BAR0_FLAGS, BAR0_SIZE, CONFIG_SIZE, LEGACY_ADDR_OFF, LEGACY_DATA_OFF, MSIX_OFF,
+    PCIE_OFF, TRUNCATED_CONFIG_SIZE, VENDOR_MELLANOX, VPD_OFF, VSEC_OFF,
+};
+pub use counters::CounterSnapshot;
+pub use crstore::{seed_pattern, CrStore};
+pub use faults::{FAULT_SEM_PID, FAULT_SEM_TICKET};
+pub use gateway::{
+    ADDR_FLAG, ADDR_SYNDROME, CTRL_STATUS_MASK, CTRL_STATUS_OK, REG_ADDRESS, REG_COUNTER, REG_CTRL,
+    REG_DATA, REG_SEMAPHORE, SYNDROME_ADDRESS_OUT_OF_RANGE,
+};
+pub use legacy::WO_ADDR_MAGIC;
+pub use spaces::{
+    AS_CR_SPACE, AS_ICMD, AS_ICMD_EXT, AS_ND_CRSPACE, AS_PCI_CRSPACE, AS_PCI_GLOBAL_SEMAPHORE,
+    AS_PCI_SCAN_CRSPACE, AS_SCAN_CRSPACE, AS_SEMAPHORE,
+};
+pub use vpd::{parse_image as parse_vpd_image, VPD_FLAG};
+
+use config_space::ConfigSpace;
+use faults::FaultState;
+use gateway::{Gateway, GwCtx, Xfer};
+use legacy::Legacy;
+use spaces::{Spaces, GW_ADDR_MASK};
+use vpd::Vpd;
 
 /// A failure as the kernel would report it to the caller (an errno value, positive).
 pub type Errno = i32;
 
-/// Counters kept per device (all monotonic). Serialized to JSON by `--stats`.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct CounterSnapshot {
-    /// pread calls on `config` (any size) and dwords they covered.
-    pub config_reads: u64,
-    pub config_writes: u64,
-    pub vpd_reads: u64,
-    pub vpd_writes: u64,
-    /// ioctls by name ("MST_READ4", "MST_READ", "PCICONF_READ4_BUFFER", ...).
-    pub ioctls: std::collections::BTreeMap<String, u64>,
-    pub ioctls_total: u64,
-    pub mmaps: u64,
-    /// Gateway transactions (address-register writes) seen while the semaphore was not
-    /// held by anyone: another opener interleaved a transaction.
-    pub interleaved_transactions: u64,
-    pub gateway_reads: u64,
-    pub gateway_writes: u64,
-}
+/// Crspace address of the hardware id register.
+pub const HW_ID_ADDR: u32 = 0xf0014;
+
+/// How often (1 ms apart) the in-kernel accessor retries a busy VSEC semaphore.
+pub const KERNEL_SEM_RETRIES: u32 = 2048;
 
 /// One simulated PCI function. Cheap to share (`Arc`), all methods take `&self`.
 pub struct SimDevice {
-    _private: (),
+    cfg: DeviceConfig,
+    info: ModelInfo,
+    cr: CrStore,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    cs: ConfigSpace,
+    /// Functional VSEC gateway (gateway = vsec).
+    gw: Option<Gateway>,
+    /// 0x58/0x5c window (gateway = legacy / legacy_write_only / recovery).
+    legacy: Option<Legacy>,
+    /// VPD (when `vpd` is in the paths).
+    vpd: Option<Vpd>,
+    spaces: Spaces,
+    faults: FaultState,
+    counters: CounterSnapshot,
 }
 
 impl SimDevice {
     /// Build from configuration. `crspace` is the 64 MiB big-endian backing store that
-    /// `resource0` maps too.
-    pub fn new(_cfg: &DeviceConfig, _crspace: CrStore) -> Result<Arc<SimDevice>, String> {
-        todo!("model")
+    /// `resource0` maps too; it is filled with the seed pattern, then `hw_id` at 0xf0014,
+    /// then `cfg.registers`.
+    pub fn new(cfg: &DeviceConfig, mut crspace: CrStore) -> Result<Arc<SimDevice>, String> {
+        crate::config::parse_bdf(&cfg.bdf).ok_or_else(|| format!("bad bdf {:?}", cfg.bdf))?;
+        let info = ModelInfo::lookup(&cfg.model)?;
+        let regs = cfg.initial_registers()?;
+        for (a, _) in &regs {
+            if !CrStore::contains(*a) {
+                return Err(format!(
+                    "device {}: register {a:#x} is outside crspace (64 MiB)",
+                    cfg.bdf
+                ));
+            }
+        }
+        let vpd = if cfg.has_path("vpd") {
+            Some(Vpd::new(&cfg.vpd).map_err(|e| format!("device {}: {e}", cfg.bdf))?)
+        } else {
+            None
+        };
+        crspace.fill_pattern(cfg.seed);
+        crspace.write(HW_ID_ADDR, info.hw_id_reg);
+        for (a, v) in regs {
+            crspace.write(a, v);
+        }
+        let inner = Inner {
+            cs: ConfigSpace::build(cfg),
+            gw: (cfg.gateway == GatewayKind::Vsec).then(Gateway::default),
+            legacy: match cfg.gateway {
+                GatewayKind::Vsec => None,
+                GatewayKind::Legacy | GatewayKind::Recovery => Some(Legacy::new(false)),
+                GatewayKind::LegacyWriteOnly => Some(Legacy::new(true)),
+            },
+            vpd,
+            spaces: Spaces::default(),
+            faults: FaultState::new(cfg.faults.clone(), 0),
+            counters: CounterSnapshot::default(),
+        };
+        Ok(Arc::new(SimDevice {
+            cfg: cfg.clone(),
+            info,
+            cr: crspace,
+            inner: Mutex::new(inner),
+        }))
     }
+
     pub fn bdf(&self) -> &str {
-        todo!("model")
+        &self.cfg.bdf
     }
+
     pub fn config(&self) -> &DeviceConfig {
-        todo!("model")
+        &self.cfg
     }
+
+    pub fn model_info(&self) -> ModelInfo {
+        self.info
+    }
+
     /// Size `config` reports (4096, or 64 with the truncated-config fault).
     pub fn config_size(&self) -> u64 {
-        todo!("model")
+        if self.inner.lock().faults.faults.truncated_config {
+            TRUNCATED_CONFIG_SIZE
+        } else {
+            CONFIG_SIZE
+        }
     }
-    /// pread on `config`: any offset/length; returns bytes read.
-    pub fn config_read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
-        todo!("model")
+
+    /// Count one access, apply eio/vanish/delay. Returns the locked state.
+    fn enter(
+        &self,
+        count: impl FnOnce(&mut CounterSnapshot),
+    ) -> Result<MutexGuard<'_, Inner>, Errno> {
+        let mut g = self.inner.lock();
+        count(&mut g.counters);
+        g.counters.accesses += 1;
+        let n = g.counters.accesses;
+        if let Err(e) = g.faults.gate(n) {
+            g.counters.faults_injected += 1;
+            return Err(e);
+        }
+        if let Some(d) = g.faults.delay() {
+            drop(g);
+            std::thread::sleep(d);
+            g = self.inner.lock();
+        }
+        Ok(g)
     }
-    /// pwrite on `config`.
-    pub fn config_write(&self, _offset: u64, _data: &[u8]) -> Result<usize, Errno> {
-        todo!("model")
+
+    /// A counted access with no other effect: drivers call it for ioctls that do not touch
+    /// the device otherwise, so that `eio_after` / `vanish_after` / `delay_us` apply.
+    pub fn access_gate(&self) -> Result<(), Errno> {
+        self.enter(|_| {}).map(drop)
     }
-    /// pread/pwrite on sysfs `vpd`.
-    pub fn vpd_file_read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
-        todo!("model")
+
+    /// pread on `config`: any offset/length; returns bytes read (0 at/after the end).
+    pub fn config_read(&self, off: u64, buf: &mut [u8], _pid: u32) -> Result<usize, Errno> {
+        let mut g = self.enter(|c| c.config_reads += 1)?;
+        let size = g.size();
+        if off >= size || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = buf.len().min((size - off) as usize);
+        let end = off + n as u64;
+        let mut dw = off & !3;
+        while dw < end {
+            let v = g
+                .read_reg(dw as u32, &self.cr, &self.cfg.spaces)
+                .to_le_bytes();
+            for (i, b) in v.iter().enumerate() {
+                let a = dw + i as u64;
+                if a >= off && a < end {
+                    buf[(a - off) as usize] = *b;
+                }
+            }
+            dw += 4;
+        }
+        Ok(n)
     }
-    pub fn vpd_file_write(&self, _offset: u64, _data: &[u8]) -> Result<usize, Errno> {
-        todo!("model")
+
+    /// pwrite on `config`: byte-granular read-modify-write of the dwords touched; read-only
+    /// bits ignore writes; 0 bytes written at/after the end.
+    pub fn config_write(&self, off: u64, data: &[u8], pid: u32) -> Result<usize, Errno> {
+        let mut g = self.enter(|c| c.config_writes += 1)?;
+        if g.faults.faults.config_write_eperm {
+            g.counters.faults_injected += 1;
+            return Err(libc::EPERM);
+        }
+        let size = g.size();
+        if off >= size || data.is_empty() {
+            return Ok(0);
+        }
+        let n = data.len().min((size - off) as usize);
+        let end = off + n as u64;
+        let mut dw = off & !3;
+        while dw < end {
+            let mut bytes = g
+                .peek_reg(dw as u32, &self.cr, &self.cfg.spaces)
+                .to_le_bytes();
+            let mut be = 0u8;
+            for (i, b) in bytes.iter_mut().enumerate() {
+                let a = dw + i as u64;
+                if a >= off && a < end {
+                    *b = data[(a - off) as usize];
+                    be |= 1 << i;
+                }
+            }
+            g.write_reg(
+                dw as u32,
+                u32::from_le_bytes(bytes),
+                be,
+                pid,
+                &self.cr,
+                &self.cfg.spaces,
+            );
+            dw += 4;
+        }
+        Ok(n)
     }
-    /// Size of the sysfs `vpd` file.
+
+    /// pread on sysfs `vpd` (EOF at the image end). ENODEV without VPD.
+    pub fn vpd_file_read(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let g = self.enter(|c| c.vpd_reads += 1)?;
+        let v = g.vpd.as_ref().ok_or(libc::ENODEV)?;
+        Ok(v.file_read(off, buf))
+    }
+
+    /// pwrite on sysfs `vpd`: dword-aligned offset and length inside the image (EINVAL
+    /// otherwise, as Linux); only the VPD-W body changes.
+    pub fn vpd_file_write(&self, off: u64, data: &[u8]) -> Result<usize, Errno> {
+        let mut g = self.enter(|c| c.vpd_writes += 1)?;
+        let v = g.vpd.as_mut().ok_or(libc::ENODEV)?;
+        v.file_write(off, data)
+    }
+
+    /// Size of the sysfs `vpd` file (0 without VPD).
     pub fn vpd_size(&self) -> u64 {
-        todo!("model")
+        self.inner.lock().vpd.as_ref().map_or(0, Vpd::size)
     }
-    /// In-"kernel" crspace access used by the driver models (applies faults, counts nothing).
-    pub fn cr_read(&self, _space: u32, _addr: u32) -> Result<u32, Errno> {
-        todo!("model")
+
+    /// Driver VPD read of the dword at `off` (offset masked to 15 bits, dword aligned).
+    /// ENODEV when the device has no VPD capability.
+    pub fn vpd_read4(&self, off: u32) -> Result<[u8; 4], Errno> {
+        let g = self.enter(|c| c.vpd_reads += 1)?;
+        let v = g.vpd.as_ref().ok_or(libc::ENODEV)?;
+        Ok(v.read4(off))
     }
-    pub fn cr_write(&self, _space: u32, _addr: u32, _value: u32) -> Result<(), Errno> {
-        todo!("model")
+
+    pub fn vpd_write4(&self, off: u32, data: [u8; 4]) -> Result<(), Errno> {
+        let mut g = self.enter(|c| c.vpd_writes += 1)?;
+        let v = g.vpd.as_mut().ok_or(libc::ENODEV)?;
+        v.write4(off, data);
+        Ok(())
     }
-    /// Whether an address space is supported (configuration and fault knobs).
-    pub fn space_supported(&self, _space: u32) -> bool {
-        todo!("model")
+
+    /// In-"kernel" crspace read (driver models). With a functional VSEC: EINVAL for an
+    /// unsupported space, waits (1 ms steps, up to [`KERNEL_SEM_RETRIES`]) for a busy VSEC
+    /// semaphore then EBUSY, ETIMEDOUT under `flag_stuck`. Without one (legacy window) the
+    /// space is ignored (crspace). EINVAL for addr >= 2^30, EFAULT outside the space.
+    pub fn cr_read(&self, space: u32, addr: u32) -> Result<u32, Errno> {
+        self.kernel_access(space, addr, None)
     }
-    /// Offset of the VSEC in config space (None when the device has none).
+
+    pub fn cr_write(&self, space: u32, addr: u32, value: u32) -> Result<(), Errno> {
+        self.kernel_access(space, addr, Some(value)).map(drop)
+    }
+
+    fn kernel_access(&self, space: u32, addr: u32, write: Option<u32>) -> Result<u32, Errno> {
+        let mut g = self.enter(|_| {})?;
+        if addr > GW_ADDR_MASK {
+            return Err(libc::EINVAL);
+        }
+        if g.gw.is_none() {
+            if !CrStore::contains(addr) {
+                return Err(libc::EFAULT);
+            }
+            return Ok(match write {
+                None => {
+                    g.counters.kernel_reads += 1;
+                    self.cr.read(addr)
+                }
+                Some(v) => {
+                    g.counters.kernel_writes += 1;
+                    self.cr.write(addr, v);
+                    v
+                }
+            });
+        }
+        if !g.space_ok(space, &self.cfg.spaces) {
+            return Err(libc::EINVAL);
+        }
+        let mut tries = 0;
+        while !g.gw.as_ref().is_some_and(Gateway::sem_free) || g.faults.sem_held() {
+            tries += 1;
+            if tries > KERNEL_SEM_RETRIES {
+                g.counters.faults_injected += 1;
+                return Err(libc::EBUSY);
+            }
+            drop(g);
+            std::thread::sleep(Duration::from_millis(1));
+            g = self.inner.lock();
+        }
+        if g.faults.faults.flag_stuck {
+            g.counters.faults_injected += 1;
+            return Err(libc::ETIMEDOUT);
+        }
+        let Inner {
+            gw,
+            spaces,
+            counters,
+            faults,
+            ..
+        } = &mut *g;
+        if let Some(gw) = gw.as_mut() {
+            gw.next_ticket();
+        }
+        let mut ctx = GwCtx {
+            cr: &self.cr,
+            spaces,
+            counters,
+            faults,
+            cfg_spaces: &self.cfg.spaces,
+        };
+        match gateway::transfer(&mut ctx, space, addr, write) {
+            Xfer::Done(v) => {
+                if write.is_some() {
+                    ctx.counters.kernel_writes += 1;
+                } else {
+                    ctx.counters.kernel_reads += 1;
+                }
+                Ok(v)
+            }
+            Xfer::OutOfRange { .. } => Err(libc::EFAULT),
+            Xfer::Unsupported => Err(libc::EINVAL),
+        }
+    }
+
+    /// Kernel-side config dword read (drivers: MST_PARAMS, READ_DWORD_FROM_CONFIG_SPACE).
+    /// Register side effects apply; faults apply; `config_reads` is not counted; the full
+    /// 4 KiB is visible (no truncation). EINVAL for an offset beyond 0xffc.
+    pub fn config_dword(&self, off: u32) -> Result<u32, Errno> {
+        let mut g = self.enter(|_| {})?;
+        if off as u64 + 4 > CONFIG_SIZE {
+            return Err(libc::EINVAL);
+        }
+        Ok(g.read_reg(off & !3, &self.cr, &self.cfg.spaces))
+    }
+
+    /// Whether an address space is supported (functional VSEC, configured `spaces` minus
+    /// the `unsupported_spaces` fault).
+    pub fn space_supported(&self, space: u32) -> bool {
+        let g = self.inner.lock();
+        g.gw.is_some() && g.space_ok(space, &self.cfg.spaces)
+    }
+
+    /// Offset of the functional VSEC in config space (None for legacy / recovery devices).
     pub fn vsec_offset(&self) -> Option<u32> {
-        todo!("model")
+        (self.cfg.gateway == GatewayKind::Vsec).then_some(VSEC_OFF)
     }
+
+    /// Current value of crspace 0xf0014.
+    pub fn hw_id(&self) -> u32 {
+        self.cr.read(HW_ID_ADDR)
+    }
+
+    pub fn pci_device_id(&self) -> u16 {
+        self.info.pci_device_id
+    }
+
+    /// BAR0 bus address (for the sysfs `resource` file); size [`BAR0_SIZE`], flags 0x...c.
+    pub fn bar0_address(&self) -> u64 {
+        bar0_address(crate::config::parse_bdf(&self.cfg.bdf).unwrap_or((0, 0, 0, 0)))
+    }
+
+    /// The crspace store (direct access for diagnostics and tests; no faults, no counting).
+    pub fn crspace(&self) -> &CrStore {
+        &self.cr
+    }
+
+    /// The file backing crspace (None for an anonymous store): the runtime serves it as
+    /// `resource0` and for driver mmaps.
+    pub fn crspace_file(&self) -> Option<&std::fs::File> {
+        self.cr.file()
+    }
+
+    /// Replace the fault knobs. Restarts the semaphore-hold clock and the access count that
+    /// `eio_after` / `vanish_after` use.
+    pub fn set_faults(&self, f: Faults) {
+        let mut g = self.inner.lock();
+        let base = g.counters.accesses;
+        g.faults = FaultState::new(f, base);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.inner.lock().faults.faults.clone()
+    }
+
     /// Count an ioctl (by name) or an mmap; used by the driver models and the server.
-    pub fn count_ioctl(&self, _name: &str) {
-        todo!("model")
+    pub fn count_ioctl(&self, name: &str) {
+        self.inner.lock().counters.count_ioctl(name);
     }
+
     pub fn count_mmap(&self) {
-        todo!("model")
+        self.inner.lock().counters.mmaps += 1;
     }
+
     pub fn counters(&self) -> CounterSnapshot {
-        todo!("model")
+        self.inner.lock().counters.clone()
     }
 }
 
-/// The crspace backing store: a shared mapping of a file (so `resource0` and the model see
-/// the same bytes) or, for unit tests, anonymous memory. Dwords are stored big-endian.
-pub struct CrStore {
-    _private: (),
+impl Inner {
+    fn size(&self) -> u64 {
+        if self.faults.faults.truncated_config {
+            TRUNCATED_CONFIG_SIZE
+        } else {
+            CONFIG_SIZE
+        }
+    }
+
+    fn space_ok(&self, space: u32, cfg_spaces: &[u32]) -> bool {
+        cfg_spaces.contains(&space) && !self.faults.space_disabled(space)
+    }
+
+    fn is_gw_reg(&self, off: u32) -> bool {
+        self.gw.is_some()
+            && (VSEC_OFF + gateway::REG_CTRL..=VSEC_OFF + gateway::REG_DATA).contains(&off)
+    }
+
+    /// Register read with side effects.
+    fn read_reg(&mut self, off: u32, cr: &CrStore, cfg_spaces: &[u32]) -> u32 {
+        if self.is_gw_reg(off) {
+            let Inner {
+                gw,
+                spaces,
+                counters,
+                faults,
+                ..
+            } = self;
+            let mut ctx = GwCtx {
+                cr,
+                spaces,
+                counters,
+                faults,
+                cfg_spaces,
+            };
+            return gw.as_mut().map_or(0, |g| g.read(off - VSEC_OFF, &mut ctx));
+        }
+        if let Some(l) = self.legacy.as_mut() {
+            if off == LEGACY_ADDR_OFF {
+                return l.peek_addr();
+            }
+            if off == LEGACY_DATA_OFF {
+                return l.read_data(cr, &mut self.counters);
+            }
+        }
+        self.peek_plain(off)
+    }
+
+    /// Register value without side effects (read-modify-write of partial writes).
+    fn peek_reg(&mut self, off: u32, cr: &CrStore, cfg_spaces: &[u32]) -> u32 {
+        if self.is_gw_reg(off) {
+            let Inner {
+                gw,
+                spaces,
+                counters,
+                faults,
+                ..
+            } = self;
+            let ctx = GwCtx {
+                cr,
+                spaces,
+                counters,
+                faults,
+                cfg_spaces,
+            };
+            return gw.as_ref().map_or(0, |g| g.peek(off - VSEC_OFF, &ctx));
+        }
+        if let Some(l) = self.legacy.as_ref() {
+            if off == LEGACY_ADDR_OFF {
+                return l.peek_addr();
+            }
+            if off == LEGACY_DATA_OFF {
+                return l.peek_data(cr);
+            }
+        }
+        self.peek_plain(off)
+    }
+
+    fn peek_plain(&self, off: u32) -> u32 {
+        if let Some(v) = self.vpd.as_ref() {
+            if off == VPD_OFF {
+                return (self.cs.dword(off) & 0xffff) | (v.cap_addr() as u32) << 16;
+            }
+            if off == VPD_OFF + 4 {
+                return v.cap_data();
+            }
+        }
+        self.cs.dword(off)
+    }
+
+    /// Register write; `value` is the merged dword, `be` the bytes actually written.
+    fn write_reg(
+        &mut self,
+        off: u32,
+        value: u32,
+        be: u8,
+        pid: u32,
+        cr: &CrStore,
+        cfg_spaces: &[u32],
+    ) {
+        if self.is_gw_reg(off) {
+            let Inner {
+                gw,
+                spaces,
+                counters,
+                faults,
+                ..
+            } = self;
+            let mut ctx = GwCtx {
+                cr,
+                spaces,
+                counters,
+                faults,
+                cfg_spaces,
+            };
+            if let Some(g) = gw.as_mut() {
+                g.write(off - VSEC_OFF, value, pid, &mut ctx);
+            }
+            return;
+        }
+        if let Some(l) = self.legacy.as_mut() {
+            if off == LEGACY_ADDR_OFF {
+                l.write_addr(value, cr, &mut self.counters);
+                return;
+            }
+            if off == LEGACY_DATA_OFF {
+                l.write_data(value, cr, &mut self.counters);
+                return;
+            }
+        }
+        if let Some(v) = self.vpd.as_mut() {
+            if off == VPD_OFF {
+                if be & 0b1100 != 0 {
+                    if v.cap_command((value >> 16) as u16) {
+                        self.counters.vpd_writes += 1;
+                    } else {
+                        self.counters.vpd_reads += 1;
+                    }
+                }
+                self.cs.write_dword(off, value, be & 0b0011);
+                return;
+            }
+            if off == VPD_OFF + 4 {
+                v.set_cap_data(value);
+                return;
+            }
+        }
+        self.cs.write_dword(off, value, be);
+    }
 }

@@ -1,1 +1,333 @@
-//! Namespace, FUSE tree and ioctl server behind `mtcr-sim run`.
+//! Namespace, FUSE tree and ioctl server behind `mtcr-sim run` (see `sim/RUNNING.md`).
+//!
+//! Order of events in [`run`]: private mount namespace (before any thread exists) → private
+//! tmpfs work directory (crspace backing files, FUSE mount point, socket, overlay dirs) →
+//! devices → FUSE session thread → tmpfs over `/sys/bus/pci/devices` with the device
+//! directories and bind mounts → `/sys/class/infiniband` → `/dev` overlay with driver nodes →
+//! socket server → the command, with `LD_PRELOAD` and `MTCR_SIM_SOCKET` → stats → unmount.
+
+pub mod fs;
+pub mod ns;
+pub mod server;
+pub mod tree;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use crate::config::SimConfig;
+use crate::drivers;
+use crate::model::{CrStore, SimDevice};
+
+pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
+pub const IB_CLASS: &str = "/sys/class/infiniband";
+/// File name of the preload library.
+pub const PRELOAD_NAME: &str = "libmtcr_sim_preload.so";
+
+/// What `mtcr-sim run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub config: SimConfig,
+    /// Where to write the final counters (JSON).
+    pub stats: Option<PathBuf>,
+    /// Socket path (default: inside the private work directory).
+    pub socket: Option<PathBuf>,
+    /// Preload library (default: `MTCR_SIM_PRELOAD`, else beside the executable).
+    pub preload: Option<PathBuf>,
+    pub command: Vec<OsString>,
+}
+
+/// Check that the simulator can run here: root and /dev/fuse.
+pub fn can_run() -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("needs root (mount namespaces, FUSE mounts)".into());
+    }
+    if !Path::new("/dev/fuse").exists() {
+        return Err("needs /dev/fuse".into());
+    }
+    Ok(())
+}
+
+/// Locate the preload library: explicit, `MTCR_SIM_PRELOAD`, or beside the executable (or
+/// its parent, for test binaries in `deps/`).
+pub fn find_preload(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("MTCR_SIM_PRELOAD") {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    [dir.join(PRELOAD_NAME), dir.parent()?.join(PRELOAD_NAME)]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Mounts and files to undo at the end (in reverse order).
+struct Cleanup {
+    mounts: Vec<PathBuf>,
+    work: Option<PathBuf>,
+    socket: Option<PathBuf>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(s) = &self.socket {
+            let _ = std::fs::remove_file(s);
+        }
+        for m in self.mounts.iter().rev() {
+            ns::detach(m);
+        }
+        if let Some(w) = &self.work {
+            // The tmpfs is gone (detached above): this removes the empty host directory.
+            let _ = std::fs::remove_dir(w);
+        }
+    }
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+fn install_forwarding() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: installing a handler that only calls kill().
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn mkdir(p: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))
+}
+
+/// Run the command inside the simulator; returns its exit status (128+signal if killed).
+pub fn run(opts: RunOptions) -> Result<i32, String> {
+    can_run()?;
+    if opts.command.is_empty() {
+        return Err("no command given (mtcr-sim run [...] -- CMD ARGS...)".into());
+    }
+    opts.config.validate()?;
+    let cfgs = opts.config.devices.clone();
+    let node_specs: Vec<(usize, drivers::NodeSpec)> = cfgs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| drivers::nodes_for(c).into_iter().map(move |n| (i, n)))
+        .collect();
+    let preload = find_preload(opts.preload.as_deref());
+    match &preload {
+        Some(p) if !p.is_file() => return Err(format!("preload {} not found", p.display())),
+        None if !node_specs.is_empty() => {
+            return Err(format!(
+                "{PRELOAD_NAME} not found (build the workspace or set MTCR_SIM_PRELOAD); \
+                 driver nodes need it"
+            ))
+        }
+        _ => {}
+    }
+
+    // A host directory that only ever holds a private tmpfs (removed at the end).
+    let work = {
+        let mut tmpl = std::env::temp_dir()
+            .join("mtcr-sim.XXXXXX")
+            .into_os_string()
+            .into_encoded_bytes();
+        tmpl.push(0);
+        // SAFETY: mkdtemp on a NUL-terminated template it may modify.
+        let r = unsafe { libc::mkdtemp(tmpl.as_mut_ptr().cast()) };
+        if r.is_null() {
+            return Err(format!("mkdtemp: {}", std::io::Error::last_os_error()));
+        }
+        tmpl.pop();
+        // SAFETY: bytes came from an OsString plus ASCII replacements.
+        PathBuf::from(unsafe { OsString::from_encoded_bytes_unchecked(tmpl) })
+    };
+    let mut cleanup = Cleanup {
+        mounts: Vec::new(),
+        work: Some(work.clone()),
+        socket: None,
+    };
+
+    ns::enter_private_namespace()?;
+    ns::mount_tmpfs(&work, "0700")?;
+    cleanup.mounts.push(work.clone());
+
+    // Devices, each on a crspace file in the private tmpfs.
+    let crdir = work.join("crspace");
+    mkdir(&crdir)?;
+    let mut devices = Vec::new();
+    let mut cr_paths = Vec::new();
+    for c in &cfgs {
+        let p = crdir.join(&c.bdf);
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&p)
+            .map_err(|e| format!("create {}: {e}", p.display()))?;
+        let store = CrStore::from_file(f)?;
+        devices.push(SimDevice::new(c, store)?);
+        cr_paths.push(p);
+    }
+
+    // FUSE: one flat directory with every config/vpd file.
+    let fuse_dir = work.join("fuse");
+    mkdir(&fuse_dir)?;
+    let options = [
+        fuser::MountOption::FSName("mtcr-sim".into()),
+        fuser::MountOption::AllowOther,
+        fuser::MountOption::RW,
+    ];
+    let mut session = fuser::Session::new(fs::SimFs::new(devices.clone()), &fuse_dir, &options)
+        .map_err(|e| format!("FUSE mount on {}: {e}", fuse_dir.display()))?;
+    cleanup.mounts.push(fuse_dir.clone());
+    std::thread::Builder::new()
+        .name("mtcr-sim-fuse".into())
+        .spawn(move || {
+            let _ = session.run();
+            // Keep the session (and its /dev/fuse descriptor) alive only while running.
+            drop(session);
+        })
+        .map_err(|e| format!("spawn FUSE thread: {e}"))?;
+
+    // /sys/bus/pci/devices.
+    let pci = Path::new(PCI_DEVICES);
+    ns::mount_tmpfs(pci, "0755")?;
+    cleanup.mounts.push(pci.to_path_buf());
+    for b in tree::build_pci_devices(pci, &cfgs)? {
+        let d = &devices[b.dev_index];
+        let src = match b.what {
+            tree::BindWhat::Config => fuse_dir.join(fs::name_of(d.bdf(), fs::FileKind::Config)),
+            tree::BindWhat::Vpd => fuse_dir.join(fs::name_of(d.bdf(), fs::FileKind::Vpd)),
+            tree::BindWhat::Resource0 => cr_paths[b.dev_index].clone(),
+        };
+        ns::bind(&src, &b.path, false)?;
+        cleanup.mounts.push(b.path.clone());
+    }
+
+    // /sys/class/infiniband.
+    if cfgs.iter().any(|c| !c.ib_devs.is_empty()) {
+        let ib = Path::new(IB_CLASS);
+        if !ib.is_dir() {
+            // sysfs cannot get a new directory: put a tmpfs over /sys/class holding bind
+            // mounts of the host's classes plus the new one.
+            let class = Path::new("/sys/class");
+            let saved = work.join("sysclass");
+            mkdir(&saved)?;
+            ns::bind(class, &saved, false)?;
+            cleanup.mounts.push(saved.clone());
+            ns::mount_tmpfs(class, "0755")?;
+            cleanup.mounts.push(class.to_path_buf());
+            let entries = std::fs::read_dir(&saved).map_err(|e| format!("read /sys/class: {e}"))?;
+            for e in entries.flatten() {
+                let t = class.join(e.file_name());
+                mkdir(&t)?;
+                ns::bind(&e.path(), &t, false)?;
+                cleanup.mounts.push(t);
+            }
+            mkdir(ib)?;
+        }
+        ns::mount_tmpfs(ib, "0755")?;
+        cleanup.mounts.push(ib.to_path_buf());
+        tree::build_infiniband_class(ib, &cfgs)?;
+    }
+
+    // /dev overlay with the driver nodes.
+    if !node_specs.is_empty() {
+        let dev = Path::new("/dev");
+        let subs = ns::submounts(dev);
+        let saved = work.join("olddev");
+        let upper = work.join("devup");
+        let wdir = work.join("devwork");
+        for p in [&saved, &upper, &wdir] {
+            mkdir(p)?;
+        }
+        ns::bind(dev, &saved, true)?;
+        cleanup.mounts.push(saved.clone());
+        ns::mount_overlay(dev, &upper, &wdir, dev)?;
+        cleanup.mounts.push(dev.to_path_buf());
+        for s in subs {
+            let Ok(rel) = s.strip_prefix(dev) else {
+                continue;
+            };
+            // Submounts (pts, shm, mqueue, ...) shadowed by the overlay: put them back.
+            if s.exists() && ns::bind(&saved.join(rel), &s, true).is_ok() {
+                cleanup.mounts.push(s.clone());
+            }
+        }
+        let paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
+        tree::build_dev_nodes(dev, &paths)?;
+    }
+
+    // Socket server.
+    let sock = opts.socket.clone().unwrap_or_else(|| work.join("sock"));
+    let _ = std::fs::remove_file(&sock);
+    let listener =
+        UnixListener::bind(&sock).map_err(|e| format!("bind {}: {e}", sock.display()))?;
+    cleanup.socket = Some(sock.clone());
+    let nodes: HashMap<String, (usize, drivers::NodeKind)> = node_specs
+        .iter()
+        .map(|(i, n)| (n.path.clone(), (*i, n.kind)))
+        .collect();
+    let shared = Arc::new(server::Shared {
+        devices: devices.clone(),
+        nodes,
+        cr_paths: cr_paths.clone(),
+    });
+    server::spawn(listener, shared.clone()).map_err(|e| format!("spawn server: {e}"))?;
+
+    // The command.
+    let mut cmd = std::process::Command::new(&opts.command[0]);
+    cmd.args(&opts.command[1..]);
+    cmd.env(crate::proto::ENV_SOCKET, &sock);
+    cmd.env("MTCR_SIM", "1");
+    if let Some(p) = &preload {
+        let mut v = p.clone().into_os_string();
+        if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
+            v.push(":");
+            v.push(old);
+        }
+        cmd.env("LD_PRELOAD", v);
+    }
+    install_forwarding();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {:?}: {e}", opts.command[0]))?;
+    CHILD.store(child.id() as i32, Ordering::Relaxed);
+    let status = child.wait().map_err(|e| format!("wait: {e}"))?;
+    CHILD.store(0, Ordering::Relaxed);
+    let code = {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            _ => 1,
+        }
+    };
+
+    if let Some(path) = &opts.stats {
+        let text = serde_json::to_string_pretty(&shared.stats()).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("write stats {}: {e}", path.display()))?;
+    }
+    drop(cleanup);
+    Ok(code)
+}

@@ -1,0 +1,254 @@
+//! Builds the sysfs-like tree of the simulated devices: one directory per device with the
+//! plain attribute files the stock library reads, and empty placeholder files where the
+//! FUSE files (`config`, `vpd`) and the crspace backing file (`resource0`) get bind-mounted.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::config::DeviceConfig;
+
+/// A placeholder that must receive a bind mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindTarget {
+    pub dev_index: usize,
+    pub what: BindWhat,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindWhat {
+    Config,
+    Vpd,
+    Resource0,
+}
+
+/// Start address of BAR0 of the `index`-th device (64 MiB BARs, 128 MiB apart).
+pub fn bar0_start(index: usize) -> u64 {
+    0xe000_0000 + (index as u64) * 0x0800_0000
+}
+
+/// BAR0 size: the 64 MiB the memory-mapped access path requires.
+pub const BAR0_SIZE: u64 = 0x400_0000;
+
+/// The `resource` file as Linux prints it: 13 lines "start end flags" (6 BARs, the ROM and
+/// the 6 SR-IOV BARs); BAR0 is a 64-bit prefetchable memory BAR.
+pub fn resource_text(index: usize) -> String {
+    let mut s = String::new();
+    let start = bar0_start(index);
+    s.push_str(&format!(
+        "0x{:016x} 0x{:016x} 0x{:016x}\n",
+        start,
+        start + BAR0_SIZE - 1,
+        0x0014_220cu64
+    ));
+    for _ in 1..13 {
+        s.push_str(&format!("0x{:016x} 0x{:016x} 0x{:016x}\n", 0, 0, 0));
+    }
+    s
+}
+
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), String> {
+    let mut f = fs::File::create(path).map_err(|e| format!("create {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("write {}: {e}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("chmod {}: {e}", path.display()))
+}
+
+fn mkdir(path: &Path) -> Result<(), String> {
+    fs::create_dir_all(path).map_err(|e| format!("mkdir {}: {e}", path.display()))
+}
+
+fn link(target: &str, at: &Path) -> Result<(), String> {
+    symlink(target, at).map_err(|e| format!("symlink {}: {e}", at.display()))
+}
+
+/// Populate `root` (the tmpfs standing at `/sys/bus/pci/devices`) with one directory per
+/// device. Returns the placeholders that need bind mounts.
+pub fn build_pci_devices(root: &Path, devices: &[DeviceConfig]) -> Result<Vec<BindTarget>, String> {
+    let mut binds = Vec::new();
+    for (i, d) in devices.iter().enumerate() {
+        let m = d.model_info();
+        let dir = root.join(&d.bdf);
+        mkdir(&dir)?;
+        write_file(&dir.join("vendor"), "0x15b3\n", 0o444)?;
+        write_file(
+            &dir.join("device"),
+            &format!("0x{:04x}\n", m.pci_device_id),
+            0o444,
+        )?;
+        write_file(&dir.join("class"), &format!("0x{:06x}\n", m.class), 0o444)?;
+        write_file(&dir.join("subsystem_vendor"), "0x15b3\n", 0o444)?;
+        write_file(
+            &dir.join("subsystem_device"),
+            &format!("0x{:04x}\n", m.subsystem_device),
+            0o444,
+        )?;
+        write_file(&dir.join("revision"), "0x00\n", 0o444)?;
+        write_file(&dir.join("numa_node"), &format!("{}\n", d.numa_node), 0o644)?;
+        write_file(&dir.join("resource"), &resource_text(i), 0o444)?;
+        write_file(&dir.join("enable"), "1\n", 0o644)?;
+        write_file(&dir.join("irq"), "0\n", 0o444)?;
+        if !d.ib_devs.is_empty() {
+            for n in &d.ib_devs {
+                mkdir(&dir.join("infiniband").join(n))?;
+            }
+        }
+        if !d.net_devs.is_empty() {
+            for n in &d.net_devs {
+                mkdir(&dir.join("net").join(n))?;
+            }
+        }
+        if let Some(pf) = &d.physfn {
+            link(&format!("../{pf}"), &dir.join("physfn"))?;
+        }
+        let vfs = devices
+            .iter()
+            .filter(|v| v.physfn.as_deref() == Some(d.bdf.as_str()));
+        for (n, vf) in vfs.enumerate() {
+            link(&format!("../{}", vf.bdf), &dir.join(format!("virtfn{n}")))?;
+        }
+        for (name, what, mode) in [
+            ("config", BindWhat::Config, 0o644),
+            ("vpd", BindWhat::Vpd, 0o600),
+            ("resource0", BindWhat::Resource0, 0o600),
+        ] {
+            if d.has_path(name) {
+                let p = dir.join(name);
+                write_file(&p, "", mode)?;
+                binds.push(BindTarget {
+                    dev_index: i,
+                    what,
+                    path: p,
+                });
+            }
+        }
+    }
+    Ok(binds)
+}
+
+/// Populate `root` (standing at `/sys/class/infiniband`) with `<ibdev>/device` links to the
+/// devices' directories (absolute targets inside the namespace).
+pub fn build_infiniband_class(root: &Path, devices: &[DeviceConfig]) -> Result<(), String> {
+    for d in devices {
+        for n in &d.ib_devs {
+            let dir = root.join(n);
+            mkdir(&dir)?;
+            link(
+                &format!("../../../bus/pci/devices/{}", d.bdf),
+                &dir.join("device"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Create the empty driver node files (`paths` absolute, e.g. `/dev/mst/mt4119_pciconf0`)
+/// below `dev_root` (standing at `/dev`).
+pub fn build_dev_nodes(dev_root: &Path, paths: &[String]) -> Result<(), String> {
+    for p in paths {
+        let rel = p
+            .strip_prefix("/dev/")
+            .ok_or_else(|| format!("node path {p:?} is not under /dev"))?;
+        let full = dev_root.join(rel);
+        if let Some(parent) = full.parent() {
+            mkdir(parent)?;
+        }
+        write_file(&full, "", 0o600)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("mtcr-sim-tree-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    #[test]
+    fn resource_has_64mib_bar0() {
+        let t = resource_text(1);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 13);
+        let f: Vec<u64> = lines[0]
+            .split(' ')
+            .map(|x| u64::from_str_radix(x.trim_start_matches("0x"), 16).unwrap())
+            .collect();
+        assert_eq!(f[0], bar0_start(1));
+        assert_eq!(f[1] - f[0] + 1, 0x400_0000);
+        assert_eq!(lines[1], format!("0x{0:016x} 0x{0:016x} 0x{0:016x}", 0));
+    }
+
+    #[test]
+    fn builds_device_dirs_links_and_placeholders() {
+        let root = tmpdir("pci");
+        let cfg = SimConfig::from_toml(
+            r#"
+[[device]]
+bdf = "0000:05:00.0"
+ib_devs = ["mlx5_0"]
+net_devs = ["eth0"]
+[[device]]
+bdf = "0000:05:00.1"
+model = "connectx4lx"
+paths = ["config"]
+physfn = "0000:05:00.0"
+numa_node = 1
+"#,
+        )
+        .unwrap();
+        let binds = build_pci_devices(&root, &cfg.devices).unwrap();
+        let d0 = root.join("0000:05:00.0");
+        assert_eq!(fs::read_to_string(d0.join("vendor")).unwrap(), "0x15b3\n");
+        assert_eq!(fs::read_to_string(d0.join("device")).unwrap(), "0x1017\n");
+        assert_eq!(fs::read_to_string(d0.join("class")).unwrap(), "0x020000\n");
+        assert_eq!(fs::read_to_string(d0.join("numa_node")).unwrap(), "-1\n");
+        assert!(d0.join("infiniband/mlx5_0").is_dir());
+        assert!(d0.join("net/eth0").is_dir());
+        assert_eq!(
+            fs::read_link(d0.join("virtfn0")).unwrap(),
+            PathBuf::from("../0000:05:00.1")
+        );
+        let d1 = root.join("0000:05:00.1");
+        assert_eq!(fs::read_to_string(d1.join("device")).unwrap(), "0x1015\n");
+        assert_eq!(fs::read_to_string(d1.join("numa_node")).unwrap(), "1\n");
+        assert!(d1.join("physfn").join("vendor").exists());
+        assert!(!d1.join("vpd").exists());
+        // Device 0 has config, vpd, resource0; device 1 only config.
+        assert_eq!(binds.len(), 4);
+        assert_eq!(binds[3].dev_index, 1);
+        assert_eq!(binds[3].what, BindWhat::Config);
+        assert!(binds.iter().all(|b| b.path.is_file()));
+
+        let ib = tmpdir("ib");
+        build_infiniband_class(&ib, &cfg.devices).unwrap();
+        assert_eq!(
+            fs::read_link(ib.join("mlx5_0/device")).unwrap(),
+            PathBuf::from("../../../bus/pci/devices/0000:05:00.0")
+        );
+
+        let dev = tmpdir("dev");
+        build_dev_nodes(
+            &dev,
+            &[
+                "/dev/mst/mt4119_pciconf0".into(),
+                "/dev/0000:05:00.0_mstconf".into(),
+            ],
+        )
+        .unwrap();
+        assert!(dev.join("mst/mt4119_pciconf0").is_file());
+        assert!(dev.join("0000:05:00.0_mstconf").is_file());
+        assert!(build_dev_nodes(&dev, &["/tmp/x".into()]).is_err());
+        for p in [root, ib, dev] {
+            fs::remove_dir_all(p).unwrap();
+        }
+    }
+}
