@@ -7,7 +7,6 @@ use std::ptr;
 use super::abi::{dev_info, mfile};
 use super::boundary::{call, fail, fail_with, Outcome};
 use super::handle::{ctx, fill_dev_info, free_dev_info_contents};
-use crate::api::Device;
 use crate::device::DeviceInfo;
 
 /// `int mdevices(char* buf, int len, int mask)`: names ("DDDD:BB:DD.F") of the devices of
@@ -79,19 +78,12 @@ unsafe fn info_common(
     }
     // SAFETY: caller contract.
     unsafe { *len = 0 };
-    let mut list =
-        crate::device::enumerate::list(mask as u32, verbose).map_err(|e| fail_with(null, &e))?;
-    if probe {
-        let mut kept = Vec::with_capacity(list.len());
-        for d in list {
-            let dev = Device::open(&d.dev_name()).map_err(|e| fail_with(null, &e))?;
-            let switch = crate::device::ids::is_pcie_switch(d.device_id);
-            if !switch || dev.functional_vsec() {
-                kept.push(d);
-            }
-        }
-        list = kept;
+    let list = if probe {
+        crate::api::list_opened(mask as u32)
+    } else {
+        crate::device::enumerate::list(mask as u32, verbose)
     }
+    .map_err(|e| fail_with(null, &e))?;
     let arr = to_c_array(&list)?;
     // SAFETY: caller contract.
     unsafe { *len = list.len() as c_int };

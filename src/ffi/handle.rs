@@ -202,6 +202,7 @@ pub(crate) unsafe fn sync_fields(mf: *mut mfile, dev: &Device) {
     m.vsec_cap_mask = dev.vsec_cap_mask();
     m.address_space = dev.address_space() as c_int;
     m.pci_device_id = dev.info().device_id;
+    m.vsec_addr = u64::from(dev.vsec_addr());
     if dev.path() == PathKind::SysfsMemory {
         m.map_size = 0x400_0000;
     } else {

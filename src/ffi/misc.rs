@@ -202,8 +202,7 @@ pub unsafe extern "C" fn is_pcie_switch_device(mf: *mut mfile) -> c_int {
     call("is_pcie_switch_device", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let id = c.devs.read().active.info().device_id;
-        Ok(c_int::from(crate::device::ids::is_pcie_switch(id)))
+        Ok(c_int::from(c.devs.read().active.is_pcie_switch()))
     })
 }
 

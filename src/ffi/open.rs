@@ -13,10 +13,6 @@ use crate::types::*;
 
 fn open_named(name: *const c_char, opts: &OpenOptions) -> Outcome<*mut mfile> {
     let null = ptr::null_mut();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(fail(null, libc::EACCES, "must be root to open a device"));
-    }
     // SAFETY: the C caller passes NULL or a NUL-terminated string.
     let Some(name) = (unsafe { c_str(name) }) else {
         return Err(fail(null, libc::EINVAL, "NULL or non-UTF-8 device name"));
