@@ -102,3 +102,71 @@ pub extern "C" fn mtcr_last_error() -> *const c_char {
         Ok(LAST_ERROR.with(|l| l.borrow().as_ptr()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errno() -> i32 {
+        // SAFETY: reads this thread's errno.
+        unsafe { *libc::__errno_location() }
+    }
+
+    fn last() -> String {
+        // SAFETY: mtcr_last_error returns a valid NUL-terminated string.
+        unsafe { CStr::from_ptr(mtcr_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn panic_is_contained() {
+        let r = call("boom", -7, || -> Outcome<i32> { panic!("kaboom") });
+        assert_eq!(r, -7);
+        assert_eq!(errno(), libc::EIO);
+        assert!(
+            last().contains("internal error in boom: kaboom"),
+            "{}",
+            last()
+        );
+    }
+
+    #[test]
+    fn failure_sets_errno_and_message() {
+        set_errno(0);
+        let r = call("f", 0, || Err(fail(-1, libc::ENODEV, "gone")));
+        assert_eq!(r, -1);
+        assert_eq!(errno(), libc::ENODEV);
+        assert_eq!(last(), "f: gone");
+        // success leaves both alone
+        let r = call("g", 0, || Ok(4));
+        assert_eq!(r, 4);
+        assert_eq!(errno(), libc::ENODEV);
+        assert_eq!(last(), "f: gone");
+    }
+
+    #[test]
+    fn library_errors_map_to_their_errno() {
+        let e = Error::Busy("semaphore".into());
+        let r = call("h", 0, || Err(fail_with(-1, &e)));
+        assert_eq!(r, -1);
+        assert_eq!(errno(), libc::EBUSY);
+        assert!(last().starts_with("h: device busy"), "{}", last());
+    }
+
+    #[test]
+    fn c_str_handles_null_and_bad_utf8() {
+        // SAFETY: NULL and valid C strings.
+        unsafe {
+            assert_eq!(c_str(std::ptr::null()), None);
+            assert_eq!(c_str(c"05:00.0".as_ptr()), Some("05:00.0"));
+            assert_eq!(c_str(c"\xff\xfe".as_ptr()), None);
+        }
+    }
+
+    #[test]
+    fn interior_nul_in_message() {
+        set_last_error("a\0b");
+        assert_eq!(last(), "a b");
+    }
+}

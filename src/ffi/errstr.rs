@@ -150,3 +150,79 @@ pub extern "C" fn return_by_reg_status(reg_status: std::os::raw::c_int) -> MErro
         _ => ME_REG_ACCESS_UNKNOWN_ERR,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    const STOCK: &CStr = c"/usr/lib/x86_64-linux-gnu/mstflint/python_tools/cmtcr.so";
+
+    /// Every code of every range, plus out-of-range values.
+    fn all_codes() -> Vec<MError> {
+        let mut v: Vec<MError> = (-2..0x20).collect();
+        for base in [0x100, 0x200, 0x300, 0x400, 0x500] {
+            v.extend(base..base + 0x21);
+        }
+        v.push(0x600);
+        v.push(i32::MAX);
+        v.push(i32::MIN);
+        v
+    }
+
+    /// The number Debian's 4.21 uses for our (v4.36) code `c`, if it has one.
+    fn stock_code(c: MError) -> Option<MError> {
+        match c {
+            ME_ADDRESS_OUT_OF_RANGE => None,
+            9..=19 => Some(c - 1),
+            _ => Some(c),
+        }
+    }
+
+    #[test]
+    fn same_texts_as_stock_cmtcr() {
+        if std::path::Path::new(STOCK.to_str().unwrap()).exists() {
+            // SAFETY: dlopen of a plain C shared object; m_err2str(int) -> const char*.
+            unsafe {
+                let h = libc::dlopen(STOCK.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+                assert!(!h.is_null(), "dlopen cmtcr.so failed");
+                let f = libc::dlsym(h, c"m_err2str".as_ptr());
+                assert!(!f.is_null(), "cmtcr.so has no m_err2str");
+                let stock: extern "C" fn(i32) -> *const c_char = std::mem::transmute(f);
+                let mut compared = 0;
+                for c in all_codes() {
+                    let ours = CStr::from_ptr(m_err2str(c));
+                    if NEWER_THAN_4_21.contains(&c) {
+                        assert_ne!(ours, UNKNOWN, "code {c:#x} has a text of its own");
+                        continue;
+                    }
+                    let want = match stock_code(c) {
+                        Some(s) => CStr::from_ptr(stock(s)).to_owned(),
+                        None => UNKNOWN.to_owned(),
+                    };
+                    assert_eq!(ours, want.as_c_str(), "m_err2str({c:#x})");
+                    compared += 1;
+                }
+                assert!(compared > 150);
+                libc::dlclose(h);
+            }
+        } else if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("stock cmtcr.so not installed (mstflint package): cannot compare m_err2str");
+        } else {
+            eprintln!("SKIP: stock cmtcr.so not installed");
+        }
+    }
+
+    #[test]
+    fn reg_status_mapping() {
+        assert_eq!(return_by_reg_status(1), ME_REG_ACCESS_DEV_BUSY);
+        assert_eq!(return_by_reg_status(4), ME_REG_ACCESS_REG_NOT_SUPP);
+        assert_eq!(
+            return_by_reg_status(0xe),
+            ME_REG_ACCESS_NOT_SUPPORTED_BY_SECONDARY
+        );
+        assert_eq!(return_by_reg_status(0x22), ME_REG_ACCESS_CONF_CORRUPT);
+        assert_eq!(return_by_reg_status(0x70), ME_REG_ACCESS_INTERNAL_ERROR);
+        assert_eq!(return_by_reg_status(0x55), ME_REG_ACCESS_UNKNOWN_ERR);
+    }
+}

@@ -297,3 +297,60 @@ pub(crate) unsafe fn free_mfile(mf: *mut mfile) {
         libc::free(mf as *mut c_void);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{Bdf, VfInfo};
+    use std::ffi::CStr;
+
+    #[test]
+    fn fixed_buffers_truncate_and_terminate() {
+        let mut b = [0x55 as c_char; 4];
+        fill_fixed(&mut b, "abcdef");
+        // SAFETY: NUL-terminated by fill_fixed.
+        assert_eq!(unsafe { CStr::from_ptr(b.as_ptr()) }, c"abc");
+        fill_fixed(&mut b, "x");
+        assert_eq!(b, [b'x' as c_char, 0, 0, 0]);
+    }
+
+    #[test]
+    fn dev_info_round_trip() {
+        let bdf = Bdf::new(0, 5, 0, 0).unwrap();
+        let info = DeviceInfo {
+            bdf,
+            vendor_id: 0x15b3,
+            device_id: 0x1017,
+            class_id: 0x20000,
+            numa_node: String::new(),
+            ib_devs: vec!["mlx5_0".into()],
+            net_devs: vec![],
+            vfs: vec![VfInfo {
+                bdf: Bdf::new(0, 5, 0, 2).unwrap(),
+                ib_devs: vec!["mlx5_2".into()],
+                net_devs: vec!["eth9".into()],
+            }],
+            ..Default::default()
+        };
+        // SAFETY: zeroed dev_info, filled then freed once.
+        unsafe {
+            let di = libc::calloc(1, std::mem::size_of::<dev_info>()) as *mut dev_info;
+            fill_dev_info(di, &info, "mlx5_0");
+            let d = &*di;
+            assert_eq!(CStr::from_ptr(d.dev_name.as_ptr()), c"mlx5_0");
+            assert_eq!(CStr::from_ptr(d.pci.cr_dev.as_ptr()), c"0000:05:00.0");
+            assert_eq!(CStr::from_ptr(d.pci.numa_node.as_ptr()), c"NA");
+            assert_eq!(CStr::from_ptr(*d.pci.ib_devs), c"mlx5_0");
+            assert!((*d.pci.ib_devs.add(1)).is_null());
+            assert!(!d.pci.net_devs.is_null() && (*d.pci.net_devs).is_null());
+            assert_eq!(d.pci.virtfn_count, 1);
+            let vf = &*d.pci.virtfn_arr;
+            assert_eq!(CStr::from_ptr(vf.dev_name.as_ptr()), c"0000:05:00.2");
+            assert_eq!(vf.func, 2);
+            assert_eq!(CStr::from_ptr(*vf.net_devs), c"eth9");
+            free_dev_info_contents(di);
+            assert!(d.pci.virtfn_arr.is_null() && d.pci.ib_devs.is_null());
+            libc::free(di as *mut c_void);
+        }
+    }
+}
