@@ -83,7 +83,7 @@ ctest-build: clean-stage
 	# The same sources, linked statically against libmtcr_ul.a (one program is enough).
 	PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig $(CC) $(CFLAGS_C) ctest/access.c ctest/common/tap.c -Ictest/common \
 	  $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags mtcr_ul) $(STAGE)/lib/libmtcr_ul.a \
-	  $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --libs-only-other --static mtcr_ul) -lgcc_s -lutil -lrt -lpthread -lm -ldl \
+	  -lgcc_s -lutil -lrt -lpthread -lm -ldl \
 	  -o $(CTEST_BIN)/access_static
 
 # Run every ctest program inside the simulator (configs in ctest/configs/).
