@@ -217,6 +217,14 @@ impl ConfigIo for FakeConfig {
         })
     }
 
+    /// One "8-byte pread": counted as one access, registers read in ascending order.
+    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
+        let a = self.read_dword(off)?;
+        let b = self.read_dword(off + 4)?;
+        self.st().reads -= 1;
+        Ok((a, b))
+    }
+
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()> {
         let mut s = self.st();
         Self::eio(&s)?;

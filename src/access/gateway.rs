@@ -9,15 +9,18 @@
 //! * transaction overhead: semaphore 4 (read sem, read counter, write ticket, read back) +
 //!   space select 2 (write control, read back; the very first select of a handle reads the
 //!   control register first, 3) + release 1 = **7**;
-//! * per dword: read = write address + flag read(s) + read data = **3**; write = write data +
-//!   write address/flag + flag read(s) = **3** (one flag read when the device answers at once).
+//! * per dword: read = write address + one read of the address *and* data registers
+//!   (adjacent: [`ConfigIo::read_dword_pair`], an 8-byte pread on sysfs, which the kernel
+//!   performs as two config reads in ascending order — flag first, as the protocol wants) =
+//!   **2**; write = write data + write address/flag + flag read = **3** (one flag poll when
+//!   the device answers at once; a poll that finds the flag not ready is repeated).
 //!
-//! So `read4`/`write4` cost 10 accesses (stock: 11), and a block of n dwords 3n + 7 per
-//! semaphore hold. The space is selected once per hold; a block holds the semaphore (and the
-//! flock) for at most [`Tuning::max_hold_dwords`] dwords (default 256, i.e. 775 accesses, a
-//! few ms), then releases both, pauses 100 µs and takes them again, so other users (stock
-//! tools, whose flock wait is bounded to a fraction of a second, firmware, the kernel) are
-//! not starved. Overhead: 7 accesses per 256 dwords (< 1 %).
+//! So `read4` costs 9 accesses and `write4` 10 (stock: 11 each); a block of n dwords costs
+//! 2n + 7 (reads) or 3n + 7 (writes) per semaphore hold (stock: 3n + 8). The space is selected once per hold; a block holds the semaphore for at
+//! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
+//! it, pauses 1.2 ms (longer than the 1 ms stock tools sleep between semaphore polls) and
+//! takes it again, so other users (stock tools, firmware, the kernel) are not starved.
+//! Overhead: 7 accesses per 4096 dwords.
 //!
 //! # Time bounds
 //! * semaphore: retried every 1 ms while busy, for at most [`Tuning::sem_timeout`]
@@ -26,12 +29,16 @@
 //!   most [`Tuning::flag_timeout`] (default 200 ms; stock ≈ 128 ms of sleeps) →
 //!   `Error::Timeout` (ETIMEDOUT). The semaphore is released on every path.
 //!
-//! The inter-process flock (stock lock file) is held around each transaction: stock tools of
-//! the Debian release take it around every VSEC access, so the two never interleave.
+//! The inter-process flock (stock lock file; Debian's stock tools take it around every VSEC
+//! access, retrying a non-blocking flock for only a few ms) is held during each attempt to
+//! take the semaphore (released between attempts, so a busy semaphore never keeps it), for
+//! the whole of a single-dword transaction, and for the space select of a block; the body of
+//! a block is guarded by the semaphore alone (stock waits ~2 s for it), so a long block
+//! never makes a stock tool fail on the flock.
 
 use std::time::{Duration, Instant};
 
-use super::lock::{lock_opt, LockFile};
+use super::lock::{LockFile, LockGuard};
 use super::{block_addr, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
@@ -93,7 +100,7 @@ impl Default for Tuning {
         Tuning {
             sem_timeout: Duration::from_secs(2),
             flag_timeout: Duration::from_millis(200),
-            max_hold_dwords: 256,
+            max_hold_dwords: 4096,
         }
     }
 }
@@ -101,9 +108,9 @@ impl Default for Tuning {
 /// Semaphore/flag bound of the dummy read done on close.
 const CLOSE_SEM_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// Pause between two semaphore holds of one long block, so that other users of the flock
-/// (stock tools retry a non-blocking flock for a bounded time) get their turn.
-const HOLD_GAP: Duration = Duration::from_micros(100);
+/// Pause between two semaphore holds of one long block, longer than the 1 ms stock tools
+/// sleep between semaphore polls, so that they get their turn.
+const HOLD_GAP: Duration = Duration::from_micros(1200);
 
 /// The vendor capability as found in the capability list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +188,11 @@ struct Hold<'a> {
     tuning: Tuning,
     /// Bits 31:16 of the control register as last read back (None: read before writing).
     ctrl_hi: &'a mut Option<u32>,
+    /// A ticket of ours that may still sit in the semaphore (a release or a read-back that
+    /// failed): freed when seen at the next acquire.
+    stale: &'a mut Option<u32>,
+    /// The ticket of this hold.
+    ticket: Option<u32>,
     /// Space currently selected within this hold.
     selected: Option<u32>,
 }
@@ -194,25 +206,46 @@ impl Hold<'_> {
         self.io.write_dword(self.vsec + reg, v)
     }
 
-    /// Take the semaphore (see the module docs for the bound).
-    fn acquire(&mut self, clear_first: bool) -> Result<()> {
-        if clear_first {
-            self.wr(REG_SEMAPHORE, 0)?;
-        }
+    /// Take the semaphore (see the module docs for the bound). Each attempt runs under the
+    /// flock (when there is a lock file), which is released between attempts, so a busy
+    /// semaphore never keeps the flock held; the guard of the successful attempt is returned.
+    fn acquire<'l>(
+        &mut self,
+        lock: Option<&'l LockFile>,
+        clear_first: bool,
+    ) -> Result<Option<LockGuard<'l>>> {
         let start = Instant::now();
         let mut tries = 0u32;
+        let mut clear = clear_first;
         loop {
             tries += 1;
+            let guard = lock.map(|l| l.lock()).transpose()?;
+            if clear {
+                self.wr(REG_SEMAPHORE, 0)?;
+                clear = false;
+            }
             let owner = self.rd(REG_SEMAPHORE)?;
+            if owner != 0 && Some(owner) == *self.stale {
+                log::debug!("freeing our own stale VSEC semaphore ticket {owner:#x}");
+                self.wr(REG_SEMAPHORE, 0)?;
+                *self.stale = None;
+                continue;
+            }
             if owner == 0 {
                 let ticket = self.rd(REG_COUNTER)?;
                 if ticket != 0 {
+                    // Remembered until confirmed: a failing read-back may hide a success.
+                    *self.stale = Some(ticket);
                     self.wr(REG_SEMAPHORE, ticket)?;
                     if self.rd(REG_SEMAPHORE)? == ticket {
-                        return Ok(());
+                        *self.stale = None;
+                        self.ticket = Some(ticket);
+                        return Ok(guard);
                     }
+                    *self.stale = None;
                 }
             }
+            drop(guard);
             if start.elapsed() >= self.tuning.sem_timeout {
                 return Err(Error::Busy(format!(
                     "VSEC semaphore still taken (owner ticket {owner:#x}) after {:?} and {tries} \
@@ -226,7 +259,12 @@ impl Hold<'_> {
     }
 
     fn release(&mut self) -> Result<()> {
-        self.wr(REG_SEMAPHORE, 0)
+        let r = self.wr(REG_SEMAPHORE, 0);
+        if r.is_err() {
+            *self.stale = self.ticket;
+        }
+        self.ticket = None;
+        r
     }
 
     /// Select `space` (skipped when already selected in this hold); the read-back must show
@@ -250,16 +288,22 @@ impl Hold<'_> {
         Ok(())
     }
 
-    /// Poll the flag until it equals `want`; returns the last address-register value.
-    fn wait_flag(&mut self, want: bool) -> Result<u32> {
+    /// Poll the flag until it equals `want`; returns the last address-register value, and
+    /// with `with_data` the data register read right after it (both in one access when the
+    /// carrier can read two adjacent dwords at once).
+    fn wait_flag(&mut self, want: bool, with_data: bool) -> Result<(u32, u32)> {
         let start = Instant::now();
         let mut polls = 0u32;
         let mut sleep = Duration::from_micros(10);
         loop {
-            let v = self.rd(REG_ADDRESS)?;
+            let (v, d) = if with_data {
+                self.io.read_dword_pair(self.vsec + REG_ADDRESS)?
+            } else {
+                (self.rd(REG_ADDRESS)?, 0)
+            };
             polls += 1;
             if (v & FLAG_BIT != 0) == want {
-                return Ok(v);
+                return Ok((v, d));
             }
             if polls > 8 {
                 if start.elapsed() >= self.tuning.flag_timeout {
@@ -285,15 +329,16 @@ impl Hold<'_> {
 
     fn read_once(&mut self, addr: u32) -> Result<(u32, u32)> {
         self.wr(REG_ADDRESS, addr)?;
-        let a = self.wait_flag(true)?;
-        let v = self.rd(REG_DATA)?;
+        // ADDRESS (+0x10) and DATA (+0x14) are adjacent: the flag and the data come in one
+        // access, in the protocol's order (flag first).
+        let (a, v) = self.wait_flag(true, true)?;
         Ok((v, a))
     }
 
     fn write_once(&mut self, addr: u32, v: u32) -> Result<u32> {
         self.wr(REG_DATA, v)?;
         self.wr(REG_ADDRESS, addr | FLAG_BIT)?;
-        self.wait_flag(false)
+        Ok(self.wait_flag(false, false)?.0)
     }
 
     fn read(&mut self, space: u32, addr: u32, pxir: bool) -> Result<u32> {
@@ -353,6 +398,7 @@ pub struct Gateway<C: ConfigIo> {
     lock: Option<LockFile>,
     tuning: Tuning,
     ctrl_hi: Option<u32>,
+    stale: Option<u32>,
 }
 
 impl<C: ConfigIo> Gateway<C> {
@@ -374,6 +420,7 @@ impl<C: ConfigIo> Gateway<C> {
             lock,
             tuning,
             ctrl_hi: None,
+            stale: None,
         };
         match gw.probe(clear_semaphore) {
             Ok(mask) => {
@@ -389,15 +436,17 @@ impl<C: ConfigIo> Gateway<C> {
     }
 
     fn probe(&mut self, clear_semaphore: bool) -> Result<u32> {
-        let _g = lock_opt(&self.lock)?;
+        let lock = self.lock.as_ref();
         let mut h = Hold {
             io: &mut self.io,
             vsec: self.vsec,
             tuning: self.tuning,
             ctrl_hi: &mut self.ctrl_hi,
+            stale: &mut self.stale,
+            ticket: None,
             selected: None,
         };
-        h.acquire(clear_semaphore)?;
+        let _g = h.acquire(lock, clear_semaphore)?;
         let mut mask = 0u32;
         let mut result = Ok(());
         for &space in PROBE_ORDER {
@@ -431,19 +480,42 @@ impl<C: ConfigIo> Gateway<C> {
         (self.io, self.lock)
     }
 
-    /// Run `f` under the flock and one semaphore hold; the semaphore is released on every
-    /// path. Errors of taking the hold are returned as they are (not `Partial`).
-    fn with_hold<R>(&mut self, f: impl FnOnce(&mut Hold<'_>) -> Result<R>) -> Result<R> {
-        let _g = lock_opt(&self.lock)?;
+    /// Run `f` under one semaphore hold; the semaphore is released on every path. Errors of
+    /// taking the hold are returned as they are (not `Partial`).
+    ///
+    /// The flock is held while the semaphore is taken. For single dwords (`block_space` None)
+    /// it is kept for the whole transaction (10 accesses). For blocks the space is selected
+    /// under it and it is dropped before the transfer: the semaphore alone guards the body,
+    /// so stock tools (which give up on a busy flock after a few ms but wait ~2 s for the
+    /// semaphore) never see the flock held for long.
+    fn with_hold<R>(
+        &mut self,
+        block_space: Option<u32>,
+        f: impl FnOnce(&mut Hold<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let lock = self.lock.as_ref();
         let mut h = Hold {
             io: &mut self.io,
             vsec: self.vsec,
             tuning: self.tuning,
             ctrl_hi: &mut self.ctrl_hi,
+            stale: &mut self.stale,
+            ticket: None,
             selected: None,
         };
-        h.acquire(false)?;
-        let r = f(&mut h);
+        let guard = h.acquire(lock, false)?;
+        let r = match block_space {
+            Some(space) => {
+                let sel = h.select(space);
+                drop(guard);
+                sel.and_then(|()| f(&mut h))
+            }
+            None => {
+                let r = f(&mut h);
+                drop(guard);
+                r
+            }
+        };
         let rel = h.release();
         match (r, rel) {
             (Ok(v), Ok(())) => Ok(v),
@@ -471,7 +543,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
         check_addr(addr)?;
         self.check_space(space)?;
         let px = pxir(self.cap_mask);
-        let v = self.with_hold(|h| h.read(space, addr, px))?;
+        let v = self.with_hold(None, |h| h.read(space, addr, px))?;
         log::trace!("vsec read space {space:#x} {addr:#x} -> {v:#010x}");
         Ok(v)
     }
@@ -482,7 +554,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
         self.check_space(space)?;
         log::trace!("vsec write space {space:#x} {addr:#x} <- {v:#010x}");
         let px = pxir(self.cap_mask);
-        self.with_hold(|h| h.write(space, addr, v, px))
+        self.with_hold(None, |h| h.write(space, addr, v, px))
     }
 
     fn read_block(&mut self, space: u32, addr: u32, out: &mut [u32]) -> Result<()> {
@@ -499,8 +571,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
             if c > 0 {
                 std::thread::sleep(HOLD_GAP);
             }
-            let r = self.with_hold(|h| {
-                h.select(space)?;
+            let r = self.with_hold(Some(space), |h| {
                 for (i, slot) in chunk.iter_mut().enumerate() {
                     let a = block_addr(addr, base + i)?;
                     *slot = h
@@ -533,8 +604,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
             if c > 0 {
                 std::thread::sleep(HOLD_GAP);
             }
-            let r = self.with_hold(|h| {
-                h.select(space)?;
+            let r = self.with_hold(Some(space), |h| {
                 for (i, v) in chunk.iter().enumerate() {
                     let a = block_addr(addr, base + i)?;
                     h.write(space, a, *v, px)

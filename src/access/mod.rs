@@ -23,6 +23,8 @@ pub mod vpd;
 #[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::error::{Error, Result};
@@ -35,6 +37,15 @@ pub trait ConfigIo: Send {
     fn read_dword(&mut self, off: u32) -> Result<u32>;
     /// Write the dword at `off` (4-byte aligned).
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()>;
+
+    /// Read the dwords at `off` and `off + 4`, in that order. Carriers that can do it in one
+    /// access (an 8-byte pread) override this; the gateway uses it to fetch the flag and the
+    /// data of a read together.
+    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
+        let a = self.read_dword(off)?;
+        let b = self.read_dword(off + 4)?;
+        Ok((a, b))
+    }
 }
 
 impl<T: ConfigIo + ?Sized> ConfigIo for Box<T> {
@@ -43,6 +54,9 @@ impl<T: ConfigIo + ?Sized> ConfigIo for Box<T> {
     }
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()> {
         (**self).write_dword(off, v)
+    }
+    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
+        (**self).read_dword_pair(off)
     }
 }
 

@@ -104,6 +104,32 @@ impl ConfigIo for SysfsConfig {
         Ok(v)
     }
 
+    /// One 8-byte pread: the kernel reads the two dwords in ascending order.
+    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
+        self.check(off)?;
+        let mut b = [0u8; 8];
+        let n = self
+            .file
+            .read_at(&mut b, off as u64)
+            .map_err(|e| Error::io(format!("pread config {off:#x} (8 bytes)"), e))?;
+        if n != 8 {
+            if n == 0 && off >= 0x40 {
+                return Err(Error::Permission(truncated_msg(&self.path, off as u64)));
+            }
+            return Err(Error::io(
+                format!("pread config {off:#x}"),
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("short read ({n} of 8 bytes)"),
+                ),
+            ));
+        }
+        let a = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let c = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        log::trace!("config read {off:#x} -> {a:#010x} {c:#010x}");
+        Ok((a, c))
+    }
+
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()> {
         self.check(off)?;
         log::trace!("config write {off:#x} <- {v:#010x}");
@@ -152,6 +178,8 @@ mod tests {
         let mut c = SysfsConfig::open(&p).unwrap();
         c.write_dword(0x44, 0x1234_5678).unwrap();
         assert_eq!(c.read_dword(0x44).unwrap(), 0x1234_5678);
+        c.write_dword(0x48, 0x9abc_def0).unwrap();
+        assert_eq!(c.read_dword_pair(0x44).unwrap(), (0x1234_5678, 0x9abc_def0));
         let raw = std::fs::read(&p).unwrap();
         assert_eq!(&raw[0x44..0x48], &[0x78, 0x56, 0x34, 0x12], "little-endian");
         assert_eq!(c.read_dword(0x45).unwrap_err().errno(), libc::EINVAL);

@@ -71,23 +71,37 @@ pub fn device_info(root: &SysfsRoot, bdf: Bdf) -> Option<DeviceInfo> {
     if !dir.is_dir() {
         return None;
     }
-    let hdr = sysfs::read_config_header(root, bdf);
+    let attr = |a: &str| sysfs::read_u16(root, bdf, a);
+    let (vendor, device, sub_dev, sub_ven) = (
+        attr("vendor"),
+        attr("device"),
+        attr("subsystem_device"),
+        attr("subsystem_vendor"),
+    );
+    let class = sysfs::read_attr(&dir.join("class")).and_then(|s| sysfs::parse_class_attr(&s));
+    // The config header fills in what the attributes do not say (as stock reads it).
+    let missing = vendor.is_none()
+        || device.is_none()
+        || sub_dev.is_none()
+        || sub_ven.is_none()
+        || class.is_none();
+    let hdr = if missing {
+        sysfs::read_config_header(root, bdf)
+    } else {
+        None
+    };
     let cfg_u16 = |off: usize| hdr.map(|h| u16::from_le_bytes([h[off], h[off + 1]]));
     let cfg_u32 =
         |off: usize| hdr.map(|h| u32::from_le_bytes([h[off], h[off + 1], h[off + 2], h[off + 3]]));
-    let attr16 = |a: &str, off: usize| sysfs::read_u16(root, bdf, a).or(cfg_u16(off)).unwrap_or(0);
-    let class_id = sysfs::read_attr(&dir.join("class"))
-        .and_then(|s| sysfs::parse_class_attr(&s))
-        .or(cfg_u32(8).map(|v| v >> 8))
-        .unwrap_or(0);
+    let class_id = class.or(cfg_u32(8).map(|v| v >> 8)).unwrap_or(0);
     let vfs = virtfns(&dir);
     Some(DeviceInfo {
         bdf,
-        vendor_id: attr16("vendor", 0),
-        device_id: attr16("device", 2),
+        vendor_id: vendor.or(cfg_u16(0)).unwrap_or(0),
+        device_id: device.or(cfg_u16(2)).unwrap_or(0),
         class_id,
-        subsys_id: attr16("subsystem_device", 0x2e),
-        subsys_vendor_id: attr16("subsystem_vendor", 0x2c),
+        subsys_id: sub_dev.or(cfg_u16(0x2e)).unwrap_or(0),
+        subsys_vendor_id: sub_ven.or(cfg_u16(0x2c)).unwrap_or(0),
         numa_node: sysfs::read_numa(root, bdf),
         ib_devs: sysfs::list_dir_names(&dir.join("infiniband")),
         net_devs: sysfs::list_dir_names(&dir.join("net")),
@@ -194,6 +208,11 @@ mod tests {
         assert_eq!(d.conf_dev(), "/sys/bus/pci/devices/0000:05:00.0/config");
         let d1 = device_info(&root, Bdf::parse_canonical("0000:05:00.1").unwrap()).unwrap();
         assert_eq!(d1.numa_node, "NA");
+        // Attributes missing: the config header says it.
+        std::fs::remove_file(fs.dir("0000:05:00.1").join("device")).unwrap();
+        std::fs::remove_file(fs.dir("0000:05:00.1").join("class")).unwrap();
+        let d1 = device_info(&root, Bdf::parse_canonical("0000:05:00.1").unwrap()).unwrap();
+        assert_eq!((d1.device_id, d1.class_id), (0x1017, 0));
     }
 
     #[test]
