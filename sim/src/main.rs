@@ -50,9 +50,9 @@ enum Cmd {
     Fault {
         #[arg(long)]
         socket: Option<PathBuf>,
-        /// Device BDF (default: the only device... or 0000:05:00.0).
-        #[arg(long, default_value = "0000:05:00.0")]
-        bdf: String,
+        /// Device BDF (may be omitted when the simulator has a single device).
+        #[arg(long)]
+        bdf: Option<String>,
         /// key=value (e.g. eio_after=3, semaphore_held_forever=true, unsupported_spaces=[2,3]).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
@@ -84,6 +84,20 @@ fn apply_fault(f: &Faults, kv: &str) -> Result<Faults, String> {
         serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
     map.insert(k.to_string(), val);
     serde_json::from_value(obj).map_err(|e| format!("{kv}: {e}"))
+}
+
+/// The BDF of the simulator's only device (error when there are several).
+fn only_device(c: &mut Client) -> Result<String, String> {
+    let stats: serde_json::Value =
+        serde_json::from_str(&c.stats_json()?).map_err(|e| e.to_string())?;
+    let devs: Vec<String> = stats["devices"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    match devs.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(format!("several devices ({}): pass --bdf", devs.join(", "))),
+    }
 }
 
 fn real_main() -> Result<i32, String> {
@@ -120,6 +134,10 @@ fn real_main() -> Result<i32, String> {
             clear,
         } => {
             let mut c = client(socket)?;
+            let bdf = match bdf {
+                Some(b) => b,
+                None => only_device(&mut c)?,
+            };
             let mut f = if clear {
                 Faults::default()
             } else {

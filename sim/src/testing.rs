@@ -164,7 +164,13 @@ pub fn in_sim(name: &str, toml: &str) -> Option<SimGuard> {
         .arg(&cfg_path)
         .arg("--")
         .arg(&exe)
-        .args(["--exact", &exact, "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            &exact,
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
         .env(ENV_TEST, &exact)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {bin:?}: {e}"));

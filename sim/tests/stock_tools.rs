@@ -242,6 +242,7 @@ fn semaphore_held_forever_fails_the_vsec_path() {
     );
     assert_ne!(r.code(), 0);
     assert!(!r.stdout().contains("0x0000020d"));
+    assert!(!r.stderr().is_empty(), "an error text is expected");
 }
 
 #[test]
@@ -363,12 +364,19 @@ fn killed_command_and_signals() {
     assert!(!mi.contains("mtcr-sim"));
 
     // SIGTERM to mtcr-sim reaches the command; mtcr-sim exits with its status.
+    let marker = tmp("started", "mark");
+    let _ = std::fs::remove_file(&marker);
+    let script = format!("touch {}; exec sleep 30", marker.display());
     let mut child = Command::new(SIM)
-        .args(["run", "--", "sleep", "30"])
+        .args(["run", "--", "sh", "-c", &script])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    let t0 = Instant::now();
+    while !marker.exists() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_file(&marker);
     let t0 = Instant::now();
     // SAFETY: signalling our own child.
     unsafe {

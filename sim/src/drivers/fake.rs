@@ -15,6 +15,7 @@ pub enum Access {
     Gw(u32),
     Legacy,
     Mem,
+    Gate,
 }
 
 pub struct FakeDev {
@@ -192,6 +193,9 @@ impl DriverDevice for FakeDev {
     }
     fn count_ioctl(&self, name: &str) {
         *self.counts.lock().entry(name.to_string()).or_default() += 1;
+    }
+    fn gate(&self) -> Result<(), Errno> {
+        self.access(Access::Gate, 0, false)
     }
     fn state_key(&self) -> usize {
         self.key

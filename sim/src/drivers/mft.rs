@@ -25,8 +25,8 @@
 
 use super::mstflint_access::get_dma_pages;
 use super::{
-    bar0_address, io, ioc_dir, ior, iow, iowr, rd32, read_ids, take_wa_slot, wr32, wr64, Call,
-    DriverDevice, IoctlOutcome, MftBinding, BAR0_SIZE, IOC_NONE, MAX_BLOCK_BYTES,
+    io, ioc_dir, ior, iow, iowr, rd32, read_ids, take_wa_slot, wr32, wr64, Call, DriverDevice,
+    IoctlOutcome, MftBinding, BAR0_SIZE, IOC_NONE, MAX_BLOCK_BYTES,
 };
 use crate::model::Errno;
 
@@ -197,6 +197,25 @@ pub(crate) fn handle_pciconf<D: DriverDevice + ?Sized>(
     }
     if !permitted(c, request) {
         return IoctlOutcome::err(libc::EPERM);
+    }
+    let touches = matches!(
+        request,
+        PCICONF_READ4
+            | PCICONF_WRITE4
+            | PCICONF_READ4_NEW
+            | PCICONF_WRITE4_NEW
+            | PCICONF_MODIFY
+            | PCICONF_READ4_BUFFER_EX
+            | PCICONF_WRITE4_BUFFER
+            | PCICONF_MST_PARAMS
+            | PCICONF_VPD_READ4
+            | PCICONF_VPD_WRITE4
+            | PCICONF_READ_DWORD_FROM_CONFIG_SPACE
+    );
+    if !touches {
+        if let Err(e) = dev.gate() {
+            return IoctlOutcome::err(e);
+        }
     }
     if request == PCICONF_INIT {
         if !is_our_function(dev, rd32(arg, 0), rd32(arg, 4), rd32(arg, 8)) {
@@ -375,6 +394,9 @@ pub(crate) fn handle_pci<D: DriverDevice + ?Sized>(
     if !permitted(c, request) {
         return IoctlOutcome::err(libc::EPERM);
     }
+    if let Err(e) = dev.gate() {
+        return IoctlOutcome::err(e);
+    }
     let r: Result<i64, Errno> = match request {
         PCI_INIT => {
             let bar = rd32(arg, 12) as i32;
@@ -384,7 +406,7 @@ pub(crate) fn handle_pci<D: DriverDevice + ?Sized>(
                 Err(libc::ENXIO)
             } else {
                 let (start, size) = if bar == 0 {
-                    (bar0_address(dev), BAR0_SIZE)
+                    (dev.bar0_address(), BAR0_SIZE)
                 } else {
                     (0, 0)
                 };

@@ -123,6 +123,22 @@ pub(crate) fn handle<D: DriverDevice + ?Sized>(
 ) -> IoctlOutcome {
     let dev = c.dev;
     let stopped = c.node.stopped;
+    let touches = matches!(
+        request,
+        MST_PARAMS
+            | MST_READ4
+            | MST_WRITE4
+            | PCICONF_READ4_BUFFER
+            | PCICONF_WRITE4_BUFFER
+            | PCICONF_VPD_READ4
+            | PCICONF_VPD_WRITE4
+            | PCICONF_READ_DWORD_FROM_CONFIG_SPACE
+    );
+    if !touches && name(request).is_some() {
+        if let Err(e) = dev.gate() {
+            return IoctlOutcome::err(e);
+        }
+    }
     let r = match request {
         MST_PARAMS => {
             if stopped {

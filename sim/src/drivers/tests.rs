@@ -1067,3 +1067,23 @@ fn counters_count_every_ioctl_by_name() {
     );
     assert_eq!(dev.count(UNKNOWN), 1);
 }
+
+#[test]
+fn faults_apply_to_ioctls_that_do_not_touch_the_device() {
+    let mut dev = FakeDev::new();
+    dev.fail = Some((1, libc::ENODEV));
+    let mut st = FdState::default();
+    let mut a = arg(mstflint_access::PCI_CONNECTX_WA);
+    assert_eq!(
+        call(&dev, MA, &mut st, mstflint_access::PCI_CONNECTX_WA, &mut a),
+        ENODEV
+    );
+    let mut p = arg(mft::PCI_PARAMS);
+    assert_eq!(call(&dev, CR, &mut st, mft::PCI_PARAMS, &mut p), ENODEV);
+    assert_eq!(dev.log.lock().first().map(|l| l.0), Some(Access::Gate));
+    // Unknown numbers never reach the device.
+    let n = dev.log.lock().len();
+    let mut x = vec![0u8; 4];
+    assert_eq!(call(&dev, MA, &mut st, 0x8004D599, &mut x), EINVAL);
+    assert_eq!(dev.log.lock().len(), n);
+}

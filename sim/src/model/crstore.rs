@@ -45,7 +45,7 @@ impl CrStore {
                 std::ptr::null_mut(),
                 Self::SIZE,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_POPULATE,
                 -1,
                 0,
             )
@@ -73,7 +73,7 @@ impl CrStore {
                 std::ptr::null_mut(),
                 Self::SIZE,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
                 f.as_raw_fd(),
                 0,
             )

@@ -84,17 +84,9 @@ impl SimDevice {
     /// `resource0` maps too; it is filled with the seed pattern, then `hw_id` at 0xf0014,
     /// then `cfg.registers`.
     pub fn new(cfg: &DeviceConfig, mut crspace: CrStore) -> Result<Arc<SimDevice>, String> {
-        crate::config::parse_bdf(&cfg.bdf).ok_or_else(|| format!("bad bdf {:?}", cfg.bdf))?;
+        Self::validate(cfg)?;
         let info = ModelInfo::lookup(&cfg.model)?;
         let regs = cfg.initial_registers()?;
-        for (a, _) in &regs {
-            if !CrStore::contains(*a) {
-                return Err(format!(
-                    "device {}: register {a:#x} is outside crspace (64 MiB)",
-                    cfg.bdf
-                ));
-            }
-        }
         let vpd = if cfg.has_path("vpd") {
             Some(Vpd::new(&cfg.vpd).map_err(|e| format!("device {}: {e}", cfg.bdf))?)
         } else {
@@ -124,6 +116,36 @@ impl SimDevice {
             cr: crspace,
             inner: Mutex::new(inner),
         }))
+    }
+
+    /// Everything [`SimDevice::new`] would refuse, without building the device (cheap):
+    /// BDF, model, register addresses (inside crspace), VPD content (keyword names and
+    /// lengths), `physfn` BDF, path names.
+    pub fn validate(cfg: &DeviceConfig) -> Result<(), String> {
+        crate::config::parse_bdf(&cfg.bdf).ok_or_else(|| format!("bad bdf {:?}", cfg.bdf))?;
+        ModelInfo::lookup(&cfg.model)?;
+        for (a, _) in cfg.initial_registers()? {
+            if !CrStore::contains(a) {
+                return Err(format!(
+                    "device {}: register {a:#x} is outside crspace (64 MiB)",
+                    cfg.bdf
+                ));
+            }
+        }
+        vpd::build_image(&cfg.vpd).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        if let Some(pf) = &cfg.physfn {
+            crate::config::parse_bdf(pf)
+                .ok_or_else(|| format!("device {}: bad physfn {pf:?}", cfg.bdf))?;
+        }
+        for p in &cfg.paths {
+            if !["config", "resource0", "vpd"].contains(&p.as_str()) {
+                return Err(format!(
+                    "device {}: unknown path {p:?} (known: config, resource0, vpd)",
+                    cfg.bdf
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn bdf(&self) -> &str {

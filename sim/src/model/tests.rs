@@ -752,3 +752,53 @@ fn device_is_send_sync() {
     check::<SimDevice>();
     check::<CrStore>();
 }
+
+#[test]
+fn examples_parse_and_validate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("toml") {
+            continue;
+        }
+        let cfg = SimConfig::from_file(&p).unwrap_or_else(|e| panic!("{e}"));
+        for d in &cfg.devices {
+            SimDevice::validate(d).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+        n += 1;
+    }
+    assert!(n >= 20, "examples found: {n}");
+    // Spot checks that the examples mean what they say.
+    let load = |f: &str| SimConfig::from_file(&dir.join(f)).unwrap().devices;
+    assert_eq!(load("basic.toml")[0], DeviceConfig::default());
+    assert_eq!(load("multi_device.toml").len(), 4);
+    let r = &load("registers.toml")[0];
+    let d = SimDevice::new(r, CrStore::anonymous()).unwrap();
+    assert_eq!(d.hw_id(), 0x1020d);
+    assert_eq!(d.cr_read(2, 0x1000), Ok(7));
+    assert_eq!(d.cr_read(2, 0x104), Ok(seed_pattern(0x1234, 0x104)));
+    let v = &load("vpd_custom.toml")[0];
+    let d = SimDevice::new(v, CrStore::anonymous()).unwrap();
+    let mut img = vec![0u8; d.vpd_size() as usize];
+    d.vpd_file_read(0, &mut img).unwrap();
+    let (id, kws) = parse_vpd_image(&img).unwrap();
+    assert!(id.starts_with("ConnectX-6 Dx"));
+    let names: Vec<_> = kws.iter().map(|k| k.0.as_str()).collect();
+    assert_eq!(names, ["PN", "EC", "SN", "V0", "RV", "V1", "RW"]);
+}
+
+#[test]
+fn validate_rejects() {
+    let mut c = DeviceConfig::default();
+    c.paths.push("resource2".into());
+    assert!(SimDevice::validate(&c).is_err());
+    let c = DeviceConfig {
+        physfn: Some("81:00.0".into()),
+        ..DeviceConfig::default()
+    };
+    assert!(SimDevice::validate(&c).is_err());
+    let mut c = DeviceConfig::default();
+    c.vpd.ro.push(("RV".into(), "x".into()));
+    assert!(SimDevice::validate(&c).is_err());
+}

@@ -24,6 +24,8 @@ use crate::model::{CrStore, SimDevice};
 
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
+/// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
+pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libmtcr_sim_preload.so";
 
@@ -90,14 +92,18 @@ impl Drop for Cleanup {
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
+/// A signal that arrived before the command was started (delivered right after it starts).
+static PENDING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward_signal(sig: libc::c_int) {
-    let pid = CHILD.load(Ordering::Relaxed);
+    let pid = CHILD.load(Ordering::SeqCst);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe {
             libc::kill(pid, sig);
         }
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
     }
 }
 
@@ -118,6 +124,52 @@ fn mkdir(p: &Path) -> Result<(), String> {
     std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))
 }
 
+/// Make `path` (under /sys) exist inside the namespace. sysfs cannot get new directories, so
+/// the nearest missing level's parent becomes a tmpfs holding bind mounts (and copies of the
+/// links) of its former entries, and the directory is created there.
+fn ensure_sysfs_dir(path: &Path, work: &Path, cleanup: &mut Cleanup) -> Result<(), String> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let parent = path
+        .parent()
+        .ok_or_else(|| format!("cannot create {}", path.display()))?;
+    ensure_sysfs_dir(parent, work, cleanup)?;
+    // The parent may be a tmpfs made by the level above.
+    if std::fs::create_dir(path).is_ok() {
+        return Ok(());
+    }
+    let saved = work.join(format!(
+        "saved{}",
+        parent.display().to_string().replace('/', "_")
+    ));
+    mkdir(&saved)?;
+    ns::bind(parent, &saved, false)?;
+    cleanup.mounts.push(saved.clone());
+    ns::mount_tmpfs(parent, "0755")?;
+    cleanup.mounts.push(parent.to_path_buf());
+    let entries =
+        std::fs::read_dir(&saved).map_err(|e| format!("read {}: {e}", saved.display()))?;
+    for e in entries.flatten() {
+        let t = parent.join(e.file_name());
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_symlink() {
+            if let Ok(target) = std::fs::read_link(e.path()) {
+                let _ = std::os::unix::fs::symlink(target, &t);
+            }
+            continue;
+        }
+        if ft.is_dir() {
+            mkdir(&t)?;
+        } else if std::fs::File::create(&t).is_err() {
+            continue;
+        }
+        ns::bind(&e.path(), &t, false)?;
+        cleanup.mounts.push(t);
+    }
+    mkdir(path)
+}
+
 /// Run the command inside the simulator; returns its exit status (128+signal if killed).
 pub fn run(opts: RunOptions) -> Result<i32, String> {
     can_run()?;
@@ -125,6 +177,8 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         return Err("no command given (mtcr-sim run [...] -- CMD ARGS...)".into());
     }
     opts.config.validate()?;
+    // From here on SIGINT/SIGTERM/... go to the command (held until it has started).
+    install_forwarding();
     let cfgs = opts.config.devices.clone();
     let node_specs: Vec<(usize, drivers::NodeSpec)> = cfgs
         .iter()
@@ -210,6 +264,7 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
 
     // /sys/bus/pci/devices.
     let pci = Path::new(PCI_DEVICES);
+    ensure_sysfs_dir(pci, &work, &mut cleanup)?;
     ns::mount_tmpfs(pci, "0755")?;
     cleanup.mounts.push(pci.to_path_buf());
     for b in tree::build_pci_devices(pci, &cfgs)? {
@@ -226,25 +281,7 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     // /sys/class/infiniband.
     if cfgs.iter().any(|c| !c.ib_devs.is_empty()) {
         let ib = Path::new(IB_CLASS);
-        if !ib.is_dir() {
-            // sysfs cannot get a new directory: put a tmpfs over /sys/class holding bind
-            // mounts of the host's classes plus the new one.
-            let class = Path::new("/sys/class");
-            let saved = work.join("sysclass");
-            mkdir(&saved)?;
-            ns::bind(class, &saved, false)?;
-            cleanup.mounts.push(saved.clone());
-            ns::mount_tmpfs(class, "0755")?;
-            cleanup.mounts.push(class.to_path_buf());
-            let entries = std::fs::read_dir(&saved).map_err(|e| format!("read /sys/class: {e}"))?;
-            for e in entries.flatten() {
-                let t = class.join(e.file_name());
-                mkdir(&t)?;
-                ns::bind(&e.path(), &t, false)?;
-                cleanup.mounts.push(t);
-            }
-            mkdir(ib)?;
-        }
+        ensure_sysfs_dir(ib, &work, &mut cleanup)?;
         ns::mount_tmpfs(ib, "0755")?;
         cleanup.mounts.push(ib.to_path_buf());
         tree::build_infiniband_class(ib, &cfgs)?;
@@ -277,6 +314,13 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         tree::build_dev_nodes(dev, &paths)?;
     }
 
+    // Private lock files: mtcr's flock()s on /tmp/mstflint_lockfiles/<bdf>_{config,mem} must
+    // not contend with other simulator instances (or the host) using the same BDFs.
+    let locks = Path::new(LOCK_DIR);
+    if std::fs::create_dir_all(locks).is_ok() && ns::mount_tmpfs(locks, "1777").is_ok() {
+        cleanup.mounts.push(locks.to_path_buf());
+    }
+
     // Socket server.
     let sock = opts.socket.clone().unwrap_or_else(|| work.join("sock"));
     let _ = std::fs::remove_file(&sock);
@@ -307,13 +351,19 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         }
         cmd.env("LD_PRELOAD", v);
     }
-    install_forwarding();
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {:?}: {e}", opts.command[0]))?;
-    CHILD.store(child.id() as i32, Ordering::Relaxed);
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    if pending != 0 {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(child.id() as i32, pending);
+        }
+    }
     let status = child.wait().map_err(|e| format!("wait: {e}"))?;
-    CHILD.store(0, Ordering::Relaxed);
+    CHILD.store(0, Ordering::SeqCst);
     let code = {
         use std::os::unix::process::ExitStatusExt;
         match (status.code(), status.signal()) {

@@ -181,3 +181,131 @@ fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
         op => err_msg(libc::ENOSYS, format!("unknown op {op}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+    use crate::model::CrStore;
+
+    fn shared() -> Shared {
+        let cfg = SimConfig::from_toml("[[device]]\ndriver = \"mstflint_access\"\n").unwrap();
+        let d = &cfg.devices[0];
+        let dev = SimDevice::new(d, CrStore::anonymous()).unwrap();
+        let nodes = drivers::nodes_for(d)
+            .into_iter()
+            .map(|n| (n.path, (0, n.kind)))
+            .collect();
+        Shared {
+            devices: vec![dev],
+            nodes,
+            cr_paths: vec![PathBuf::from("/nonexistent/crspace")],
+        }
+    }
+
+    fn req(op: u32, path: &str, request: u32, data: Vec<u8>) -> Request {
+        Request {
+            op,
+            fd: 5,
+            request,
+            fd_flags: libc::O_RDWR as u32,
+            path: path.into(),
+            data,
+            ..Default::default()
+        }
+    }
+
+    const CONF: &str = "/dev/0000:05:00.0_mstconf";
+    const MST_READ4: u32 = 0x800c_d101;
+
+    #[test]
+    fn ioctl_goes_to_the_driver_model() {
+        let sh = shared();
+        let mut st = ConnState::default();
+        // MST_READ4 {space 2, offset 0xf0014}: the hw id comes back in the data field.
+        let mut arg = vec![0u8; 12];
+        arg[0..4].copy_from_slice(&2u32.to_le_bytes());
+        arg[4..8].copy_from_slice(&0xf0014u32.to_le_bytes());
+        let mut r = req(proto::OP_IOCTL, CONF, MST_READ4, arg);
+        let (ret, reply) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        assert!(matches!(reply, Reply::Arg));
+        let v = u32::from_le_bytes([r.data[8], r.data[9], r.data[10], r.data[11]]);
+        assert_eq!(v & 0xffff, 0x20d);
+        assert_eq!(sh.stats().devices["0000:05:00.0"].ioctls["MST_READ4"], 1);
+        assert_eq!(st.fds.len(), 1);
+
+        // A short argument is padded to _IOC_SIZE before the model sees it.
+        let mut r = req(proto::OP_IOCTL, CONF, MST_READ4, vec![2, 0, 0, 0]);
+        let (ret, _) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        assert_eq!(r.data.len(), 12);
+
+        // close drops the descriptor's state.
+        let mut r = req(proto::OP_CLOSE, "", 0, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, 0);
+        assert!(st.fds.is_empty());
+    }
+
+    #[test]
+    fn unknown_paths_pass_through_and_mmap_is_refused_on_conf_nodes() {
+        let sh = shared();
+        let mut st = ConnState::default();
+        let mut r = req(proto::OP_IOCTL, "/dev/mst/other", MST_READ4, vec![0; 12]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, proto::RET_NOT_SIM);
+        let mut r = req(proto::OP_MMAP, "/dev/mst/other", 3, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, proto::RET_NOT_SIM);
+        let mut r = req(proto::OP_MMAP, CONF, 3, vec![]);
+        r.len = 4096;
+        let (ret, _) = handle(&sh, &mut st, &mut r);
+        assert!(ret < 0);
+        assert_eq!(sh.stats().devices["0000:05:00.0"].mmaps, 0);
+    }
+
+    #[test]
+    fn control_requests() {
+        let sh = shared();
+        let mut st = ConnState::default();
+        let mut r = req(proto::OP_STATS, "", 0, vec![]);
+        let (ret, reply) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        let Reply::Bytes(b) = reply else {
+            panic!("stats without data")
+        };
+        let stats: Stats = serde_json::from_slice(&b).unwrap();
+        assert!(stats.devices.contains_key("0000:05:00.0"));
+
+        let f = Faults {
+            eio_after: 7,
+            ..Faults::default()
+        };
+        let mut r = req(
+            proto::OP_SET_FAULTS,
+            "0000:05:00.0",
+            0,
+            serde_json::to_vec(&f).unwrap(),
+        );
+        assert_eq!(handle(&sh, &mut st, &mut r).0, 0);
+        assert_eq!(sh.devices[0].faults(), f);
+        let mut r = req(proto::OP_GET_FAULTS, "0000:05:00.0", 0, vec![]);
+        let (ret, reply) = handle(&sh, &mut st, &mut r);
+        assert_eq!(ret, 0);
+        let Reply::Bytes(b) = reply else {
+            panic!("faults without data")
+        };
+        assert_eq!(serde_json::from_slice::<Faults>(&b).unwrap(), f);
+
+        let mut r = req(proto::OP_GET_FAULTS, "0000:09:00.0", 0, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, -(libc::ENODEV as i64));
+        let mut r = req(proto::OP_SET_FAULTS, "0000:05:00.0", 0, b"{".to_vec());
+        assert_eq!(handle(&sh, &mut st, &mut r).0, -(libc::EINVAL as i64));
+        let mut r = req(proto::OP_NODES, "", 0, vec![]);
+        let (_, reply) = handle(&sh, &mut st, &mut r);
+        let Reply::Bytes(b) = reply else {
+            panic!("nodes without data")
+        };
+        assert_eq!(String::from_utf8(b).unwrap(), format!("{CONF}\n"));
+        let mut r = req(99, "", 0, vec![]);
+        assert_eq!(handle(&sh, &mut st, &mut r).0, -(libc::ENOSYS as i64));
+    }
+}

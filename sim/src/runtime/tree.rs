@@ -24,19 +24,19 @@ pub enum BindWhat {
     Resource0,
 }
 
-/// Start address of BAR0 of the `index`-th device (64 MiB BARs, 128 MiB apart).
-pub fn bar0_start(index: usize) -> u64 {
-    0xe000_0000 + (index as u64) * 0x0800_0000
+use crate::model::{bar0_address, BAR0_SIZE};
+
+/// Start address of BAR0 of a device: the one its config space (and the driver models)
+/// report.
+pub fn bar0_start(bdf: &str) -> u64 {
+    bar0_address(crate::config::parse_bdf(bdf).unwrap_or((0, 0, 0, 0)))
 }
 
-/// BAR0 size: the 64 MiB the memory-mapped access path requires.
-pub const BAR0_SIZE: u64 = 0x400_0000;
-
 /// The `resource` file as Linux prints it: 13 lines "start end flags" (6 BARs, the ROM and
-/// the 6 SR-IOV BARs); BAR0 is a 64-bit prefetchable memory BAR.
-pub fn resource_text(index: usize) -> String {
+/// the 6 SR-IOV BARs); BAR0 is a 64-bit prefetchable memory BAR of 64 MiB.
+pub fn resource_text(bdf: &str) -> String {
     let mut s = String::new();
-    let start = bar0_start(index);
+    let start = bar0_start(bdf);
     s.push_str(&format!(
         "0x{:016x} 0x{:016x} 0x{:016x}\n",
         start,
@@ -88,7 +88,7 @@ pub fn build_pci_devices(root: &Path, devices: &[DeviceConfig]) -> Result<Vec<Bi
         )?;
         write_file(&dir.join("revision"), "0x00\n", 0o444)?;
         write_file(&dir.join("numa_node"), &format!("{}\n", d.numa_node), 0o644)?;
-        write_file(&dir.join("resource"), &resource_text(i), 0o444)?;
+        write_file(&dir.join("resource"), &resource_text(&d.bdf), 0o444)?;
         write_file(&dir.join("enable"), "1\n", 0o644)?;
         write_file(&dir.join("irq"), "0\n", 0o444)?;
         if !d.ib_devs.is_empty() {
@@ -175,14 +175,15 @@ mod tests {
 
     #[test]
     fn resource_has_64mib_bar0() {
-        let t = resource_text(1);
+        let t = resource_text("0000:05:00.0");
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 13);
         let f: Vec<u64> = lines[0]
             .split(' ')
             .map(|x| u64::from_str_radix(x.trim_start_matches("0x"), 16).unwrap())
             .collect();
-        assert_eq!(f[0], bar0_start(1));
+        assert_eq!(f[0], bar0_start("0000:05:00.0"));
+        assert_ne!(f[0], bar0_start("0000:06:00.0"));
         assert_eq!(f[1] - f[0] + 1, 0x400_0000);
         assert_eq!(lines[1], format!("0x{0:016x} 0x{0:016x} 0x{0:016x}", 0));
     }

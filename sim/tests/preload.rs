@@ -1,0 +1,130 @@
+//! The preload library under `mtcr-sim run`, driven from python3 (ctypes calls libc's
+//! `ioctl`/`mmap`, which the preload overrides): ioctls and mmap on MFT nodes, errors,
+//! pass-through for ordinary descriptors, fork.
+
+use std::path::Path;
+use std::process::Command;
+
+const SIM: &str = env!("CARGO_BIN_EXE_mtcr-sim");
+
+fn usable(test: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let why = if let Some(w) = mtcr_sim::testing::skip_reason() {
+        Some(format!("needs root and /dev/fuse: {w}"))
+    } else if !Path::new("/usr/bin/python3").exists() {
+        Some("needs python3".to_string())
+    } else {
+        None
+    };
+    match why {
+        None => true,
+        Some(w) if ci => panic!("{test}: {w}"),
+        Some(w) => {
+            eprintln!("SKIP: {test}: {w}");
+            false
+        }
+    }
+}
+
+const SCRIPT: &str = r#"
+import os, fcntl, struct, ctypes, termios, array
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+MAP_FAILED = 2**64 - 1
+
+def be32(addr):
+    return int.from_bytes(ctypes.string_at(addr, 4), 'big')
+
+cr = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR | os.O_SYNC)
+# mmap before PCI_INIT: the node has no BAR yet.
+p = libc.mmap(None, 0x100000, 3, 1, cr, 0)
+print('unbound', 'fail' if p in (None, MAP_FAILED) else 'ok', ctypes.get_errno())
+fcntl.ioctl(cr, 0x0010D100, struct.pack('IIIi', 0, 5, 0, 0))
+params = fcntl.ioctl(cr, 0x8010D102, b'\0' * 16)
+print('size', hex(struct.unpack('<QQ', params)[1]))
+p = libc.mmap(None, 0x4000000, 3, 1, cr, 0)
+print('hwid', hex(be32(p + 0xf0014)))
+ctypes.memmove(p + 0x2000, (0x11223344).to_bytes(4, 'big'), 4)
+p2 = libc.mmap(None, 0x8000000, 3, 1, cr, 0)
+print('toobig', 'fail' if p2 in (None, MAP_FAILED) else 'ok', ctypes.get_errno())
+
+# Unknown ioctl on a node: ENOTTY from the driver model.
+try:
+    fcntl.ioctl(cr, 0x4004D1FF, b'\0' * 4)
+    print('unknown ok')
+except OSError as e:
+    print('unknown errno', e.errno)
+
+# Ordinary descriptors are not touched: FIONREAD on a pipe.
+r, w = os.pipe()
+os.write(w, b'abc')
+buf = array.array('i', [0])
+fcntl.ioctl(r, termios.FIONREAD, buf, True)
+print('fionread', buf[0])
+
+# A forked child gets its own connection.
+pid = os.fork()
+if pid == 0:
+    fd = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR)
+    fcntl.ioctl(fd, 0x0010D100, struct.pack('IIIi', 0, 5, 0, 0))
+    os.close(fd)
+    os._exit(0)
+_, st = os.waitpid(pid, 0)
+print('child', os.waitstatus_to_exitcode(st))
+os.close(cr)
+"#;
+
+#[test]
+fn mft_nodes_ioctl_mmap_passthrough_fork() {
+    if !usable("mft_nodes_ioctl_mmap_passthrough_fork") {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let cfg = dir.join(format!("mtcr-sim-preload-{}.toml", std::process::id()));
+    let stats = dir.join(format!("mtcr-sim-preload-{}.json", std::process::id()));
+    std::fs::write(&cfg, "[[device]]\ndriver = \"mft_legacy\"\n").unwrap();
+    let out = Command::new(SIM)
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--stats")
+        .arg(&stats)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "python3 -c \"$0\" && mstmcra /sys/bus/pci/devices/0000:05:00.0/resource0 0x2000",
+            SCRIPT,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(out.status.success());
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "unbound fail 22",
+            "size 0x4000000",
+            "hwid 0x20d",
+            "toobig fail 22",
+            "unknown errno 25",
+            "fionread 3",
+            "child 0",
+            // The store through the mapping is the model's crspace (seen via resource0).
+            "0x11223344",
+        ]
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let d = &st["devices"]["0000:05:00.0"];
+    assert_eq!(d["ioctls"]["PCI_INIT"].as_u64(), Some(2));
+    assert_eq!(d["ioctls"]["PCI_PARAMS"].as_u64(), Some(1));
+    assert!(d["mmaps"].as_u64().unwrap() >= 1);
+    let _ = std::fs::remove_file(&cfg);
+    let _ = std::fs::remove_file(&stats);
+}
