@@ -22,7 +22,7 @@ for prog in "$BIN"/*; do
               --show-leak-kinds=definite)
     fi
     echo "### $name (config $cfg)${wrap:+ under valgrind}"
-    if "$SIM" run --config "$here/configs/$cfg.toml" -- "${wrap[@]}" "$prog"; then
+    if MTCR_SIM_BIN="$SIM" "$SIM" run --config "$here/configs/$cfg.toml" -- "${wrap[@]}" "$prog"; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
