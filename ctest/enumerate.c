@@ -33,13 +33,20 @@ int main(void)
         CHECK(di[0].pci.net_devs && di[0].pci.net_devs[0] && strcmp(di[0].pci.net_devs[0], "enp5s0f0np0") == 0 &&
                   di[0].pci.net_devs[1] == NULL, "net_devs = {enp5s0f0np0}");
         CHECK(strcmp(di[0].pci.numa_node, "0") == 0, "numa_node \"%s\"", di[0].pci.numa_node);
-        CHECK(di[0].pci.virtfn_count == 0 && di[0].pci.virtfn_arr == NULL, "no VFs");
+        if (CHECK(di[0].pci.virtfn_count == 1 && di[0].pci.virtfn_arr != NULL, "one VF (%d)", di[0].pci.virtfn_count)) {
+            const vf_info *vf = &di[0].pci.virtfn_arr[0];
+            CHECK(strcmp(vf->dev_name, "0000:05:00.2") == 0 && vf->domain == 0 && vf->bus == 5 && vf->dev == 0 &&
+                      vf->func == 2, "VF name and BDF (%s)", vf->dev_name);
+            CHECK(vf->ib_devs && vf->ib_devs[0] && strcmp(vf->ib_devs[0], "mlx5_2") == 0 && !vf->ib_devs[1],
+                  "VF ib_devs");
+            CHECK(vf->net_devs && vf->net_devs[0] && strcmp(vf->net_devs[0], "enp5s0f0v0") == 0, "VF net_devs");
+        }
     }
     mdevices_info_destroy(di, len);
 
     di = mdevices_info_v(MDEVS_TAVOR_CR, &len, 1);
-    CHECK(di != NULL && len == 2, "mdevices_info_v(verbose) lists both functions (%d)", len);
-    if (di && len == 2) {
+    CHECK(di != NULL && len == 3, "mdevices_info_v(verbose) lists both functions and the VF (%d)", len);
+    if (di && len == 3) {
         CHECK(di[1].pci.func == 1 && strcmp(di[1].pci.ib_devs[0], "mlx5_1") == 0, "second function");
     }
     mdevices_info_destroy(di, len);

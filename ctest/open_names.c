@@ -2,6 +2,7 @@
  * Opening by every name form, and open failures with their errno. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mtcr.h"
@@ -50,6 +51,13 @@ int main(void)
     mfile *f1 = mopen("mlx5_1");
     CHECK(f1 && f1->dinfo && f1->dinfo->pci.func == 1, "mlx5_1 is function 1");
     mclose(f1);
+
+    /* MTCR_FORCE_PATH=memory: resource0 even for a plain BDF */
+    setenv("MTCR_FORCE_PATH", "memory", 1);
+    try_name("0000:05:00.0", MST_PCI);
+    setenv("MTCR_FORCE_PATH", "config", 1);
+    try_name("0000:05:00.0", MST_PCICONF);
+    unsetenv("MTCR_FORCE_PATH");
 
     bad(NULL, EINVAL);
     bad("not-a-device", EINVAL);
