@@ -74,6 +74,10 @@ clean-stage:
 ctest-build: clean-stage
 	$(MAKE) install PREFIX=$(STAGE)
 	mkdir -p $(CTEST_BIN)
+	for std in "-std=c99" "-std=c11" "-x c++"; do \
+	  $(CC) $$std -pedantic-errors -Wall -Wextra -Werror -fsyntax-only ctest/common/header_check.c \
+	    $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags mtcr_ul) || exit 1; \
+	done
 	for f in ctest/*.c; do \
 	  b=$$(basename $$f .c); [ $$b = demo ] && continue; \
 	  PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig $(CC) $(CFLAGS_C) $$f ctest/common/tap.c -Ictest/common \

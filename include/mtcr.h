@@ -21,7 +21,7 @@
 #define DEV_MST_EXAMPLE1 "mlx4_0"
 #define DEV_MST_EXAMPLE2 "03:00.0"
 
-/* Forward declaration (C11 allows the repeated typedef below). */
+/* The open-device handle (struct mfile_t is defined below). */
 typedef struct mfile_t mfile;
 
 /**
@@ -112,6 +112,23 @@ typedef struct dev_info_t {
  * `dev_info`
  */
 typedef struct dev_info_t dev_info;
+
+/**
+ * One DMA page of `struct mtcr_page_info`.
+ */
+typedef struct page_addresses {
+  uint64_t dma_address;
+  uint64_t virtual_address;
+} page_addresses;
+
+/**
+ * `struct mtcr_page_info` (`get_dma_pages`).
+ */
+typedef struct mtcr_page_info {
+  unsigned int page_amount;
+  unsigned long page_pointer_start;
+  struct page_addresses page_addresses_array[MAX_PAGES_SIZE];
+} mtcr_page_info;
 
 /**
  * `struct icmd_params`: ICMD interface state (kept zero until ICMD support lands).
@@ -247,28 +264,6 @@ typedef struct mfile_t {
   uint32_t umem_id;
   void *umem_buff;
 } mfile_t;
-
-/**
- * `mfile`
- */
-typedef struct mfile_t mfile;
-
-/**
- * One DMA page of `struct mtcr_page_info`.
- */
-typedef struct page_addresses {
-  uint64_t dma_address;
-  uint64_t virtual_address;
-} page_addresses;
-
-/**
- * `struct mtcr_page_info` (`get_dma_pages`).
- */
-typedef struct mtcr_page_info {
-  unsigned int page_amount;
-  unsigned long page_pointer_start;
-  struct page_addresses page_addresses_array[MAX_PAGES_SIZE];
-} mtcr_page_info;
 
 #ifdef __cplusplus
 extern "C" {

@@ -131,6 +131,12 @@ pub extern "C" fn m_err2str(status: MError) -> *const c_char {
 /// `int return_by_reg_status(int reg_status)`: MError of a firmware register-access status.
 #[no_mangle]
 pub extern "C" fn return_by_reg_status(reg_status: std::os::raw::c_int) -> MError {
+    super::boundary::call("return_by_reg_status", ME_REG_ACCESS_UNKNOWN_ERR, || {
+        Ok(reg_status_to_merror(reg_status))
+    })
+}
+
+fn reg_status_to_merror(reg_status: std::os::raw::c_int) -> MError {
     match reg_status {
         1 => ME_REG_ACCESS_DEV_BUSY,
         2 => ME_REG_ACCESS_VER_NOT_SUPP,

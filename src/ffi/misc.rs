@@ -55,7 +55,10 @@ pub fn increase_poll_time() -> i32 {
 /// (flint `--low_cpu`).
 #[no_mangle]
 pub extern "C" fn set_increase_poll_time(new_value: c_int) {
-    INCREASE_POLL_TIME.store(new_value, Ordering::Relaxed);
+    call("set_increase_poll_time", (), || {
+        INCREASE_POLL_TIME.store(new_value, Ordering::Relaxed);
+        Ok(())
+    })
 }
 
 /// `int msw_reset(mfile* mf)`: software reset exists only in-band: -1 with errno EPERM.
@@ -144,18 +147,22 @@ pub extern "C" fn hot_reset(
 /// `mf` NULL or a live mfile.
 #[no_mangle]
 pub unsafe extern "C" fn is_remote_dev(mf: *mut mfile) -> c_int {
-    if mf.is_null() {
-        return 0;
-    }
-    // SAFETY: caller contract.
-    unsafe { (*mf).is_remote }
+    call("is_remote_dev", 0, || {
+        if mf.is_null() {
+            return Err(fail(0, libc::EINVAL, "NULL mfile"));
+        }
+        // SAFETY: caller contract.
+        Ok(unsafe { (*mf).is_remote })
+    })
 }
 
 /// `bool is_gpu_device(u_int16_t hw_dev_id)`: whether the hardware id is an NVIDIA GPU
 /// (GB100 0x2900, GR100 0x3000).
 #[no_mangle]
 pub extern "C" fn is_gpu_device(hw_dev_id: u16) -> bool {
-    matches!(hw_dev_id, 0x2900 | 0x3000)
+    call("is_gpu_device", false, || {
+        Ok(matches!(hw_dev_id, 0x2900 | 0x3000))
+    })
 }
 
 /// `unsigned char mset_i2c_secondary(mfile* mf, unsigned char new_i2c_secondary)`: store the
@@ -165,11 +172,13 @@ pub extern "C" fn is_gpu_device(hw_dev_id: u16) -> bool {
 /// `mf` NULL or a live mfile.
 #[no_mangle]
 pub unsafe extern "C" fn mset_i2c_secondary(mf: *mut mfile, new_i2c_secondary: c_uchar) -> c_uchar {
-    if mf.is_null() {
-        return 0xff;
-    }
-    // SAFETY: caller contract.
-    unsafe { std::mem::replace(&mut (*mf).i2c_secondary, new_i2c_secondary) }
+    call("mset_i2c_secondary", 0xff, || {
+        if mf.is_null() {
+            return Err(fail(0xff, libc::EINVAL, "NULL mfile"));
+        }
+        // SAFETY: caller contract.
+        Ok(unsafe { std::mem::replace(&mut (*mf).i2c_secondary, new_i2c_secondary) })
+    })
 }
 
 /// `unsigned char mget_i2c_secondary(mfile* mf)`: the I2C secondary address (0xff for NULL).
@@ -178,18 +187,22 @@ pub unsafe extern "C" fn mset_i2c_secondary(mf: *mut mfile, new_i2c_secondary: c
 /// `mf` NULL or a live mfile.
 #[no_mangle]
 pub unsafe extern "C" fn mget_i2c_secondary(mf: *mut mfile) -> c_uchar {
-    if mf.is_null() {
-        return 0xff;
-    }
-    // SAFETY: caller contract.
-    unsafe { (*mf).i2c_secondary }
+    call("mget_i2c_secondary", 0xff, || {
+        if mf.is_null() {
+            return Err(fail(0xff, libc::EINVAL, "NULL mfile"));
+        }
+        // SAFETY: caller contract.
+        Ok(unsafe { (*mf).i2c_secondary })
+    })
 }
 
 /// `int space_to_cap_offset(int space)`: the `vsec_cap_mask` bit of an address space (0 for
 /// spaces without their own bit, AS_RECOVERY included).
 #[no_mangle]
 pub extern "C" fn space_to_cap_offset(space: c_int) -> c_int {
-    crate::types::space_to_cap_offset(space as u32) as c_int
+    call("space_to_cap_offset", 0, || {
+        Ok(crate::types::space_to_cap_offset(space as u32) as c_int)
+    })
 }
 
 /// `int is_pcie_switch_device(mfile* mf)`: 1 if the function is the PCIe switch (bridge) of a

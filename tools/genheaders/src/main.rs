@@ -56,10 +56,13 @@ fn mtcr_h(root: &Path) -> Result<cbindgen::Bindings, String> {
     c.sys_includes = vec!["stdbool.h".into(), "stdint.h".into(), "sys/types.h".into()];
     c.includes = vec!["mtcr_com_defs.h".into()];
     c.after_includes = Some(
-        "\n/* MTCR_API expands to nothing on Unix, as in the stock header. */\n#ifndef MTCR_API\n#define MTCR_API\n#endif\n\n#define DEV_MST_EXAMPLE1 \"mlx4_0\"\n#define DEV_MST_EXAMPLE2 \"03:00.0\"\n\n/* Forward declaration (C11 allows the repeated typedef below). */\ntypedef struct mfile_t mfile;".into(),
+        "\n/* MTCR_API expands to nothing on Unix, as in the stock header. */\n#ifndef MTCR_API\n#define MTCR_API\n#endif\n\n#define DEV_MST_EXAMPLE1 \"mlx4_0\"\n#define DEV_MST_EXAMPLE2 \"03:00.0\"\n\n/* The open-device handle (struct mfile_t is defined below). */\ntypedef struct mfile_t mfile;".into(),
     );
+    // `mfile` is declared up front (after_includes) so that the function-pointer field of the
+    // struct can use it; excluding the alias keeps that typedef single (valid C99).
+    c.export.exclude = vec!["mfile".into()];
     c.export.include = vec![
-        "mfile".into(),
+        "mfile_t".into(),
         "dev_info".into(),
         "vf_info".into(),
         "mtcr_page_info".into(),
