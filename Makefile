@@ -68,7 +68,7 @@ check-symbols: build
 	@echo "check-symbols: $$(wc -l < compat/symbols.txt) symbols, SONAME libmtcr_ul.so.1"
 
 clean-stage:
-	rm -rf $(STAGE) $(CTEST_BIN)
+	rm -rf $(STAGE) $(CTEST_BIN) $(CURDIR)/build/tools
 
 # C programs of ctest/, built through pkg-config against a staged install.
 ctest-build: clean-stage
@@ -84,6 +84,10 @@ ctest-build: clean-stage
 	    $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags --libs mtcr_ul) \
 	    -Wl,-rpath,$(STAGE)/lib -o $(CTEST_BIN)/$$b || exit 1; \
 	done
+	# A small mstmcra work-alike for the differential check against the stock tool.
+	mkdir -p $(CURDIR)/build/tools
+	$(CC) $(CFLAGS_C) ctest/tools/mcra.c $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags --libs mtcr_ul) \
+	  -Wl,-rpath,$(STAGE)/lib -o $(CURDIR)/build/tools/mcra
 	# The same sources, linked statically against libmtcr_ul.a (one program is enough).
 	PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig $(CC) $(CFLAGS_C) ctest/access.c ctest/common/tap.c -Ictest/common \
 	  $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags mtcr_ul) $(STAGE)/lib/libmtcr_ul.a \
@@ -93,6 +97,7 @@ ctest-build: clean-stage
 # Run every ctest program inside the simulator (configs in ctest/configs/).
 ctest: ctest-build sim
 	SIM=$(SIM) BIN=$(CTEST_BIN) ./ctest/run.sh
+	SIM=$(SIM) MCRA=$(CURDIR)/build/tools/mcra ./ctest/diff_stock.sh
 
 valgrind-ctest: ctest-build sim
 	SIM=$(SIM) BIN=$(CTEST_BIN) VALGRIND=1 ./ctest/run.sh
