@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mtcr.h"
 #include "tap.h"
@@ -58,6 +59,12 @@ int main(void)
     setenv("MTCR_FORCE_PATH", "config", 1);
     try_name("0000:05:00.0", MST_PCICONF);
     unsetenv("MTCR_FORCE_PATH");
+
+    /* not root: EACCES before anything else (stock behaviour) */
+    if (seteuid(65534) == 0) {
+        bad("0000:05:00.0", EACCES);
+        CHECK(seteuid(0) == 0, "back to euid 0");
+    }
 
     bad(NULL, EINVAL);
     bad("not-a-device", EINVAL);
