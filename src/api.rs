@@ -428,6 +428,17 @@ mod tests {
         let e = Device::open_in(&root, "bogus name", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::EINVAL);
 
+        // No sysfs config: the procfs file serves (as stock falls back).
+        let cfg = fs.dir("0000:05:00.0").join("config");
+        let proc_dir = root.proc.join("bus/pci/05");
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        std::fs::rename(&cfg, proc_dir.join("00.0")).unwrap();
+        let d = Device::open_in(&root, "05:00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsConfig);
+        let d = Device::open_in(&root, "/proc/bus/pci/05/00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsConfig);
+        std::fs::rename(proc_dir.join("00.0"), &cfg).unwrap();
+
         // Truncated config (container): a clear error.
         std::fs::write(fs.dir("0000:05:00.0").join("config"), [0u8; 64]).unwrap();
         let e = Device::open_in(&root, "05:00.0", &o, t()).unwrap_err();

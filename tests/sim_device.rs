@@ -170,20 +170,23 @@ fn config_accesses_per_dword() {
     let c0 = config_accesses(&sim);
     d.read4(0xf0014).unwrap();
     let c1 = config_accesses(&sim);
-    assert_eq!(c1 - c0, 9, "read4");
-    d.write4(0x20_0000, 1).unwrap();
+    assert_eq!(c1 - c0, 8, "first read4 (selects crspace)");
+    d.read4(0xf0014).unwrap();
     let c2 = config_accesses(&sim);
-    assert_eq!(c2 - c1, 10, "write4");
+    assert_eq!(c2 - c1, 6, "read4");
+    d.write4(0x20_0000, 1).unwrap();
+    let c3 = config_accesses(&sim);
+    assert_eq!(c3 - c2, 7, "write4");
     for n in [1usize, 3, 64, 4096] {
         let mut out = vec![0u32; n];
         let a = config_accesses(&sim);
         d.read_block(0x10_0000, &mut out).unwrap();
         let b = config_accesses(&sim);
         let holds = n.div_ceil(4096) as u64;
-        assert_eq!(b - a, 2 * n as u64 + 7 * holds, "read block of {n}");
+        assert_eq!(b - a, 2 * n as u64 + 4 * holds, "read block of {n}");
         d.write_block(0x50_0000, &out).unwrap();
         let c = config_accesses(&sim);
-        assert_eq!(c - b, 3 * n as u64 + 7 * holds, "write block of {n}");
+        assert_eq!(c - b, 3 * n as u64 + 4 * holds, "write block of {n}");
     }
     let s = sim.counters(BDF);
     assert_eq!(s.interleaved_transactions, 0);
@@ -443,6 +446,25 @@ fn differential_with_stock_mstmcra() {
         let stock = parse_hex(&mstmcra(&[DIFF_BDF, &format!("{a:#x}")]));
         assert_eq!(d.read4(*a).unwrap(), stock, "address {a:#x}");
     }
+    // Blocks: stock prints "0xADDR 0xVALUE" per dword.
+    for (base, bytes) in [(0xf0000u32, 64usize), (0x12_3400, 4096)] {
+        let text = mstmcra(&[DIFF_BDF, &format!("{base:#x},{bytes}")]);
+        let stock: Vec<(u32, u32)> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut it = l.split_whitespace();
+                (parse_hex(it.next().unwrap()), parse_hex(it.next().unwrap()))
+            })
+            .collect();
+        assert_eq!(stock.len(), bytes / 4);
+        let mut ours = vec![0u32; bytes / 4];
+        d.read_block(base, &mut ours).unwrap();
+        for (i, (a, v)) in stock.iter().enumerate() {
+            assert_eq!(*a, base + 4 * i as u32);
+            assert_eq!(ours[i], *v, "block dword at {a:#x}");
+        }
+    }
     // A value written by the stock tool is read by us, and the other way round.
     mstmcra(&[DIFF_BDF, "0x200004", "0xcafe0001"]);
     assert_eq!(d.read4(0x20_0004).unwrap(), 0xcafe_0001);
@@ -501,4 +523,65 @@ fn concurrent_with_stock_tool() {
     }
     reader.join().unwrap();
     assert_eq!(sim.counters(CONC_BDF).interleaved_transactions, 0);
+}
+
+#[test]
+fn force_path_from_the_environment() {
+    let toml = r#"
+[[device]]
+bdf = "0000:05:00.0"
+[[device]]
+bdf = "0000:06:00.0"
+model = "connectx3"
+gateway = "legacy"
+"#;
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::force_path_from_the_environment"),
+        toml,
+    ) else {
+        return;
+    };
+    // This test runs alone in its own process inside the simulator: setting the variable
+    // cannot disturb other tests.
+    std::env::set_var("MTCR_FORCE_PATH", "memory");
+    let d = Device::open(BDF).unwrap();
+    assert_eq!(d.path(), PathKind::SysfsMemory);
+    assert_eq!(d.hw_id().unwrap().0, 0x20d);
+    // A name that allows only one path wins over the variable.
+    let d = Device::open("/sys/bus/pci/devices/0000:05:00.0/config").unwrap();
+    assert_eq!(d.path(), PathKind::SysfsConfig);
+    std::env::set_var("MTCR_FORCE_PATH", "config");
+    let d = Device::open("0000:06:00.0").unwrap();
+    assert_eq!(d.path(), PathKind::SysfsConfig);
+    assert_eq!(d.hw_id().unwrap(), (0x1f5, 1));
+    std::env::set_var("MTCR_FORCE_PATH", "bogus");
+    let d = Device::open("0000:06:00.0").unwrap();
+    assert_eq!(
+        d.path(),
+        PathKind::SysfsMemory,
+        "unknown values are ignored"
+    );
+    std::env::remove_var("MTCR_FORCE_PATH");
+}
+
+#[test]
+fn vanished_device() {
+    let Some(sim) = in_sim(concat!(module_path!(), "::vanished_device"), CX5) else {
+        return;
+    };
+    let d = Device::open(BDF).unwrap();
+    sim.set_faults(
+        BDF,
+        Faults {
+            vanish_after: 1,
+            ..Default::default()
+        },
+    );
+    let t = Instant::now();
+    assert_eq!(d.read4(0xf0014).unwrap_err().errno(), libc::ENODEV);
+    let mut out = [0u32; 8];
+    assert_eq!(d.read_block(0, &mut out).unwrap_err().errno(), libc::ENODEV);
+    assert!(t.elapsed() < Duration::from_secs(2));
+    drop(d); // close must not hang or panic
+    assert!(t.elapsed() < Duration::from_secs(3));
 }

@@ -217,12 +217,13 @@ impl ConfigIo for FakeConfig {
         })
     }
 
-    /// One "8-byte pread": counted as one access, registers read in ascending order.
-    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
-        let a = self.read_dword(off)?;
-        let b = self.read_dword(off + 4)?;
-        self.st().reads -= 1;
-        Ok((a, b))
+    /// One "multi-dword pread": counted as one access, registers read in ascending order.
+    fn read_dwords(&mut self, off: u32, out: &mut [u32]) -> Result<()> {
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = self.read_dword(off + 4 * i as u32)?;
+        }
+        self.st().reads -= out.len().saturating_sub(1) as u64;
+        Ok(())
     }
 
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()> {

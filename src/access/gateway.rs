@@ -6,21 +6,24 @@
 //! bit 30 syndrome), +0x14 data.
 //!
 //! # Cost (config accesses)
-//! * transaction overhead: semaphore 4 (read sem, read counter, write ticket, read back) +
-//!   space select 2 (write control, read back; the very first select of a handle reads the
-//!   control register first, 3) + release 1 = **7**;
+//! * transaction overhead: semaphore 3 (read counter and semaphore together; write the
+//!   ticket; read control, counter and semaphore together) + space select 0 when the control
+//!   register read with the semaphore already shows the space, else 2 (write control, read
+//!   back) + release 1 = **4** (6 when the space changes);
 //! * per dword: read = write address + one read of the address *and* data registers
 //!   (adjacent: [`ConfigIo::read_dword_pair`], an 8-byte pread on sysfs, which the kernel
 //!   performs as two config reads in ascending order — flag first, as the protocol wants) =
 //!   **2**; write = write data + write address/flag + flag read = **3** (one flag poll when
 //!   the device answers at once; a poll that finds the flag not ready is repeated).
 //!
-//! So `read4` costs 9 accesses and `write4` 10 (stock: 11 each); a block of n dwords costs
-//! 2n + 7 (reads) or 3n + 7 (writes) per semaphore hold (stock: 3n + 8). The space is selected once per hold; a block holds the semaphore for at
+//! So `read4` costs 6 accesses and `write4` 7 (8 and 9 when the space changes; stock: 11
+//! each); a block of n dwords costs 2n + 4 (reads) or 3n + 4 (writes) per semaphore hold
+//! (stock: 3n + 8). Multi-register reads are single `pread`s of adjacent registers, which the
+//! kernel turns into config reads in ascending order ([`ConfigIo::read_dwords`]). The space is selected once per hold; a block holds the semaphore for at
 //! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
 //! it, pauses 1.2 ms (longer than the 1 ms stock tools sleep between semaphore polls) and
 //! takes it again, so other users (stock tools, firmware, the kernel) are not starved.
-//! Overhead: 7 accesses per 4096 dwords.
+//! Overhead: 4 accesses per 4096 dwords.
 //!
 //! # Time bounds
 //! * semaphore: retried every 1 ms while busy, for at most [`Tuning::sem_timeout`]
@@ -61,6 +64,9 @@ const FLAG_BIT: u32 = 1 << 31;
 const SYNDROME_BIT: u32 = 1 << 30;
 const ADDRESS_MASK: u32 = 0x3fff_ffff;
 const SPACE_MASK: u32 = 0xffff;
+/// Control-register bits written back unchanged when selecting a space (all but the space,
+/// the status bits 31:29 and the syndrome code 27:24).
+const CTRL_KEEP_MASK: u32 = 0x10ff_0000;
 const STATUS_SHIFT: u32 = 29;
 /// Syndrome code meaning "address out of range for this space" (PXIR devices).
 const SYNDROME_ADDRESS_OUT_OF_RANGE: u32 = 3;
@@ -224,26 +230,36 @@ impl Hold<'_> {
                 self.wr(REG_SEMAPHORE, 0)?;
                 clear = false;
             }
-            let owner = self.rd(REG_SEMAPHORE)?;
+            // COUNTER (+0x8) and SEMAPHORE (+0xc) in one access: the ticket is drawn before
+            // the owner is known (a wasted ticket is harmless), saving one access.
+            let (ticket, owner) = self.io.read_dword_pair(self.vsec + REG_COUNTER)?;
             if owner != 0 && Some(owner) == *self.stale {
                 log::debug!("freeing our own stale VSEC semaphore ticket {owner:#x}");
                 self.wr(REG_SEMAPHORE, 0)?;
                 *self.stale = None;
                 continue;
             }
-            if owner == 0 {
-                let ticket = self.rd(REG_COUNTER)?;
-                if ticket != 0 {
-                    // Remembered until confirmed: a failing read-back may hide a success.
-                    *self.stale = Some(ticket);
-                    self.wr(REG_SEMAPHORE, ticket)?;
-                    if self.rd(REG_SEMAPHORE)? == ticket {
-                        *self.stale = None;
-                        self.ticket = Some(ticket);
-                        return Ok(guard);
-                    }
+            if owner == 0 && ticket != 0 {
+                // Remembered until confirmed: a failing read-back may hide a success.
+                *self.stale = Some(ticket);
+                self.wr(REG_SEMAPHORE, ticket)?;
+                // Read back CTRL, COUNTER and SEMAPHORE in one access: the semaphore says
+                // whether we own the gateway; if we do, nobody changed CTRL since our ticket
+                // landed, so it tells which space is selected (saving the select when it is
+                // already the one wanted). The extra ticket drawn is harmless.
+                let mut regs = [0u32; 3];
+                self.io.read_dwords(self.vsec + REG_CTRL, &mut regs)?;
+                if regs[2] == ticket {
                     *self.stale = None;
+                    self.ticket = Some(ticket);
+                    let ctrl = regs[0];
+                    *self.ctrl_hi = Some(ctrl & CTRL_KEEP_MASK);
+                    if ctrl >> STATUS_SHIFT != 0 {
+                        self.selected = Some(ctrl & SPACE_MASK);
+                    }
+                    return Ok(guard);
                 }
+                *self.stale = None;
             }
             drop(guard);
             if start.elapsed() >= self.tuning.sem_timeout {
@@ -270,21 +286,23 @@ impl Hold<'_> {
     /// Select `space` (skipped when already selected in this hold); the read-back must show
     /// the same space and a non-zero status.
     fn select(&mut self, space: u32) -> Result<()> {
-        if self.selected == Some(space) {
+        if self.selected == Some(space & SPACE_MASK) {
             return Ok(());
         }
         self.selected = None;
+        // Keep the other writable bits as they are; status (31:29) and syndrome (27:24) are
+        // read-only and written as 0.
         let hi = match *self.ctrl_hi {
             Some(h) => h,
-            None => self.rd(REG_CTRL)? & !SPACE_MASK,
+            None => self.rd(REG_CTRL)? & CTRL_KEEP_MASK,
         };
         self.wr(REG_CTRL, hi | (space & SPACE_MASK))?;
         let back = self.rd(REG_CTRL)?;
-        *self.ctrl_hi = Some(back & !SPACE_MASK);
+        *self.ctrl_hi = Some(back & CTRL_KEEP_MASK);
         if back & SPACE_MASK != space & SPACE_MASK || back >> STATUS_SHIFT == 0 {
             return Err(Error::SpaceNotSupported(space));
         }
-        self.selected = Some(space);
+        self.selected = Some(space & SPACE_MASK);
         Ok(())
     }
 

@@ -38,13 +38,22 @@ pub trait ConfigIo: Send {
     /// Write the dword at `off` (4-byte aligned).
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()>;
 
-    /// Read the dwords at `off` and `off + 4`, in that order. Carriers that can do it in one
-    /// access (an 8-byte pread) override this; the gateway uses it to fetch the flag and the
-    /// data of a read together.
+    /// Read `out.len()` consecutive dwords from `off`, in ascending order. Carriers that can
+    /// do it in one access (one pread of `4 * n` bytes, which the kernel performs as config
+    /// reads in ascending order) override this; the gateway uses it to fetch several adjacent
+    /// registers at once.
+    fn read_dwords(&mut self, off: u32, out: &mut [u32]) -> Result<()> {
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = self.read_dword(off + 4 * i as u32)?;
+        }
+        Ok(())
+    }
+
+    /// The dwords at `off` and `off + 4` ([`read_dwords`](Self::read_dwords)).
     fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
-        let a = self.read_dword(off)?;
-        let b = self.read_dword(off + 4)?;
-        Ok((a, b))
+        let mut v = [0u32; 2];
+        self.read_dwords(off, &mut v)?;
+        Ok((v[0], v[1]))
     }
 }
 
@@ -55,8 +64,8 @@ impl<T: ConfigIo + ?Sized> ConfigIo for Box<T> {
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()> {
         (**self).write_dword(off, v)
     }
-    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
-        (**self).read_dword_pair(off)
+    fn read_dwords(&mut self, off: u32, out: &mut [u32]) -> Result<()> {
+        (**self).read_dwords(off, out)
     }
 }
 

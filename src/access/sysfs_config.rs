@@ -104,15 +104,23 @@ impl ConfigIo for SysfsConfig {
         Ok(v)
     }
 
-    /// One 8-byte pread: the kernel reads the two dwords in ascending order.
-    fn read_dword_pair(&mut self, off: u32) -> Result<(u32, u32)> {
+    /// One pread of `4 * n` bytes: the kernel reads the dwords in ascending order.
+    fn read_dwords(&mut self, off: u32, out: &mut [u32]) -> Result<()> {
         self.check(off)?;
-        let mut b = [0u8; 8];
+        let mut b = [0u8; 16];
+        let len = 4 * out.len();
+        if len > b.len() {
+            // Only short runs of registers are read at once.
+            for (i, v) in out.iter_mut().enumerate() {
+                *v = self.read_dword(off + 4 * i as u32)?;
+            }
+            return Ok(());
+        }
         let n = self
             .file
-            .read_at(&mut b, off as u64)
-            .map_err(|e| Error::io(format!("pread config {off:#x} (8 bytes)"), e))?;
-        if n != 8 {
+            .read_at(&mut b[..len], off as u64)
+            .map_err(|e| Error::io(format!("pread config {off:#x} ({len} bytes)"), e))?;
+        if n != len {
             if n == 0 && off >= 0x40 {
                 return Err(Error::Permission(truncated_msg(&self.path, off as u64)));
             }
@@ -120,14 +128,15 @@ impl ConfigIo for SysfsConfig {
                 format!("pread config {off:#x}"),
                 io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("short read ({n} of 8 bytes)"),
+                    format!("short read ({n} of {len} bytes)"),
                 ),
             ));
         }
-        let a = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let c = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        log::trace!("config read {off:#x} -> {a:#010x} {c:#010x}");
-        Ok((a, c))
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
+        }
+        log::trace!("config read {off:#x} -> {out:08x?}");
+        Ok(())
     }
 
     fn write_dword(&mut self, off: u32, v: u32) -> Result<()> {
@@ -180,6 +189,12 @@ mod tests {
         assert_eq!(c.read_dword(0x44).unwrap(), 0x1234_5678);
         c.write_dword(0x48, 0x9abc_def0).unwrap();
         assert_eq!(c.read_dword_pair(0x44).unwrap(), (0x1234_5678, 0x9abc_def0));
+        let mut three = [0u32; 3];
+        c.read_dwords(0x40, &mut three).unwrap();
+        assert_eq!(three, [0, 0x1234_5678, 0x9abc_def0]);
+        let mut five = [0u32; 5];
+        c.read_dwords(0x40, &mut five).unwrap();
+        assert_eq!(five[1..3], [0x1234_5678, 0x9abc_def0]);
         let raw = std::fs::read(&p).unwrap();
         assert_eq!(&raw[0x44..0x48], &[0x78, 0x56, 0x34, 0x12], "little-endian");
         assert_eq!(c.read_dword(0x45).unwrap_err().errno(), libc::EINVAL);

@@ -56,16 +56,26 @@ fn read_write_roundtrip_and_exact_costs() {
     let mut gw = open_gw(&fake, fast());
     fake.reset_counts();
     assert_eq!(gw.read4(AS_CR_SPACE, 0xf0014).unwrap(), pattern(2, 0xf0014));
-    assert_eq!(fake.counts(), (5, 4), "read4 = 9 config accesses");
+    assert_eq!(
+        fake.counts(),
+        (4, 4),
+        "read4 selecting the space = 8 config accesses"
+    );
+    fake.reset_counts();
+    assert_eq!(gw.read4(AS_CR_SPACE, 0xf0014).unwrap(), pattern(2, 0xf0014));
+    assert_eq!(fake.counts(), (3, 3), "read4 = 6 config accesses");
     fake.reset_counts();
     gw.write4(AS_CR_SPACE, 0x1000, 0xdead_beef).unwrap();
-    assert_eq!(fake.counts(), (5, 5), "write4 = 10 config accesses");
+    assert_eq!(fake.counts(), (3, 4), "write4 = 7 config accesses");
     assert_eq!(gw.read4(AS_CR_SPACE, 0x1000).unwrap(), 0xdead_beef);
     // Space 0 means crspace.
     assert_eq!(gw.read4(0, 0x1000).unwrap(), 0xdead_beef);
     // Spaces are distinct.
+    fake.reset_counts();
     assert_eq!(gw.read4(AS_ICMD, 0x1000).unwrap(), pattern(3, 0x1000));
+    assert_eq!(fake.counts(), (4, 4), "a space change costs 2 more");
     assert_eq!(fake.st().sem, 0);
+    gw.read4(AS_CR_SPACE, 0).unwrap();
 
     for n in [1usize, 3, 64, 4096] {
         let mut out = vec![0u32; n];
@@ -73,7 +83,7 @@ fn read_write_roundtrip_and_exact_costs() {
         gw.read_block(AS_CR_SPACE, 0x2000, &mut out).unwrap();
         let (r, w) = fake.counts();
         let holds = n.div_ceil(Tuning::default().max_hold_dwords) as u64;
-        assert_eq!(r + w, 2 * n as u64 + 7 * holds, "read block of {n}");
+        assert_eq!(r + w, 2 * n as u64 + 4 * holds, "read block of {n}");
         for (i, v) in out.iter().enumerate() {
             assert_eq!(*v, pattern(2, 0x2000 + 4 * i as u32));
         }
@@ -81,7 +91,7 @@ fn read_write_roundtrip_and_exact_costs() {
         fake.reset_counts();
         gw.write_block(AS_CR_SPACE, 0x8000, &data).unwrap();
         let (r, w) = fake.counts();
-        assert_eq!(r + w, 3 * n as u64 + 7 * holds, "write block of {n}");
+        assert_eq!(r + w, 3 * n as u64 + 4 * holds, "write block of {n}");
         gw.read_block(AS_CR_SPACE, 0x8000, &mut out).unwrap();
         assert_eq!(out, data);
     }
@@ -101,7 +111,11 @@ fn long_blocks_release_the_semaphore_between_holds() {
     fake.reset_counts();
     gw.read_block(AS_CR_SPACE, 0, &mut out).unwrap();
     let (r, w) = fake.counts();
-    assert_eq!(r + w, 2 * 250 + 7 * 3, "three holds");
+    assert_eq!(
+        r + w,
+        2 * 250 + 4 * 3 + 2,
+        "three holds (the first selects the space)"
+    );
     assert_eq!(out[249], pattern(2, 249 * 4));
 }
 
@@ -196,9 +210,9 @@ fn eio_part_way_reports_partial_progress() {
     let fake = FakeConfig::new(Kind::Vsec);
     let mut gw = open_gw(&fake, fast());
     fake.reset_counts();
-    // Hold setup: 3 reads + 1 write + select 2 = 6 accesses, then 2 per dword: let 5 dwords
-    // through, fail in the 6th.
-    fake.st().eio_after = 6 + 2 * 5 + 1;
+    // Hold setup: 2 reads + 1 write + select 2 (the probe left another space selected) = 5
+    // accesses, then 2 per dword: let 5 dwords through, fail in the 6th.
+    fake.st().eio_after = 5 + 2 * 5 + 1;
     let mut out = [0u32; 16];
     let e = gw.read_block(AS_CR_SPACE, 0, &mut out).unwrap_err();
     assert_eq!((e.errno(), e.done_bytes()), (libc::EIO, 20), "{e}");

@@ -183,6 +183,18 @@ mod tests {
         assert_eq!(Bdf::parse_canonical("0000-05:00.0"), None);
         assert_eq!(Bdf::parse_canonical("000g:05:00.0"), None);
         assert_eq!(Bdf::parse_canonical("+000:05:00.0"), None);
+        // Multi-byte characters never split a slice.
+        for s in [
+            "é00:05:00.0",
+            "00é:05:00.0",
+            "0000:é:00.0",
+            "0000:05:é.0",
+            "0000:05:0é.",
+            "0000:05:00.é",
+            "ééééééé",
+        ] {
+            assert_eq!(Bdf::parse_canonical(s), None, "{s}");
+        }
     }
 }
 

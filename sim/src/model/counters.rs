@@ -34,7 +34,8 @@ pub struct CounterSnapshot {
     pub faults_injected: u64,
     /// Successful VSEC semaphore acquisitions (a ticket written while it was free).
     pub semaphore_acquired: u64,
-    /// Reads of the VSEC SEMAPHORE register that found it held (busy polling).
+    /// Reads of the VSEC SEMAPHORE register that found it held by another owner (busy
+    /// polling; the owner's own read-back does not count).
     pub semaphore_busy_reads: u64,
 }
 

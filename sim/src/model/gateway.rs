@@ -152,13 +152,14 @@ impl Gateway {
         v
     }
 
-    /// A read of register `reg` (offset from the VSEC) with its side effects.
-    pub fn read(&mut self, reg: u32, ctx: &mut GwCtx<'_>) -> u32 {
+    /// A read of register `reg` (offset from the VSEC) by `pid` with its side effects.
+    pub fn read(&mut self, reg: u32, pid: u32, ctx: &mut GwCtx<'_>) -> u32 {
         match reg {
             REG_COUNTER => self.next_ticket(),
             REG_SEMAPHORE => {
                 let v = self.sem_value(ctx);
-                if v != 0 {
+                // Busy: taken by someone else (the owner's read-back does not count).
+                if v != 0 && (ctx.faults.sem_held() || self.sem_pid != pid) {
                     ctx.counters.semaphore_busy_reads += 1;
                 }
                 v

@@ -54,6 +54,12 @@ impl Legacy {
         }
     }
 
+    /// Base for merging a partial write of the address register (the stored address, not
+    /// the 0xbadacce5 a write-only register reads as).
+    pub fn merge_base_addr(&self) -> u32 {
+        self.addr
+    }
+
     pub fn peek_data(&self, cr: &CrStore) -> u32 {
         if self.write_only {
             self.data

@@ -197,7 +197,7 @@ impl SimDevice {
     }
 
     /// pread on `config`: any offset/length; returns bytes read (0 at/after the end).
-    pub fn config_read(&self, off: u64, buf: &mut [u8], _pid: u32) -> Result<usize, Errno> {
+    pub fn config_read(&self, off: u64, buf: &mut [u8], pid: u32) -> Result<usize, Errno> {
         let mut g = self.enter(|c| c.config_reads += 1)?;
         let size = g.size();
         if off >= size || buf.is_empty() {
@@ -208,7 +208,7 @@ impl SimDevice {
         let mut dw = off & !3;
         while dw < end {
             let v = g
-                .read_reg(dw as u32, &self.cr, &self.cfg.spaces)
+                .read_reg(dw as u32, pid, &self.cr, &self.cfg.spaces)
                 .to_le_bytes();
             for (i, b) in v.iter().enumerate() {
                 let a = dw + i as u64;
@@ -380,13 +380,14 @@ impl SimDevice {
 
     /// Kernel-side config dword read (drivers: MST_PARAMS, READ_DWORD_FROM_CONFIG_SPACE).
     /// Register side effects apply; faults apply; `config_reads` is not counted; the full
-    /// 4 KiB is visible (no truncation). EINVAL for an offset beyond 0xffc.
+    /// 4 KiB is visible (no truncation). The low two offset bits are ignored; EINVAL for an
+    /// offset beyond 0xffc.
     pub fn config_dword(&self, off: u32) -> Result<u32, Errno> {
         let mut g = self.enter(|_| {})?;
         if off as u64 + 4 > CONFIG_SIZE {
             return Err(libc::EINVAL);
         }
-        Ok(g.read_reg(off & !3, &self.cr, &self.cfg.spaces))
+        Ok(g.read_reg(off & !3, 0, &self.cr, &self.cfg.spaces))
     }
 
     /// Whether an address space is supported (functional VSEC, configured `spaces` minus
@@ -470,8 +471,8 @@ impl Inner {
             && (VSEC_OFF + gateway::REG_CTRL..=VSEC_OFF + gateway::REG_DATA).contains(&off)
     }
 
-    /// Register read with side effects.
-    fn read_reg(&mut self, off: u32, cr: &CrStore, cfg_spaces: &[u32]) -> u32 {
+    /// Register read by `pid` with side effects.
+    fn read_reg(&mut self, off: u32, pid: u32, cr: &CrStore, cfg_spaces: &[u32]) -> u32 {
         if self.is_gw_reg(off) {
             let Inner {
                 gw,
@@ -487,7 +488,9 @@ impl Inner {
                 faults,
                 cfg_spaces,
             };
-            return gw.as_mut().map_or(0, |g| g.read(off - VSEC_OFF, &mut ctx));
+            return gw
+                .as_mut()
+                .map_or(0, |g| g.read(off - VSEC_OFF, pid, &mut ctx));
         }
         if let Some(l) = self.legacy.as_mut() {
             if off == LEGACY_ADDR_OFF {
@@ -500,7 +503,8 @@ impl Inner {
         self.peek_plain(off)
     }
 
-    /// Register value without side effects (read-modify-write of partial writes).
+    /// Register value without side effects, as the base of a partial write's
+    /// read-modify-write.
     fn peek_reg(&mut self, off: u32, cr: &CrStore, cfg_spaces: &[u32]) -> u32 {
         if self.is_gw_reg(off) {
             let Inner {
@@ -521,7 +525,7 @@ impl Inner {
         }
         if let Some(l) = self.legacy.as_ref() {
             if off == LEGACY_ADDR_OFF {
-                return l.peek_addr();
+                return l.merge_base_addr();
             }
             if off == LEGACY_DATA_OFF {
                 return l.peek_data(cr);

@@ -214,6 +214,10 @@ fn stock_read4_over_vsec() {
     assert_eq!(k.kernel_reads, 1);
     assert_eq!(k.interleaved_transactions, 0);
     assert_eq!(k.semaphore_acquired, 4);
+    assert_eq!(
+        k.semaphore_busy_reads, 0,
+        "the owner's read-back is not busy"
+    );
     assert_eq!(k.config_reads + k.config_writes, k.accesses - 1);
     // Each dword access is one call.
     assert!(k.config_reads > 10 && k.config_writes > 10);
@@ -801,4 +805,63 @@ fn validate_rejects() {
     let mut c = DeviceConfig::default();
     c.vpd.ro.push(("RV".into(), "x".into()));
     assert!(SimDevice::validate(&c).is_err());
+}
+
+#[test]
+fn concurrent_clients_are_serialized_by_the_semaphore() {
+    let d = dev("");
+    let hs: Vec<_> = (1..=3u32)
+        .map(|pid| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::new(&d, pid);
+                c.find_vsec().unwrap();
+                for i in 0..100u32 {
+                    let a = 0x10_0000 + pid * 0x1000 + i * 4;
+                    c.write4(2, a, pid << 16 | i).unwrap();
+                    assert_eq!(c.read4(2, a).unwrap(), pid << 16 | i);
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let k = d.counters();
+    assert_eq!(k.interleaved_transactions, 0);
+    assert_eq!((k.gateway_reads, k.gateway_writes), (300, 300));
+    assert_eq!(k.semaphore_acquired, 600);
+    // Without the semaphore, two writers interleave and the model notices.
+    let c1 = Client {
+        vsec: 0x40,
+        ..Client::new(&d, 1)
+    };
+    let c2 = Client {
+        vsec: 0x40,
+        ..Client::new(&d, 2)
+    };
+    c1.lock().unwrap();
+    c1.set_space(2).unwrap();
+    c1.w32(0x54, 0x1111).unwrap();
+    c2.w32(0x54, 0x2222).unwrap(); // clobbers c1's data
+    c1.w32(0x50, 0x3000 | 1 << 31).unwrap();
+    c1.unlock().unwrap();
+    assert_eq!(d.cr_read(2, 0x3000), Ok(0x2222));
+    assert_eq!(d.counters().interleaved_transactions, 1);
+}
+
+#[test]
+fn extreme_offsets_do_not_panic() {
+    let d = dev("");
+    let mut b = [0u8; 16];
+    assert_eq!(d.config_read(u64::MAX - 2, &mut b, 1), Ok(0));
+    assert_eq!(d.config_write(u64::MAX - 2, &b, 1), Ok(0));
+    assert_eq!(d.vpd_file_read(u64::MAX - 2, &mut b), Ok(0));
+    assert_eq!(d.vpd_file_write(u64::MAX - 3, &[0; 4]), Err(libc::EINVAL));
+    assert_eq!(d.config_dword(u32::MAX), Err(libc::EINVAL));
+    assert_eq!(d.config_dword(0x1000), Err(libc::EINVAL));
+    assert_eq!(d.cr_read(u32::MAX, u32::MAX), Err(libc::EINVAL));
+    assert_eq!(d.cr_write(2, u32::MAX, 0), Err(libc::EINVAL));
+    assert!(d.vpd_read4(u32::MAX).is_ok());
+    assert!(d.vpd_write4(u32::MAX, [0; 4]).is_ok());
 }

@@ -128,8 +128,9 @@ impl Vpd {
         if off & 3 != 0 || data.len() & 3 != 0 {
             return Err(libc::EINVAL);
         }
-        if off + data.len() as u64 > self.image.len() as u64 {
-            return Err(libc::EINVAL);
+        match off.checked_add(data.len() as u64) {
+            Some(end) if end <= self.image.len() as u64 => {}
+            _ => return Err(libc::EINVAL),
         }
         for (i, b) in data.iter().enumerate() {
             self.store(off as usize + i, *b);
@@ -319,6 +320,7 @@ mod tests {
         }
         assert_eq!(v.file_write(1, &[0; 4]), Err(libc::EINVAL));
         assert_eq!(v.file_write(v.size(), &[0; 4]), Err(libc::EINVAL));
+        assert_eq!(v.file_write(u64::MAX - 3, &[0; 4]), Err(libc::EINVAL));
     }
 
     #[test]
