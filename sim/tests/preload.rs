@@ -73,7 +73,28 @@ if pid == 0:
     os._exit(0)
 _, st = os.waitpid(pid, 0)
 print('child', os.waitstatus_to_exitcode(st))
-os.close(cr)
+
+"#;
+
+/// A program that closes every descriptor (our socket too) and then opens sockets that reuse
+/// the numbers: the preload must notice and reconnect, never talk to the program's socket.
+const CLOSERANGE: &str = r#"
+import os, fcntl, struct, socket
+cr = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR)
+fcntl.ioctl(cr, 0x0010D100, struct.pack('IIIi', 0, 5, 0, 0))
+os.closerange(3, 4096)
+pairs = [socket.socketpair() for _ in range(6)]
+fd = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR)
+fcntl.ioctl(fd, 0x0010D100, struct.pack('IIIi', 0, 5, 0, 0))
+leaked = 0
+for a, b in pairs:
+    for sk in (a, b):
+        sk.setblocking(False)
+        try:
+            leaked += len(sk.recv(4096))
+        except BlockingIOError:
+            pass
+print('after closerange, bytes sent to other sockets:', leaked)
 "#;
 
 #[test]
@@ -95,8 +116,10 @@ fn mft_nodes_ioctl_mmap_passthrough_fork() {
             "--",
             "sh",
             "-c",
-            "python3 -c \"$0\" && mstmcra /sys/bus/pci/devices/0000:05:00.0/resource0 0x2000",
+            "python3 -c \"$0\" && mstmcra /sys/bus/pci/devices/0000:05:00.0/resource0 0x2000 \
+             && timeout 30 python3 -c \"$1\"",
             SCRIPT,
+            CLOSERANGE,
         ])
         .output()
         .unwrap();
@@ -117,12 +140,13 @@ fn mft_nodes_ioctl_mmap_passthrough_fork() {
             "child 0",
             // The store through the mapping is the model's crspace (seen via resource0).
             "0x11223344",
+            "after closerange, bytes sent to other sockets: 0",
         ]
     );
     let st: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     let d = &st["devices"]["0000:05:00.0"];
-    assert_eq!(d["ioctls"]["PCI_INIT"].as_u64(), Some(2));
+    assert_eq!(d["ioctls"]["PCI_INIT"].as_u64(), Some(4));
     assert_eq!(d["ioctls"]["PCI_PARAMS"].as_u64(), Some(1));
     assert!(d["mmaps"].as_u64().unwrap() >= 1);
     let _ = std::fs::remove_file(&cfg);

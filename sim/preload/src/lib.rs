@@ -39,11 +39,14 @@ static SOCK_PATH_INIT: std::sync::Once = std::sync::Once::new();
 /// Connection of this process: (fd, pid that opened it); reopened after fork.
 struct Conn {
     fd: c_int,
+    /// Inode of our socket, to notice when the program closed it behind our back.
+    ino: u64,
     pid: c_int,
     buf: [u8; REQ_HDR + PATH_BUF + MAX_ARG],
 }
 static CONN: std::sync::Mutex<Conn> = std::sync::Mutex::new(Conn {
     fd: -1,
+    ino: 0,
     pid: 0,
     buf: [0; REQ_HDR + PATH_BUF + MAX_ARG],
 });
@@ -164,7 +167,33 @@ fn raw_close(fd: c_int) {
     }
 }
 
-fn connect() -> c_int {
+/// Whether `fd` is still the socket whose inode is `ino`.
+fn still_ours(fd: c_int, ino: u64) -> bool {
+    // SAFETY: fstat into a zeroed stat buffer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0
+            && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+            && st.st_ino as u64 == ino
+    }
+}
+
+/// Connect to the server: (fd, socket inode), fd -1 on failure.
+fn connect() -> (c_int, u64) {
+    let fd = connect_fd();
+    if fd < 0 {
+        return (-1, 0);
+    }
+    // SAFETY: fstat into a zeroed stat buffer.
+    let ino = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st);
+        st.st_ino as u64
+    };
+    (fd, ino)
+}
+
+fn connect_fd() -> c_int {
     // SAFETY: plain socket calls on a local sockaddr_un.
     unsafe {
         let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
@@ -269,52 +298,54 @@ fn transact(c: &Call, out: &mut [u8]) -> Option<(i64, usize)> {
         }
         SIM_FDS_PID.store(pid, Ordering::Relaxed);
     }
-    for attempt in 0..2 {
+    if conn.fd >= 0 && !still_ours(conn.fd, conn.ino) {
+        // The program closed our socket (e.g. closefrom) and the number may now be another
+        // file: never write to it, just forget it.
+        conn.fd = -1;
+    }
+    if conn.fd < 0 {
+        let (fd, ino) = connect();
+        conn.fd = fd;
+        conn.ino = ino;
+        conn.pid = pid;
         if conn.fd < 0 {
-            conn.fd = connect();
-            conn.pid = pid;
-            if conn.fd < 0 {
-                return None;
-            }
-        }
-        let total = REQ_HDR + c.path.len() + c.data.len();
-        if total > conn.buf.len() {
             return None;
         }
-        {
-            let b = &mut conn.buf;
-            b[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-            b[4..8].copy_from_slice(&c.op.to_le_bytes());
-            b[8..12].copy_from_slice(&c.fd.to_le_bytes());
-            b[12..16].copy_from_slice(&c.request.to_le_bytes());
-            b[16..24].copy_from_slice(&c.offset.to_le_bytes());
-            b[24..32].copy_from_slice(&c.len.to_le_bytes());
-            b[32..36].copy_from_slice(&(c.path.len() as u32).to_le_bytes());
-            b[36..40].copy_from_slice(&(c.data.len() as u32).to_le_bytes());
-            b[40..44].copy_from_slice(&c.fd_flags.to_le_bytes());
-            b[44..48].copy_from_slice(&0u32.to_le_bytes());
-            b[REQ_HDR..REQ_HDR + c.path.len()].copy_from_slice(c.path);
-            b[REQ_HDR + c.path.len()..total].copy_from_slice(c.data);
-        }
-        let fd = conn.fd;
-        let mut hdr = [0u8; RESP_HDR];
-        if write_all(fd, &conn.buf[..total]) && read_exact(fd, &mut hdr) {
-            let mut r = [0u8; 8];
-            r.copy_from_slice(&hdr[0..8]);
-            let ret = i64::from_le_bytes(r);
-            let dlen = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize;
-            let keep = dlen.min(out.len());
-            if read_exact(fd, &mut out[..keep]) && discard(fd, dlen - keep) {
-                return Some((ret, keep));
-            }
-        }
-        // Broken connection: retry once on a fresh one (only the first time).
-        raw_close(conn.fd);
-        conn.fd = -1;
-        if attempt == 1 {
-            break;
+    }
+    let total = REQ_HDR + c.path.len() + c.data.len();
+    if total > conn.buf.len() {
+        return None;
+    }
+    {
+        let b = &mut conn.buf;
+        b[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+        b[4..8].copy_from_slice(&c.op.to_le_bytes());
+        b[8..12].copy_from_slice(&c.fd.to_le_bytes());
+        b[12..16].copy_from_slice(&c.request.to_le_bytes());
+        b[16..24].copy_from_slice(&c.offset.to_le_bytes());
+        b[24..32].copy_from_slice(&c.len.to_le_bytes());
+        b[32..36].copy_from_slice(&(c.path.len() as u32).to_le_bytes());
+        b[36..40].copy_from_slice(&(c.data.len() as u32).to_le_bytes());
+        b[40..44].copy_from_slice(&c.fd_flags.to_le_bytes());
+        b[44..48].copy_from_slice(&0u32.to_le_bytes());
+        b[REQ_HDR..REQ_HDR + c.path.len()].copy_from_slice(c.path);
+        b[REQ_HDR + c.path.len()..total].copy_from_slice(c.data);
+    }
+    let fd = conn.fd;
+    let mut hdr = [0u8; RESP_HDR];
+    if write_all(fd, &conn.buf[..total]) && read_exact(fd, &mut hdr) {
+        let mut r = [0u8; 8];
+        r.copy_from_slice(&hdr[0..8]);
+        let ret = i64::from_le_bytes(r);
+        let dlen = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize;
+        let keep = dlen.min(out.len());
+        if read_exact(fd, &mut out[..keep]) && discard(fd, dlen - keep) {
+            return Some((ret, keep));
         }
     }
+    // Broken connection (the server is gone): no retry, a request may have been executed.
+    raw_close(conn.fd);
+    conn.fd = -1;
     None
 }
 
