@@ -41,6 +41,25 @@ static void blocks(mfile *mf)
     }
 }
 
+/* More dwords than the library moves per internal chunk (16 Ki dwords). */
+static void big_block(mfile *mf, const char *what)
+{
+    enum { BIG = 20000 };
+    u_int32_t *w = calloc(BIG, 4), *r = calloc(BIG, 4);
+    u_int8_t *b = calloc(BIG, 4);
+    fill(w, BIG, 77);
+    CHECK(mwrite4_block(mf, 0x100000, w, BIG * 4) == BIG * 4, "%s: write %d dwords", what, BIG);
+    CHECK(mread4_block(mf, 0x100000, r, BIG * 4) == BIG * 4 && memcmp(w, r, BIG * 4) == 0,
+          "%s: read %d dwords back", what, BIG);
+    CHECK(mread_buffer(mf, 0x100000, b, BIG * 4) == BIG * 4 && b[4 * 17000] == (u_int8_t)(w[17000] >> 24) &&
+              b[4 * 19999 + 3] == (u_int8_t)w[19999], "%s: mread_buffer across chunks", what);
+    CHECK(mwrite_buffer(mf, 0x200000, b, BIG * 4) == BIG * 4 && mread4_block(mf, 0x200000, r, BIG * 4) == BIG * 4 &&
+              memcmp(w, r, BIG * 4) == 0, "%s: mwrite_buffer across chunks", what);
+    free(w);
+    free(r);
+    free(b);
+}
+
 static void buffers(mfile *mf)
 {
     u_int32_t dw[4] = {0x11223344, 0xa1b2c3d4, 0, 0xffffffff};
@@ -194,6 +213,7 @@ static void memory_path(void)
     CHECK(mread4(mf, 0x4000000, &v) == 0 && errno == EINVAL, "beyond the 64 MiB window: 0, EINVAL");
     u_int32_t d[2];
     CHECK(mread4_block(mf, 0, d, 6) == EINVAL, "unaligned length on the memory path: EINVAL (22)");
+    big_block(mf, "memory");
     mpci_change(mf);
     CHECK(mf->tp == MST_PCICONF, "mpci_change -> config (%#x)", mf->tp);
     CHECK(mread4(mf, SCRATCH, &v) == 4 && v == 0xcafe0001, "config sees the mmap write");
@@ -215,6 +235,7 @@ int main(void)
     CHECK(mread4(mf, SCRATCH, &v) == 4 && v == 0x12345678, "write/read round trip (%#x)", v);
     CHECK(mwrite4(mf, SCRATCH, 0) == 4 && mread4(mf, SCRATCH, &v) == 4 && v == 0, "second round trip");
     blocks(mf);
+    big_block(mf, "VSEC");
     buffers(mf);
     arg_errors(mf);
     spaces(mf);

@@ -12,9 +12,10 @@ use std::os::raw::{c_int, c_uint};
 use std::ptr;
 
 use super::abi::mfile;
-use super::boundary::{call, fail, fail_with, Outcome};
+use super::boundary::{call, fail, fail_with, Failure, Outcome};
 use super::handle::{ctx, sync_space};
 use crate::api::Device;
+use crate::error::Error;
 use crate::select::PathKind;
 use crate::types::*;
 
@@ -86,13 +87,69 @@ fn block_args(
     Ok(byte_len as usize / 4)
 }
 
-/// Map a block error: on the VSEC gateway a partial transfer returns the bytes done.
-fn block_fail(dev: &Device, e: &crate::error::Error) -> super::boundary::Failure<c_int> {
-    let rc = match e {
-        crate::error::Error::Partial { done_bytes, .. } if is_vsec(dev) => *done_bytes as c_int,
-        _ => -1,
+/// Map a block error after `done` bytes: on the VSEC gateway a transfer stopped part way
+/// returns the bytes done, anything else -1.
+fn block_fail(dev: &Device, done: usize, e: &Error) -> Failure<c_int> {
+    let partial = matches!(e, Error::Partial { .. }) || done > 0;
+    let rc = if partial && is_vsec(dev) {
+        done as c_int
+    } else {
+        -1
     };
     fail_with(rc, e)
+}
+
+/// Dwords moved per library call: bounds the scratch memory of a block transfer whatever
+/// `byte_len` the caller passes.
+const CHUNK: usize = 16 * 1024;
+
+/// Read `n` dwords from `offset` chunk by chunk, giving each chunk (or the part done before a
+/// failure) to `sink(first_dword_index, dwords)`. On failure: the bytes done and the error.
+fn read_chunked(
+    dev: &Device,
+    offset: c_uint,
+    n: usize,
+    mut sink: impl FnMut(usize, &[u32]),
+) -> Result<(), (usize, Error)> {
+    let mut buf = vec![0u32; n.min(CHUNK)];
+    let mut i = 0;
+    while i < n {
+        let k = (n - i).min(CHUNK);
+        let addr = offset.wrapping_add((i * 4) as u32);
+        match dev.read_block(addr, &mut buf[..k]) {
+            Ok(()) => sink(i, &buf[..k]),
+            Err(e) => {
+                let d = (e.done_bytes() / 4).min(k);
+                sink(i, &buf[..d]);
+                return Err(((i + d) * 4, e));
+            }
+        }
+        i += k;
+    }
+    Ok(())
+}
+
+/// Write `n` dwords at `offset` chunk by chunk, `source(first_dword_index, chunk)` filling each
+/// chunk first. On failure: the bytes done and the error.
+fn write_chunked(
+    dev: &Device,
+    offset: c_uint,
+    n: usize,
+    mut source: impl FnMut(usize, &mut [u32]),
+) -> Result<(), (usize, Error)> {
+    let mut buf = vec![0u32; n.min(CHUNK)];
+    let mut i = 0;
+    while i < n {
+        let k = (n - i).min(CHUNK);
+        source(i, &mut buf[..k]);
+        let addr = offset.wrapping_add((i * 4) as u32);
+        if let Err(e) = dev.write_block(addr, &buf[..k]) {
+            let d = (e.done_bytes() / 4).min(k);
+            return Err(((i + d) * 4, e));
+        }
+        i += k;
+    }
+    Ok(())
 }
 
 /// `int mread4(mfile* mf, unsigned int offset, u_int32_t* value)`: read one crspace dword
@@ -136,19 +193,6 @@ pub unsafe extern "C" fn mwrite4(mf: *mut mfile, offset: c_uint, value: u32) -> 
     })
 }
 
-/// Read `n` dwords at `offset` into a vector; on failure the vector holds the dwords done.
-fn read_dwords(dev: &Device, offset: c_uint, n: usize) -> (Vec<u32>, Option<crate::error::Error>) {
-    let mut buf = vec![0u32; n];
-    match dev.read_block(offset, &mut buf) {
-        Ok(()) => (buf, None),
-        Err(e) => {
-            let done = (e.done_bytes() / 4).min(n);
-            buf.truncate(done);
-            (buf, Some(e))
-        }
-    }
-}
-
 /// `int mread4_block(mfile* mf, unsigned int offset, u_int32_t* data, int byte_len)`: read
 /// `byte_len/4` consecutive dwords (host order). `byte_len` on success (see module doc).
 ///
@@ -169,13 +213,17 @@ pub unsafe extern "C" fn mread4_block(
                 if n == 0 {
                     return Ok(0);
                 }
-                let (buf, err) = read_dwords(dev, offset, n);
-                // SAFETY: buf.len() <= n dwords, data writable for n*4 bytes (any alignment).
-                ptr::copy_nonoverlapping(buf.as_ptr() as *const u8, data as *mut u8, buf.len() * 4);
-                match err {
-                    None => Ok(byte_len),
-                    Some(e) => Err(block_fail(dev, &e)),
-                }
+                let out = data as *mut u8;
+                read_chunked(dev, offset, n, |first, dw| {
+                    // SAFETY: first + dw.len() <= n; data writable for n*4 bytes (any alignment).
+                    ptr::copy_nonoverlapping(
+                        dw.as_ptr() as *const u8,
+                        out.add(first * 4),
+                        dw.len() * 4,
+                    );
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                Ok(byte_len)
             })
         }
     })
@@ -201,11 +249,16 @@ pub unsafe extern "C" fn mwrite4_block(
                 if n == 0 {
                     return Ok(0);
                 }
-                let mut buf = vec![0u32; n];
-                // SAFETY: data readable for n*4 bytes (any alignment).
-                ptr::copy_nonoverlapping(data as *const u8, buf.as_mut_ptr() as *mut u8, n * 4);
-                dev.write_block(offset, &buf)
-                    .map_err(|e| block_fail(dev, &e))?;
+                let src = data as *const u8;
+                write_chunked(dev, offset, n, |first, dw| {
+                    // SAFETY: first + dw.len() <= n; data readable for n*4 bytes (any alignment).
+                    ptr::copy_nonoverlapping(
+                        src.add(first * 4),
+                        dw.as_mut_ptr() as *mut u8,
+                        dw.len() * 4,
+                    );
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
                 Ok(byte_len)
             })
         }
@@ -232,15 +285,18 @@ pub unsafe extern "C" fn mread_buffer(
                 if n == 0 {
                     return Ok(0);
                 }
-                let (buf, err) = read_dwords(dev, offset, n);
-                for (i, v) in buf.iter().enumerate() {
-                    // SAFETY: i < n, data writable for n*4 bytes.
-                    ptr::copy_nonoverlapping(v.to_be_bytes().as_ptr(), data.add(i * 4), 4);
-                }
-                match err {
-                    None => Ok(byte_len),
-                    Some(e) => Err(block_fail(dev, &e)),
-                }
+                read_chunked(dev, offset, n, |first, dw| {
+                    for (i, v) in dw.iter().enumerate() {
+                        // SAFETY: first + i < n, data writable for n*4 bytes.
+                        ptr::copy_nonoverlapping(
+                            v.to_be_bytes().as_ptr(),
+                            data.add((first + i) * 4),
+                            4,
+                        );
+                    }
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                Ok(byte_len)
             })
         }
     })
@@ -269,12 +325,13 @@ pub unsafe extern "C" fn mwrite_buffer(
                 }
                 // SAFETY: data readable for n*4 bytes.
                 let bytes = std::slice::from_raw_parts(data as *const u8, n * 4);
-                let buf: Vec<u32> = bytes
-                    .chunks_exact(4)
-                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                dev.write_block(offset, &buf)
-                    .map_err(|e| block_fail(dev, &e))?;
+                write_chunked(dev, offset, n, |first, dw| {
+                    for (i, d) in dw.iter_mut().enumerate() {
+                        let c = &bytes[(first + i) * 4..(first + i) * 4 + 4];
+                        *d = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+                    }
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
                 Ok(byte_len)
             })
         }
