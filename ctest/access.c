@@ -174,6 +174,7 @@ static void misc(mfile *mf)
     CHECK(mf->dinfo != NULL && mf->dinfo->pci.dev_id == 0x1017 && mf->dinfo->pci.vend_id == 0x15b3, "dinfo ids");
     CHECK(mf->dinfo && strcmp(mf->dinfo->dev_name, DEV) == 0, "dinfo->dev_name is the name opened");
     CHECK(mf->pci_device_id == 0x1017, "pci_device_id");
+    CHECK(mf->hw_dev_id == 0x20d && mf->rev_id == 0, "hw_dev_id filled at open (%#x)", mf->hw_dev_id);
     CHECK(read_device_id(mf, &v) == 4 && v == 0x20d && mf->hw_dev_id == 0x20d, "read_device_id: 4, 0x20d");
     CHECK(read_dword_from_conf_space(mf, 0, &v) == 0 && v == 0x101715b3, "config dword 0 = %#x", v);
     u_int8_t vpd[4] = {0};

@@ -261,6 +261,12 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
         m.dinfo = di;
         m.mpci_change = Some(super::open::mpci_change);
         sync_fields(mf, &dev);
+        // Tools read hw_dev_id/rev_id straight from the mfile: fill them now (a failure here
+        // is not an open failure; read_device_id reports it).
+        if let Ok((hw, rev)) = dev.hw_id() {
+            m.hw_dev_id = hw;
+            m.rev_id = rev;
+        }
         let ctx = Box::new(UlCtx {
             magic: CTX_MAGIC,
             devs: RwLock::new(Devices {
