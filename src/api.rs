@@ -8,6 +8,16 @@
 //! (`done_bytes` may be 0 when the first dword failed); a failure before any transfer (bad
 //! argument, semaphore busy, space not supported) is returned as the plain error. The C layer
 //! maps `Partial` to the byte count and other errors to -1, as stock's VSEC path does.
+//!
+//! Paths (see `select`): the VSEC gateway or the legacy 0x58/0x5c window over sysfs/procfs
+//! `config` (`PathKind::SysfsConfig`, `mtype` MST_PCICONF), or `resource0` mapped
+//! (`PathKind::SysfsMemory`, MST_PCI). Config accesses per operation on the gateway: `read4`
+//! 6, `write4` 7 (+2 when the address space differs from the one selected last), blocks
+//! 2n + 4 (read) / 3n + 4 (write) per 4096 dwords; stock needs 11 / 11 / 3n + 8.
+//!
+//! Opening (`Device::open`) requires euid 0 (EACCES otherwise, as stock); errors carry an
+//! errno (`Error::errno`) and a message naming the cause (kernel lockdown, truncated config
+//! space, busy semaphore with the way to clear it, unsupported PCI id, ...).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

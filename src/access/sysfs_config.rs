@@ -78,13 +78,39 @@ impl SysfsConfig {
     }
 }
 
+/// pread/pwrite retried when a signal interrupts them (nothing was transferred then).
+trait RetryIo {
+    fn read_at_retry(&self, buf: &mut [u8], off: u32) -> io::Result<usize>;
+    fn write_at_retry(&self, buf: &[u8], off: u32) -> io::Result<usize>;
+}
+
+impl RetryIo for File {
+    fn read_at_retry(&self, buf: &mut [u8], off: u32) -> io::Result<usize> {
+        loop {
+            match self.read_at(buf, off as u64) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    fn write_at_retry(&self, buf: &[u8], off: u32) -> io::Result<usize> {
+        loop {
+            match self.write_at(buf, off as u64) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
 impl ConfigIo for SysfsConfig {
     fn read_dword(&mut self, off: u32) -> Result<u32> {
         self.check(off)?;
         let mut b = [0u8; 4];
         let n = self
             .file
-            .read_at(&mut b, off as u64)
+            .read_at_retry(&mut b, off)
             .map_err(|e| Error::io(format!("pread config {off:#x}"), e))?;
         if n != 4 {
             if n == 0 && off >= 0x40 {
@@ -118,7 +144,7 @@ impl ConfigIo for SysfsConfig {
         }
         let n = self
             .file
-            .read_at(&mut b[..len], off as u64)
+            .read_at_retry(&mut b[..len], off)
             .map_err(|e| Error::io(format!("pread config {off:#x} ({len} bytes)"), e))?;
         if n != len {
             if n == 0 && off >= 0x40 {
@@ -144,7 +170,7 @@ impl ConfigIo for SysfsConfig {
         log::trace!("config write {off:#x} <- {v:#010x}");
         let n = self
             .file
-            .write_at(&v.to_le_bytes(), off as u64)
+            .write_at_retry(&v.to_le_bytes(), off)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission(format!(
                     "pwrite config {off:#x} ({}): {e}: the kernel refuses config-space writes \

@@ -23,9 +23,12 @@ pub fn read4(path: &Path, offset: u32) -> Result<[u8; 4]> {
     let want = if skip == 0 { 4 } else { 8 };
     let mut got = 0;
     while got < want {
-        let n = f
-            .read_at(&mut buf[got..want], aligned as u64 + got as u64)
-            .map_err(|e| Error::io(format!("pread {} at {:#x}", path.display(), aligned), e))?;
+        let n = match f.read_at(&mut buf[got..want], aligned as u64 + got as u64) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => {
+                r.map_err(|e| Error::io(format!("pread {} at {aligned:#x}", path.display()), e))?
+            }
+        };
         if n == 0 {
             return Err(Error::io(
                 format!("pread {} at {offset:#x}", path.display()),
