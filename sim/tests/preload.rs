@@ -152,3 +152,65 @@ fn mft_nodes_ioctl_mmap_passthrough_fork() {
     let _ = std::fs::remove_file(&cfg);
     let _ = std::fs::remove_file(&stats);
 }
+
+/// Threads issuing ioctls while the main thread forks: children must never inherit a held
+/// connection lock (they would hang), and every ioctl must be answered.
+const THREADS_AND_FORK: &str = r#"
+import os, fcntl, struct, threading
+INIT = 0x0010D100
+arg = struct.pack('IIIi', 0, 5, 0, 0)
+def worker(n):
+    fd = os.open('/dev/mst/mt4119_pci_cr0', os.O_RDWR)
+    for _ in range(n):
+        fcntl.ioctl(fd, INIT, arg)
+    os.close(fd)
+ts = [threading.Thread(target=worker, args=(300,)) for _ in range(4)]
+for t in ts:
+    t.start()
+bad = 0
+for _ in range(20):
+    pid = os.fork()
+    if pid == 0:
+        worker(1)
+        os._exit(0)
+    _, st = os.waitpid(pid, 0)
+    bad += os.waitstatus_to_exitcode(st) != 0
+for t in ts:
+    t.join()
+print('children failed:', bad)
+"#;
+
+#[test]
+fn threads_and_fork() {
+    if !usable("threads_and_fork") {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let cfg = dir.join(format!("mtcr-sim-preload-tf-{}.toml", std::process::id()));
+    let stats = dir.join(format!("mtcr-sim-preload-tf-{}.json", std::process::id()));
+    std::fs::write(&cfg, "[[device]]\ndriver = \"mft_legacy\"\n").unwrap();
+    let out = Command::new(SIM)
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--stats")
+        .arg(&stats)
+        .args(["--", "timeout", "120", "python3", "-c", THREADS_AND_FORK])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!(
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    assert_eq!(stdout.trim(), "children failed: 0");
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(
+        st["devices"]["0000:05:00.0"]["ioctls"]["PCI_INIT"].as_u64(),
+        Some(4 * 300 + 20)
+    );
+    let _ = std::fs::remove_file(&cfg);
+    let _ = std::fs::remove_file(&stats);
+}

@@ -305,6 +305,7 @@ fn namespace_contents_and_host_unchanged() {
         return;
     }
     let pci_before = listing("/sys/bus/pci/devices");
+    let proc_before = listing("/proc/bus/pci");
     let dev_before = listing("/dev");
     let toml =
         "[[device]]\nbdf = \"0000:05:00.0\"\nib_devs = [\"mlx5_0\"]\nnet_devs = [\"enp5s0\"]\n\
@@ -321,7 +322,9 @@ fn namespace_contents_and_host_unchanged() {
          ls /sys/bus/pci/devices/0000:05:00.0/net; \
          stat -c %s /sys/bus/pci/devices/0000:05:00.0/config; \
          test -e /dev/null && test -d /dev/pts && echo dev-ok; \
-         ls /sys/class | grep -c .",
+         ls /sys/class | grep -c .; \
+         ls /proc/bus/pci; \
+         mstmcra /proc/bus/pci/05/00.0 0xf0014",
     );
     assert_eq!(r.code(), 0);
     let out = r.stdout();
@@ -343,6 +346,9 @@ fn namespace_contents_and_host_unchanged() {
     // Host classes are still there beside infiniband.
     let classes: usize = lines[9].parse().unwrap();
     assert!(classes >= listing("/sys/class").len());
+    // /proc/bus/pci shows only the simulated bus, and its files are the devices' config.
+    assert_eq!(lines[10..], ["05", "devices", "0x0000020d"]);
+    assert_eq!(listing("/proc/bus/pci"), proc_before);
     assert_eq!(listing("/sys/bus/pci/devices"), pci_before);
     assert_eq!(listing("/dev"), dev_before);
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();

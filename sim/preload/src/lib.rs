@@ -44,12 +44,53 @@ struct Conn {
     pid: c_int,
     buf: [u8; REQ_HDR + PATH_BUF + MAX_ARG],
 }
-static CONN: std::sync::Mutex<Conn> = std::sync::Mutex::new(Conn {
+/// The connection, behind [`ConnLock`] (a lock that a forked child can take over: a
+/// `Mutex` held by another thread at `fork` time would stay locked forever in the child).
+struct ConnCell(UnsafeCell<Conn>);
+unsafe impl Sync for ConnCell {}
+/// 0 = free, else the pid of the process whose thread holds the connection.
+static CONN_OWNER: AtomicI32 = AtomicI32::new(0);
+
+struct ConnLock;
+
+impl ConnLock {
+    fn acquire(pid: c_int) -> ConnLock {
+        loop {
+            match CONN_OWNER.compare_exchange(0, pid, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return ConnLock,
+                // Held by a thread of the parent when it forked: nobody will release it here.
+                Err(holder)
+                    if holder != pid
+                        && CONN_OWNER
+                            .compare_exchange(holder, pid, Ordering::Acquire, Ordering::Relaxed)
+                            .is_ok() =>
+                {
+                    return ConnLock
+                }
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    fn conn(&self) -> &mut Conn {
+        // SAFETY: only one ConnLock exists per process at a time (CONN_OWNER).
+        unsafe { &mut *CONN.0.get() }
+    }
+}
+
+impl Drop for ConnLock {
+    fn drop(&mut self) {
+        CONN_OWNER.store(0, Ordering::Release);
+    }
+}
+
+static CONN: ConnCell = ConnCell(UnsafeCell::new(Conn {
     fd: -1,
     ino: 0,
     pid: 0,
     buf: [0; REQ_HDR + PATH_BUF + MAX_ARG],
-});
+}));
 
 /// Descriptors (< 4096) this process has used as simulated nodes: closing them tells the server.
 static SIM_FDS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
@@ -281,12 +322,10 @@ struct Call<'a> {
 /// Send a request; the response data goes into `out` (truncated to its size).
 /// Returns (ret, response data length) or None when the server cannot be reached.
 fn transact(c: &Call, out: &mut [u8]) -> Option<(i64, usize)> {
-    let mut conn = match CONN.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
     // SAFETY: getpid never fails.
     let pid = unsafe { libc::getpid() };
+    let lock = ConnLock::acquire(pid);
+    let conn = lock.conn();
     if conn.fd >= 0 && conn.pid != pid {
         // Inherited over fork: the parent keeps using it; we open our own.
         raw_close(conn.fd);

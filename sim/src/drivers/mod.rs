@@ -146,7 +146,7 @@ pub const CX3_IDS: &[u16] = &[4099, 4103];
 /// * `mstflint_access`: `_mstconf` only (the `_mstcr` creation is unreachable in the real
 ///   module); none for a virtual function (the module skips VFs).
 /// * `mst_driver` (Gen-1): nodes only for ids in [`GEN1_SUPPORTED_IDS`] (e.g. none for a
-///   ConnectX-7); the memory node only for ConnectX-3 / ConnectX-3 Pro. MFT mode names end in
+///   ConnectX-7, none for a VF); the memory node only for ConnectX-3 / ConnectX-3 Pro. MFT mode names end in
 ///   the PCI *function* number.
 /// * MFT legacy: `mt<id>_pciconf<n>` and `mt<id>_pci_cr<n>` with `n` = 0 here; use
 ///   [`nodes_for_all`] to number several devices with one id.
@@ -177,6 +177,9 @@ pub fn nodes_for_all(cfgs: &[DeviceConfig]) -> Vec<Vec<NodeSpec>> {
         };
         let id = info.pci_device_id;
         let dbdf = format!("{dom:04x}:{bus:02x}:{dev:02x}.{func:x}");
+        // A simulated VF carries its PF's device id; real VF ids (e.g. 4120) are not in the
+        // Gen-1 tables, so VFs get no Gen-1 node.
+        let gen1_matches = GEN1_SUPPORTED_IDS.contains(&id) && cfg.physfn.is_none();
         let mut push = |path: String, kind: NodeKind| {
             if taken.insert(path.clone()) {
                 out[i].push(NodeSpec { path, kind });
@@ -190,7 +193,7 @@ pub fn nodes_for_all(cfgs: &[DeviceConfig]) -> Vec<Vec<NodeSpec>> {
                 }
             }
             DriverKind::MstDriver => {
-                if GEN1_SUPPORTED_IDS.contains(&id) {
+                if gen1_matches {
                     push(format!("/dev/{dbdf}_mstconf"), NodeKind::MstDriverConf);
                     if CX3_IDS.contains(&id) {
                         push(format!("/dev/{dbdf}_mstcr"), NodeKind::MstDriverCr);
@@ -198,7 +201,7 @@ pub fn nodes_for_all(cfgs: &[DeviceConfig]) -> Vec<Vec<NodeSpec>> {
                 }
             }
             DriverKind::MstDriverMft => {
-                if GEN1_SUPPORTED_IDS.contains(&id) {
+                if gen1_matches {
                     push(
                         format!("/dev/mst/mt{id}_pci_pciconf{func}"),
                         NodeKind::MstDriverMftConf,

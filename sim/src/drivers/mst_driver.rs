@@ -88,17 +88,25 @@ pub(crate) fn handle<D: DriverDevice + ?Sized>(
     arg: &mut [u8],
 ) -> IoctlOutcome {
     let dev = c.dev;
-    let fl = flavour(dev, c.kind);
+    // Decided at load in the real driver; looked up only by the ioctls that use it, so an
+    // unknown number never touches the device.
+    let kind = c.kind;
+    let fl = || flavour(dev, kind);
     let r: Result<i64, Errno> = match request {
-        MST_READ | MST_WRITE => rw(c, fl, request == MST_WRITE, arg),
-        MST_GET_DMA_PAGES => get_dma_pages(c, arg, MAX_PAGES, false),
-        MST_RELEASE_DMA_PAGES => {
-            c.node.dma = None;
-            Ok(0)
+        MST_READ | MST_WRITE => {
+            let fl = fl();
+            rw(c, fl, request == MST_WRITE, arg)
         }
+        MST_GET_DMA_PAGES => dev
+            .gate()
+            .and_then(|_| get_dma_pages(c, arg, MAX_PAGES, false)),
+        MST_RELEASE_DMA_PAGES => dev.gate().map(|_| {
+            c.node.dma = None;
+            0
+        }),
         MST_READ_DWORD_FROM_CONFIG_SPACE => {
             // Read errors (and a semaphore that cannot be taken) are not reported.
-            if fl != Flavour::Vsec || sem_ok(c) {
+            if fl() != Flavour::Vsec || sem_ok(c) {
                 if let Ok(v) = dev.config_dword(rd32(arg, 0)) {
                     wr32(arg, 4, v);
                 }
@@ -139,12 +147,12 @@ pub(crate) fn handle<D: DriverDevice + ?Sized>(
             Ok(0)
         }
         MST_INIT => {
-            if fl == Flavour::Vsec {
+            if fl() == Flavour::Vsec {
                 c.node.sem_corrupted = true;
             }
             Ok(0)
         }
-        MST_PCI_CONNECTX_WA => {
+        MST_PCI_CONNECTX_WA => dev.gate().and_then(|_| {
             c.node.wa_calls = c.node.wa_calls.saturating_add(1);
             match c.node.wa_calls {
                 1 => {
@@ -154,7 +162,7 @@ pub(crate) fn handle<D: DriverDevice + ?Sized>(
                 2 | 3 => Ok(0),
                 _ => Err(libc::ENOLCK),
             }
-        }
+        }),
         MST_VPD_READ | MST_VPD_WRITE => {
             if find_capability(dev, 0x03).is_none() {
                 log::warn!("mst_driver: MST_VPD_* without VPD capability keeps the device mutex");

@@ -991,6 +991,10 @@ fn node_names() {
             ("/dev/0000:05:00.0_mstcr", NodeKind::MstDriverCr)
         ]
     );
+    let vf = cfg(
+        "[[device]]\ndriver = \"mst_driver\"\nphysfn = \"0000:05:00.0\"\nbdf = \"0000:05:00.2\"",
+    );
+    assert!(nodes_for(&vf[0]).is_empty());
     // ConnectX-7 is not in the Gen-1 tables.
     let c = cfg("[[device]]\ndriver = \"mst_driver\"\nmodel = \"connectx7\"");
     assert!(nodes_for(&c[0]).is_empty());
@@ -1086,4 +1090,19 @@ fn faults_apply_to_ioctls_that_do_not_touch_the_device() {
     let mut x = vec![0u8; 4];
     assert_eq!(call(&dev, MA, &mut st, 0x8004D599, &mut x), EINVAL);
     assert_eq!(dev.log.lock().len(), n);
+}
+
+#[test]
+fn gen1_unknown_numbers_do_not_touch_the_device() {
+    let dev = FakeDev::new();
+    let mut st = FdState::default();
+    let mut x = vec![0u8; 40];
+    assert_eq!(call(&dev, G1, &mut st, 0x8028D001, &mut x), EINVAL);
+    assert!(dev.log.lock().is_empty());
+    let mut w = arg(mst_driver::MST_PCI_CONNECTX_WA);
+    assert_eq!(
+        call(&dev, G1, &mut st, mst_driver::MST_PCI_CONNECTX_WA, &mut w),
+        0
+    );
+    assert_eq!(dev.log.lock().as_slice(), &[(Access::Gate, 0, false)]);
 }

@@ -186,3 +186,27 @@ fn e2e_mft_legacy() {
     assert_eq!(cr.mmap(0x2000, 0x3ff_f000).err(), Some(libc::EINVAL));
     assert_eq!(sim.counters(BDF).mmaps, 1);
 }
+
+#[test]
+fn e2e_two_mft_devices_are_numbered() {
+    let Some(sim) = in_sim(
+        concat!(module_path!(), "::e2e_two_mft_devices_are_numbered"),
+        "[[device]]\ndriver = \"mft_legacy\"\n[[device]]\ndriver = \"mft_legacy\"\nbdf = \"0000:82:00.0\"\n",
+    ) else {
+        return;
+    };
+    use mft::*;
+    for (node, bus, other) in [("mt4119_pciconf0", 5, 0x82), ("mt4119_pciconf1", 0x82, 5)] {
+        let fd = Fd::open(&format!("/dev/mst/{node}"));
+        let mut i = arg(PCICONF_INIT);
+        wr32(&mut i, 4, other);
+        assert_eq!(fd.ioctl(PCICONF_INIT, &mut i), (-1, libc::ENXIO));
+        wr32(&mut i, 4, bus);
+        assert_eq!(fd.ioctl(PCICONF_INIT, &mut i), (0, 0));
+    }
+    assert_eq!(sim.counters(BDF).ioctls.get("PCICONF_INIT"), Some(&2));
+    assert_eq!(
+        sim.counters("0000:82:00.0").ioctls.get("PCICONF_INIT"),
+        Some(&2)
+    );
+}

@@ -24,6 +24,7 @@ use crate::model::{CrStore, SimDevice};
 
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
+pub const PROC_BUS_PCI: &str = "/proc/bus/pci";
 /// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
 pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
 /// File name of the preload library.
@@ -180,10 +181,11 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     // From here on SIGINT/SIGTERM/... go to the command (held until it has started).
     install_forwarding();
     let cfgs = opts.config.devices.clone();
-    let node_specs: Vec<(usize, drivers::NodeSpec)> = cfgs
-        .iter()
+    // nodes_for_all numbers MFT nodes of several devices with one PCI id (mt4119_pciconf0, 1...).
+    let node_specs: Vec<(usize, drivers::NodeSpec)> = drivers::nodes_for_all(&cfgs)
+        .into_iter()
         .enumerate()
-        .flat_map(|(i, c)| drivers::nodes_for(c).into_iter().map(move |n| (i, n)))
+        .flat_map(|(i, v)| v.into_iter().map(move |n| (i, n)))
         .collect();
     let preload = find_preload(opts.preload.as_deref());
     match &preload {
@@ -278,6 +280,22 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         cleanup.mounts.push(b.path.clone());
     }
 
+    // /proc/bus/pci: the host's devices hidden, the simulated ones' config files there too
+    // (mtcr accepts `/proc/bus/pci/...` names and falls back to them).
+    let procpci = Path::new(PROC_BUS_PCI);
+    if procpci.is_dir() && ns::mount_tmpfs(procpci, "0755").is_ok() {
+        cleanup.mounts.push(procpci.to_path_buf());
+        for b in tree::build_proc_bus_pci(procpci, &cfgs)? {
+            let d = &devices[b.dev_index];
+            ns::bind(
+                &fuse_dir.join(fs::name_of(d.bdf(), fs::FileKind::Config)),
+                &b.path,
+                false,
+            )?;
+            cleanup.mounts.push(b.path.clone());
+        }
+    }
+
     // /sys/class/infiniband.
     if cfgs.iter().any(|c| !c.ib_devs.is_empty()) {
         let ib = Path::new(IB_CLASS);
@@ -312,6 +330,13 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         }
         let paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
         tree::build_dev_nodes(dev, &paths)?;
+    }
+
+    // /dev/mem is mtcr's last memory-access fallback (mmap at the BAR's physical address,
+    // which on this host is not the simulated device): make it /dev/null inside.
+    let devmem = Path::new("/dev/mem");
+    if devmem.exists() && ns::bind(Path::new("/dev/null"), devmem, false).is_ok() {
+        cleanup.mounts.push(devmem.to_path_buf());
     }
 
     // Private lock files: mtcr's flock()s on /tmp/mstflint_lockfiles/<bdf>_{config,mem} must

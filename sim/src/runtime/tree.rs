@@ -129,6 +129,69 @@ pub fn build_pci_devices(root: &Path, devices: &[DeviceConfig]) -> Result<Vec<Bi
     Ok(binds)
 }
 
+/// Directory and file name of a device under `/proc/bus/pci` ("05", "00.0"; the directory
+/// is "DDDD:BB" outside domain 0, as Linux names it).
+pub fn proc_bus_pci_name(bdf: &str) -> Option<(String, String)> {
+    let (dom, bus, dev, func) = crate::config::parse_bdf(bdf)?;
+    let dir = if dom == 0 {
+        format!("{bus:02x}")
+    } else {
+        format!("{dom:04x}:{bus:02x}")
+    };
+    Some((dir, format!("{dev:02x}.{func:x}")))
+}
+
+/// `/proc/bus/pci/devices` as Linux prints it, for the domain-0 devices: bus+devfn,
+/// vendor+device, irq, 7 resource starts (with flag bits) and 7 sizes (17 fields).
+pub fn proc_devices_text(devices: &[DeviceConfig]) -> String {
+    let mut s = String::new();
+    for d in devices {
+        let Some((0, bus, dev, func)) = crate::config::parse_bdf(&d.bdf) else {
+            continue;
+        };
+        let m = d.model_info();
+        let devfn = (u32::from(dev) << 3) | u32::from(func);
+        s.push_str(&format!(
+            "{bus:02x}{devfn:02x}\t{:04x}{:04x}\t{:x}",
+            0x15b3, m.pci_device_id, 0
+        ));
+        let starts = [bar0_start(&d.bdf) | 0xc, 0, 0, 0, 0, 0, 0];
+        let sizes = [BAR0_SIZE, 0, 0, 0, 0, 0, 0];
+        for v in starts.iter().chain(sizes.iter()) {
+            s.push_str(&format!("\t{v:16x}"));
+        }
+        s.push_str("\t\n");
+    }
+    s
+}
+
+/// Populate `root` (the tmpfs standing at `/proc/bus/pci`): `devices` and one placeholder
+/// per device with a `config` file (bind target for the FUSE config file).
+pub fn build_proc_bus_pci(
+    root: &Path,
+    devices: &[DeviceConfig],
+) -> Result<Vec<BindTarget>, String> {
+    write_file(&root.join("devices"), &proc_devices_text(devices), 0o444)?;
+    let mut binds = Vec::new();
+    for (i, d) in devices.iter().enumerate() {
+        if !d.has_path("config") {
+            continue;
+        }
+        let Some((dir, file)) = proc_bus_pci_name(&d.bdf) else {
+            continue;
+        };
+        mkdir(&root.join(&dir))?;
+        let p = root.join(dir).join(file);
+        write_file(&p, "", 0o644)?;
+        binds.push(BindTarget {
+            dev_index: i,
+            what: BindWhat::Config,
+            path: p,
+        });
+    }
+    Ok(binds)
+}
+
 /// Populate `root` (standing at `/sys/class/infiniband`) with `<ibdev>/device` links to the
 /// devices' directories (absolute targets inside the namespace).
 pub fn build_infiniband_class(root: &Path, devices: &[DeviceConfig]) -> Result<(), String> {
@@ -171,6 +234,37 @@ mod tests {
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).unwrap();
         p
+    }
+
+    #[test]
+    fn proc_bus_pci_layout() {
+        assert_eq!(
+            proc_bus_pci_name("0000:05:00.1"),
+            Some(("05".into(), "00.1".into()))
+        );
+        assert_eq!(
+            proc_bus_pci_name("0001:81:1f.7"),
+            Some(("0001:81".into(), "1f.7".into()))
+        );
+        let cfg = SimConfig::from_toml(
+            "[[device]]\nbdf = \"0000:05:00.1\"\n[[device]]\nbdf = \"0001:05:00.0\"\n",
+        )
+        .unwrap();
+        let t = proc_devices_text(&cfg.devices);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 1, "domain 0 only: {t}");
+        let f: Vec<&str> = lines[0].split('\t').map(str::trim).collect();
+        assert_eq!(f[0], "0501");
+        assert_eq!(f[1], "15b31017");
+        assert_eq!(f.len(), 18);
+        assert_eq!(u64::from_str_radix(f[10], 16).unwrap(), 0x400_0000);
+        assert_eq!(f[11], "0");
+        let root = tmpdir("proc");
+        let binds = build_proc_bus_pci(&root, &cfg.devices).unwrap();
+        assert_eq!(binds.len(), 2);
+        assert!(root.join("05/00.1").is_file());
+        assert!(root.join("0001:05/00.0").is_file());
+        fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
