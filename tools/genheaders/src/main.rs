@@ -51,8 +51,21 @@ fn com_defs(root: &Path) -> Result<cbindgen::Bindings, String> {
         .map_err(|e| e.to_string())
 }
 
+const MTCR_H_INTRO: &str = "
+/*
+ * The C API of libmtcr_ul (mstflint v4.36 signatures, return values and struct layouts).
+ * Conventions (see README.md):
+ *  - mopen* return NULL on failure with errno set; mread4/mwrite4 return 4 (failure: -1 on
+ *    config-space access, 0 on the memory-mapped path); block functions return byte_len;
+ *  - every failure sets errno and a per-thread message: mtcr_last_error();
+ *  - NULL pointers, negative or unaligned lengths and offset+length overflows are refused
+ *    (EINVAL); a library-internal error never crashes the caller (errno EIO).
+ * Link with: pkg-config --cflags --libs mtcr_ul
+ */";
+
 fn mtcr_h(root: &Path) -> Result<cbindgen::Bindings, String> {
     let mut c = base_config("MTCR_H");
+    c.header = Some(format!("{LICENSE}\n{MTCR_H_INTRO}"));
     c.sys_includes = vec!["stdbool.h".into(), "stdint.h".into(), "sys/types.h".into()];
     c.includes = vec!["mtcr_com_defs.h".into()];
     c.after_includes = Some(
