@@ -137,3 +137,154 @@ pub const HW_ID_ADDR: u32 = 0xf0014;
 pub const DEV_NAME_SZ: usize = 512;
 /// Pages in `struct mtcr_page_info`.
 pub const MAX_PAGES_SIZE: usize = 8;
+
+// ---- Appended by the C-ABI layer (ffi): return codes and the remaining public enums. ----
+
+/// Return code of `maccess_reg`, `icmd_*`, `tools_cmdif_*`, `mclear_pci_semaphore` (mstflint
+/// v4.36 numbering; `m_err2str` gives the text).
+pub type MError = i32;
+pub const ME_OK: MError = 0;
+pub const ME_ERROR: MError = 1;
+pub const ME_BAD_PARAMS: MError = 2;
+pub const ME_CR_ERROR: MError = 3;
+pub const ME_NOT_IMPLEMENTED: MError = 4;
+pub const ME_SEM_LOCKED: MError = 5;
+pub const ME_MEM_ERROR: MError = 6;
+pub const ME_TIMEOUT: MError = 7;
+pub const ME_ADDRESS_OUT_OF_RANGE: MError = 8;
+pub const ME_MAD_SEND_FAILED: MError = 9;
+pub const ME_UNKOWN_ACCESS_TYPE: MError = 10;
+pub const ME_UNSUPPORTED_DEVICE: MError = 11;
+pub const ME_REG_NOT_SUPPORTED: MError = 12;
+pub const ME_PCI_READ_ERROR: MError = 13;
+pub const ME_PCI_WRITE_ERROR: MError = 14;
+pub const ME_PCI_SPACE_NOT_SUPPORTED: MError = 15;
+pub const ME_PCI_IFC_TOUT: MError = 16;
+pub const ME_UNSUPPORTED_OPERATION: MError = 17;
+pub const ME_UNSUPPORTED_ACCESS_TYPE: MError = 18;
+pub const ME_GMP_MAD_UNSUPPORTED_OPERATION: MError = 19;
+pub const ME_REG_ACCESS_OK: MError = 0;
+pub const ME_REG_ACCESS_BAD_STATUS_ERR: MError = 0x100;
+pub const ME_REG_ACCESS_BAD_METHOD: MError = 0x101;
+pub const ME_REG_ACCESS_NOT_SUPPORTED: MError = 0x102;
+pub const ME_REG_ACCESS_DEV_BUSY: MError = 0x103;
+pub const ME_REG_ACCESS_VER_NOT_SUPP: MError = 0x104;
+pub const ME_REG_ACCESS_UNKNOWN_TLV: MError = 0x105;
+pub const ME_REG_ACCESS_REG_NOT_SUPP: MError = 0x106;
+pub const ME_REG_ACCESS_CLASS_NOT_SUPP: MError = 0x107;
+pub const ME_REG_ACCESS_METHOD_NOT_SUPP: MError = 0x108;
+pub const ME_REG_ACCESS_BAD_PARAM: MError = 0x109;
+pub const ME_REG_ACCESS_RES_NOT_AVLBL: MError = 0x10a;
+pub const ME_REG_ACCESS_MSG_RECPT_ACK: MError = 0x10b;
+pub const ME_REG_ACCESS_UNKNOWN_ERR: MError = 0x10c;
+pub const ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT: MError = 0x10d;
+pub const ME_REG_ACCESS_CONF_CORRUPT: MError = 0x10e;
+pub const ME_REG_ACCESS_LEN_TOO_SMALL: MError = 0x10f;
+pub const ME_REG_ACCESS_BAD_CONFIG: MError = 0x110;
+pub const ME_REG_ACCESS_ERASE_EXCEEDED: MError = 0x111;
+pub const ME_REG_ACCESS_INTERNAL_ERROR: MError = 0x112;
+pub const ME_REG_ACCESS_NOT_SUPPORTED_BY_SECONDARY: MError = 0x113;
+pub const ME_REG_ACCESS_INSUFFICIENT_PERMISSIONS: MError = 0x114;
+pub const ME_REG_ACCESS_NOT_READY: MError = 0x115;
+pub const ME_REG_ACCESS_BAD_QP_STATE: MError = 0x116;
+pub const ME_REG_ACCESS_BAD_PKT: MError = 0x117;
+pub const ME_REG_ACCESS_BAD_SIZE_OUTS_CQES: MError = 0x118;
+pub const ME_REG_ACCESS_BAD_SYS_STATE: MError = 0x119;
+pub const ME_REG_ACCESS_EXCEED_LIM: MError = 0x11a;
+pub const ME_REG_ACCESS_BAD_RES_STATE: MError = 0x11b;
+pub const ME_REG_ACCESS_BAD_INDEX: MError = 0x11c;
+pub const ME_REG_ACCESS_BAD_INPUT_LEN: MError = 0x11d;
+pub const ME_REG_ACCESS_BAD_OUTPUT_LEN: MError = 0x11e;
+pub const ME_ICMD_STATUS_CR_FAIL: MError = 0x200;
+pub const ME_ICMD_INVALID_OPCODE: MError = 0x201;
+pub const ME_ICMD_INVALID_CMD: MError = 0x202;
+pub const ME_ICMD_OPERATIONAL_ERROR: MError = 0x203;
+pub const ME_ICMD_BAD_PARAM: MError = 0x204;
+pub const ME_ICMD_BUSY: MError = 0x205;
+pub const ME_ICMD_INIT_FAILED: MError = 0x206;
+pub const ME_ICMD_NOT_SUPPORTED: MError = 0x207;
+pub const ME_ICMD_STATUS_SEMAPHORE_TO: MError = 0x208;
+pub const ME_ICMD_STATUS_EXECUTE_TO: MError = 0x209;
+pub const ME_ICMD_STATUS_IFC_BUSY: MError = 0x20a;
+pub const ME_ICMD_STATUS_ICMD_NOT_READY: MError = 0x20b;
+pub const ME_ICMD_UNSUPPORTED_ICMD_VERSION: MError = 0x20c;
+pub const ME_ICMD_UNKNOWN_STATUS: MError = 0x20d;
+pub const ME_ICMD_ICM_NOT_AVAIL: MError = 0x20e;
+pub const ME_ICMD_WRITE_PROTECT: MError = 0x20f;
+pub const ME_ICMD_SIZE_EXCEEDS_LIMIT: MError = 0x210;
+pub const ME_ICMD_UNABLE_TO_TAKE_SEMAOHORE: MError = 0x211;
+pub const ME_CMDIF_BUSY: MError = 0x300;
+pub const ME_CMDIF_TOUT: MError = 0x301;
+pub const ME_CMDIF_BAD_STATUS: MError = 0x302;
+pub const ME_CMDIF_BAD_OP: MError = 0x303;
+pub const ME_CMDIF_NOT_SUPP: MError = 0x304;
+pub const ME_CMDIF_BAD_SYS: MError = 0x305;
+pub const ME_CMDIF_UNKN_TLV: MError = 0x306;
+pub const ME_CMDIF_RES_STATE: MError = 0x307;
+pub const ME_CMDIF_UNKN_STATUS: MError = 0x308;
+pub const ME_MAD_BUSY: MError = 0x400;
+pub const ME_MAD_REDIRECT: MError = 0x401;
+pub const ME_MAD_BAD_VER: MError = 0x402;
+pub const ME_MAD_METHOD_NOT_SUPP: MError = 0x403;
+pub const ME_MAD_METHOD_ATTR_COMB_NOT_SUPP: MError = 0x404;
+pub const ME_MAD_BAD_DATA: MError = 0x405;
+pub const ME_MAD_GENERAL_ERR: MError = 0x406;
+pub const ME_GB_ICMD_OK: MError = 0x500;
+pub const ME_GB_ICMD_FAILED: MError = 0x501;
+pub const ME_GB_ICMD_FAILED_ACCESS: MError = 0x502;
+pub const ME_GB_ICMD_FAILED_BAD_PARAM: MError = 0x503;
+pub const ME_GB_ICMD_TIMEOUT: MError = 0x504;
+pub const ME_GB_ICMD_NOT_SUPPORTED: MError = 0x505;
+pub const ME_GB_ICMD_UNKNOWN_STATUS: MError = 0x506;
+pub const ME_LAST: MError = 0x507;
+
+/// Access-register method (`maccess_reg_method_t`).
+#[allow(non_camel_case_types)]
+pub type maccess_reg_method_t = u32;
+pub const MACCESS_REG_METHOD_GET: maccess_reg_method_t = 1;
+pub const MACCESS_REG_METHOD_SET: maccess_reg_method_t = 2;
+pub const MACCESS_LAST_REG_METHOD: maccess_reg_method_t = 3;
+
+/// `mtcr_access_method_t`: the MTCR_ACCESS_* values above.
+#[allow(non_camel_case_types)]
+pub type mtcr_access_method_t = u32;
+
+/// `reg_access_t` (`maccess_reg_cmdif`).
+#[allow(non_camel_case_types)]
+pub type reg_access_t = u32;
+pub const RA_MFPA: reg_access_t = 0x9010;
+pub const RA_MFBA: reg_access_t = 0x9011;
+pub const RA_MFBE: reg_access_t = 0x9012;
+
+/// `sem_lock_method_t`, `rw_op_t`, `mtcr_status_e`, gearbox enums.
+pub const SEM_LOCK_GET: u32 = 0;
+pub const SEM_LOCK_SET: u32 = 1;
+pub const READ_OP: u32 = 0;
+pub const WRITE_OP: u32 = 1;
+pub const MTCR_STATUS_UNKNOWN: u32 = 0;
+pub const MTCR_STATUS_TRUE: u32 = 1;
+pub const MTCR_STATUS_FALSE: u32 = 2;
+pub const GB_UNKNOWN: u32 = 0;
+pub const GB_AMOS: u32 = 1;
+pub const GB_ABIR: u32 = 2;
+
+/// Miscellaneous numbers of `mtcr_com_defs.h`.
+pub const SMP_SEMAPHOE_LOCK_CMD: u32 = 0xff53;
+pub const ADDRESS_OUT_OF_RANGE: u32 = 3;
+pub const FLASH_REG_ACCESS: u32 = 0x9001;
+pub const REG_ACCESS_STRING_TLV: u32 = 0x9003;
+pub const ICMD_MAX_CMD_SIZE: u32 = 0x340;
+pub const REGISTER_HEADERS_SIZE: u32 = 20;
+pub const INBAND_MAX_REG_SIZE: u32 = 44;
+pub const INBAND_MAX_REG_SIZE_CLS_A: u32 = 204;
+pub const INBAND_MAX_GMP_REG_SIZE: u32 = 3520;
+pub const ICMD_MAX_REG_SIZE: u32 = 812;
+pub const FWCTX_MAX_REG_SIZE: u32 = 16;
+pub const MAD_CLASS_1_REG_ACCESS: u32 = 1;
+pub const MAD_CLASS_A_REG_ACCESS: u32 = 0xa;
+pub const MTCR_I2C_SECONDARY_ADDRESS: u32 = 0x48;
+pub const SLV_ADDRS_NUM: u32 = 128;
+pub const MAX_RETRY_CNT: u32 = 4096;
+pub const AUTHENTICATION_FAILURE: u32 = 0xffa6;
+pub const VSEC_FUNCTIONAL_VSC: u32 = 0;
+pub const VSEC_RECOVERY_VSC: u32 = 2;

@@ -1,0 +1,606 @@
+//! crspace, address-space, VPD and config-space access on an open `mfile`.
+//!
+//! Return conventions are the stock library's (mtcr_api.md §1.1): `mread4`/`mwrite4` give 4,
+//! or -1 (config-space access) / 0 (memory-mapped access) on failure. Block functions give
+//! `byte_len`; an unaligned length gives -1 on the VSEC gateway and EINVAL (22, positive) on
+//! the memory and legacy-window paths; a failure part way gives the bytes done on the VSEC
+//! gateway (the dwords done are stored) and -1 elsewhere. errno is set on every failure.
+//! Extra argument checks (all errno EINVAL, return -1): NULL mfile or data, negative length,
+//! `offset + byte_len` beyond 2^32.
+
+use std::os::raw::{c_int, c_uint};
+use std::ptr;
+
+use super::abi::mfile;
+use super::boundary::{call, fail, fail_with, Failure, Outcome};
+use super::handle::{ctx, sync_space};
+use crate::api::Device;
+use crate::error::Error;
+use crate::select::PathKind;
+use crate::types::*;
+
+/// Run `f` on the active device of `mf`, after syncing the address space.
+///
+/// # Safety
+/// `mf` is NULL or a live mfile.
+unsafe fn with_dev<T: Copy>(
+    mf: *mut mfile,
+    ret: T,
+    f: impl FnOnce(&Device) -> Outcome<T>,
+) -> Outcome<T> {
+    // SAFETY: caller contract.
+    let c = unsafe { ctx(mf, ret) }?;
+    let d = c.devs.read();
+    // SAFETY: caller contract.
+    unsafe { sync_space(mf, &d.active, ret) }?;
+    f(&d.active)
+}
+
+fn is_vsec(dev: &Device) -> bool {
+    dev.path() == PathKind::SysfsConfig && dev.functional_vsec()
+}
+
+/// Failure value of mread4/mwrite4 for the path in use.
+fn rw_fail(dev: &Device) -> c_int {
+    if dev.path() == PathKind::SysfsMemory {
+        0
+    } else {
+        -1
+    }
+}
+
+/// Check a block request; `Ok(0)` means nothing to do, else the number of dwords.
+fn block_args(
+    dev: &Device,
+    offset: c_uint,
+    byte_len: c_int,
+    data_null: bool,
+) -> Outcome<usize, c_int> {
+    if byte_len < 0 {
+        return Err(fail(
+            -1,
+            libc::EINVAL,
+            format!("negative length {byte_len}"),
+        ));
+    }
+    if byte_len % 4 != 0 {
+        let rc = if is_vsec(dev) { -1 } else { libc::EINVAL };
+        return Err(fail(
+            rc,
+            libc::EINVAL,
+            format!("length {byte_len} is not a multiple of 4"),
+        ));
+    }
+    if byte_len == 0 {
+        return Ok(0);
+    }
+    if data_null {
+        return Err(fail(-1, libc::EINVAL, "NULL data buffer"));
+    }
+    if u64::from(offset) + byte_len as u64 > 1u64 << 32 {
+        return Err(fail(
+            -1,
+            libc::EINVAL,
+            format!("offset {offset:#x} + length {byte_len:#x} overflows the address space"),
+        ));
+    }
+    Ok(byte_len as usize / 4)
+}
+
+/// Map a block error after `done` bytes: on the VSEC gateway a transfer stopped part way
+/// returns the bytes done, anything else -1.
+fn block_fail(dev: &Device, done: usize, e: &Error) -> Failure<c_int> {
+    let partial = matches!(e, Error::Partial { .. }) || done > 0;
+    let rc = if partial && is_vsec(dev) {
+        done as c_int
+    } else {
+        -1
+    };
+    fail_with(rc, e)
+}
+
+/// Dwords moved per library call: bounds the scratch memory of a block transfer whatever
+/// `byte_len` the caller passes.
+const CHUNK: usize = 16 * 1024;
+
+/// Read `n` dwords from `offset` chunk by chunk, giving each chunk (or the part done before a
+/// failure) to `sink(first_dword_index, dwords)`. On failure: the bytes done and the error.
+fn read_chunked(
+    dev: &Device,
+    offset: c_uint,
+    n: usize,
+    mut sink: impl FnMut(usize, &[u32]),
+) -> Result<(), (usize, Error)> {
+    let mut buf = vec![0u32; n.min(CHUNK)];
+    let mut i = 0;
+    while i < n {
+        let k = (n - i).min(CHUNK);
+        let addr = offset.wrapping_add((i * 4) as u32);
+        match dev.read_block(addr, &mut buf[..k]) {
+            Ok(()) => sink(i, &buf[..k]),
+            Err(e) => {
+                let d = (e.done_bytes() / 4).min(k);
+                sink(i, &buf[..d]);
+                return Err(((i + d) * 4, e));
+            }
+        }
+        i += k;
+    }
+    Ok(())
+}
+
+/// Write `n` dwords at `offset` chunk by chunk, `source(first_dword_index, chunk)` filling each
+/// chunk first. On failure: the bytes done and the error.
+fn write_chunked(
+    dev: &Device,
+    offset: c_uint,
+    n: usize,
+    mut source: impl FnMut(usize, &mut [u32]),
+) -> Result<(), (usize, Error)> {
+    let mut buf = vec![0u32; n.min(CHUNK)];
+    let mut i = 0;
+    while i < n {
+        let k = (n - i).min(CHUNK);
+        source(i, &mut buf[..k]);
+        let addr = offset.wrapping_add((i * 4) as u32);
+        if let Err(e) = dev.write_block(addr, &buf[..k]) {
+            let d = (e.done_bytes() / 4).min(k);
+            return Err(((i + d) * 4, e));
+        }
+        i += k;
+    }
+    Ok(())
+}
+
+/// `int mread4(mfile* mf, unsigned int offset, u_int32_t* value)`: read one crspace dword
+/// (host order) in the current address space. 4 on success.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mread4(mf: *mut mfile, offset: c_uint, value: *mut u32) -> c_int {
+    call("mread4", -1, || {
+        // SAFETY: caller contract.
+        unsafe {
+            with_dev(mf, -1, |dev| {
+                if value.is_null() {
+                    return Err(fail(-1, libc::EINVAL, "NULL value pointer"));
+                }
+                let v = dev.read4(offset).map_err(|e| fail_with(rw_fail(dev), &e))?;
+                ptr::write_unaligned(value, v);
+                Ok(4)
+            })
+        }
+    })
+}
+
+/// `int mwrite4(mfile* mf, unsigned int offset, u_int32_t value)`: write one crspace dword.
+/// 4 on success.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`.
+#[no_mangle]
+pub unsafe extern "C" fn mwrite4(mf: *mut mfile, offset: c_uint, value: u32) -> c_int {
+    call("mwrite4", -1, || {
+        // SAFETY: caller contract.
+        unsafe {
+            with_dev(mf, -1, |dev| {
+                dev.write4(offset, value)
+                    .map_err(|e| fail_with(rw_fail(dev), &e))?;
+                Ok(4)
+            })
+        }
+    })
+}
+
+/// `int mread4_block(mfile* mf, unsigned int offset, u_int32_t* data, int byte_len)`: read
+/// `byte_len/4` consecutive dwords (host order). `byte_len` on success (see module doc).
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `data` NULL or writable for `byte_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mread4_block(
+    mf: *mut mfile,
+    offset: c_uint,
+    data: *mut u32,
+    byte_len: c_int,
+) -> c_int {
+    call("mread4_block", -1, || {
+        // SAFETY: caller contract.
+        unsafe {
+            with_dev(mf, -1, |dev| {
+                let n = block_args(dev, offset, byte_len, data.is_null())?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                let out = data as *mut u8;
+                read_chunked(dev, offset, n, |first, dw| {
+                    // SAFETY: first + dw.len() <= n; data writable for n*4 bytes (any alignment).
+                    ptr::copy_nonoverlapping(
+                        dw.as_ptr() as *const u8,
+                        out.add(first * 4),
+                        dw.len() * 4,
+                    );
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                Ok(byte_len)
+            })
+        }
+    })
+}
+
+/// `int mwrite4_block(mfile* mf, unsigned int offset, u_int32_t* data, int byte_len)`: write
+/// `byte_len/4` consecutive dwords (host order). `byte_len` on success (see module doc).
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `data` NULL or readable for `byte_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mwrite4_block(
+    mf: *mut mfile,
+    offset: c_uint,
+    data: *mut u32,
+    byte_len: c_int,
+) -> c_int {
+    call("mwrite4_block", -1, || {
+        // SAFETY: caller contract.
+        unsafe {
+            with_dev(mf, -1, |dev| {
+                let n = block_args(dev, offset, byte_len, data.is_null())?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                let src = data as *const u8;
+                write_chunked(dev, offset, n, |first, dw| {
+                    // SAFETY: first + dw.len() <= n; data readable for n*4 bytes (any alignment).
+                    ptr::copy_nonoverlapping(
+                        src.add(first * 4),
+                        dw.as_mut_ptr() as *mut u8,
+                        dw.len() * 4,
+                    );
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                Ok(byte_len)
+            })
+        }
+    })
+}
+
+/// `int mread_buffer(mfile* mf, unsigned int offset, u_int8_t* data, int byte_len)`: as
+/// `mread4_block`, but `data` receives crspace as a big-endian byte stream.
+///
+/// # Safety
+/// As [`mread4_block`].
+#[no_mangle]
+pub unsafe extern "C" fn mread_buffer(
+    mf: *mut mfile,
+    offset: c_uint,
+    data: *mut u8,
+    byte_len: c_int,
+) -> c_int {
+    call("mread_buffer", -1, || {
+        // SAFETY: caller contract.
+        unsafe {
+            with_dev(mf, -1, |dev| {
+                let n = block_args(dev, offset, byte_len, data.is_null())?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                read_chunked(dev, offset, n, |first, dw| {
+                    for (i, v) in dw.iter().enumerate() {
+                        // SAFETY: first + i < n, data writable for n*4 bytes.
+                        ptr::copy_nonoverlapping(
+                            v.to_be_bytes().as_ptr(),
+                            data.add((first + i) * 4),
+                            4,
+                        );
+                    }
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                Ok(byte_len)
+            })
+        }
+    })
+}
+
+/// `int mwrite_buffer(mfile* mf, unsigned int offset, u_int8_t* data, int byte_len)`: as
+/// `mwrite4_block`, `data` being a big-endian byte stream. Unlike the stock library the
+/// caller's buffer is NOT byte-swapped in place (it is left unchanged).
+///
+/// # Safety
+/// As [`mwrite4_block`].
+#[no_mangle]
+pub unsafe extern "C" fn mwrite_buffer(
+    mf: *mut mfile,
+    offset: c_uint,
+    data: *mut u8,
+    byte_len: c_int,
+) -> c_int {
+    call("mwrite_buffer", -1, || {
+        // SAFETY: caller contract.
+        unsafe {
+            with_dev(mf, -1, |dev| {
+                let n = block_args(dev, offset, byte_len, data.is_null())?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                // SAFETY: data readable for n*4 bytes.
+                let bytes = std::slice::from_raw_parts(data as *const u8, n * 4);
+                write_chunked(dev, offset, n, |first, dw| {
+                    for (i, d) in dw.iter_mut().enumerate() {
+                        let c = &bytes[(first + i) * 4..(first + i) * 4 + 4];
+                        *d = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+                    }
+                })
+                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                Ok(byte_len)
+            })
+        }
+    })
+}
+
+/// `int mget_addr_space(mfile* mf)`: the current address space (`mf->address_space`); -1 with
+/// errno EINVAL for NULL.
+///
+/// # Safety
+/// `mf` NULL or a live mfile.
+#[no_mangle]
+pub unsafe extern "C" fn mget_addr_space(mf: *mut mfile) -> c_int {
+    call("mget_addr_space", -1, || {
+        if mf.is_null() {
+            return Err(fail(-1, libc::EINVAL, "NULL mfile"));
+        }
+        // SAFETY: caller contract.
+        Ok(unsafe { (*mf).address_space })
+    })
+}
+
+/// `int mset_addr_space(mfile* mf, int space)`: select the address space of later accesses.
+/// 0, or -1 (errno EINVAL) if the space is out of range or not supported by the device.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`.
+#[no_mangle]
+pub unsafe extern "C" fn mset_addr_space(mf: *mut mfile, space: c_int) -> c_int {
+    call("mset_addr_space", -1, || {
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, -1) }?;
+        if !(0..AS_END as c_int).contains(&space) {
+            return Err(fail(
+                -1,
+                libc::EINVAL,
+                format!("address space {space:#x} out of range"),
+            ));
+        }
+        let d = c.devs.read();
+        d.active
+            .set_address_space(space as u32)
+            .map_err(|e| fail_with(-1, &e))?;
+        // SAFETY: caller contract.
+        unsafe { (*mf).address_space = space };
+        Ok(0)
+    })
+}
+
+/// `int is_gw_access(mfile* mf)`: 1 if accesses go through a gateway (BAR0 gateway, or the
+/// functional VSEC), else 0 (also 0 for NULL).
+///
+/// # Safety
+/// `mf` NULL or a live mfile.
+#[no_mangle]
+pub unsafe extern "C" fn is_gw_access(mf: *mut mfile) -> c_int {
+    call("is_gw_access", 0, || {
+        if mf.is_null() {
+            return Err(fail(0, libc::EINVAL, "NULL mfile"));
+        }
+        // SAFETY: caller contract.
+        let m = unsafe { &*mf };
+        Ok(if m.tp == MST_BAR0_GW_PCI {
+            1
+        } else {
+            m.functional_vsec_supp
+        })
+    })
+}
+
+/// `void swap_pci_address_space(mfile* mf)`: toggle `mf->address_space` between a core space
+/// and its PCI ("PXIR") variant (ICMD_EXT<->PCI_ICMD, CR_SPACE/ND_CRSPACE->PCI_CRSPACE->CR_SPACE,
+/// ICMD<->PCI_ALL_ICMD, SCAN_CRSPACE<->PCI_SCAN_CRSPACE, SEMAPHORE<->PCI_GLOBAL_SEMAPHORE).
+///
+/// # Safety
+/// `mf` NULL or a live mfile.
+#[no_mangle]
+pub unsafe extern "C" fn swap_pci_address_space(mf: *mut mfile) {
+    call("swap_pci_address_space", (), || {
+        if mf.is_null() {
+            return Err(fail((), libc::EINVAL, "NULL mfile"));
+        }
+        // SAFETY: caller contract.
+        let m = unsafe { &mut *mf };
+        let s = m.address_space as u32;
+        let n = match s {
+            AS_ICMD_EXT => AS_PCI_ICMD,
+            AS_CR_SPACE | AS_ND_CRSPACE => AS_PCI_CRSPACE,
+            AS_ICMD => AS_PCI_ALL_ICMD,
+            AS_SCAN_CRSPACE => AS_PCI_SCAN_CRSPACE,
+            AS_SEMAPHORE => AS_PCI_GLOBAL_SEMAPHORE,
+            AS_PCI_ICMD => AS_ICMD_EXT,
+            AS_PCI_CRSPACE => AS_CR_SPACE,
+            AS_PCI_ALL_ICMD => AS_ICMD,
+            AS_PCI_SCAN_CRSPACE => AS_SCAN_CRSPACE,
+            AS_PCI_GLOBAL_SEMAPHORE => AS_SEMAPHORE,
+            other => other,
+        };
+        m.address_space = n as c_int;
+        Ok(())
+    })
+}
+
+/// `int read_dword_from_conf_space(mfile* mf, u_int32_t offset, u_int32_t* data)`: read a PCI
+/// config-space dword. 0 on success, -1 (errno set) on failure or NULL arguments.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `data` NULL or writable for 4 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn read_dword_from_conf_space(
+    mf: *mut mfile,
+    offset: u32,
+    data: *mut u32,
+) -> c_int {
+    call("read_dword_from_conf_space", -1, || {
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, -1) }?;
+        if data.is_null() {
+            return Err(fail(-1, libc::EINVAL, "NULL data pointer"));
+        }
+        let v = c
+            .devs
+            .read()
+            .active
+            .read_config_dword(offset)
+            .map_err(|e| fail_with(-1, &e))?;
+        // SAFETY: caller contract.
+        unsafe { ptr::write_unaligned(data, v) };
+        Ok(0)
+    })
+}
+
+/// Run `f` with the device in the semaphore space (VSEC), then leave `mf->address_space` at
+/// AS_CR_SPACE as the stock library does.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`.
+unsafe fn semaphore_op(
+    mf: *mut mfile,
+    f: impl FnOnce(&Device, bool) -> crate::error::Result<()>,
+) -> Outcome<c_int> {
+    // SAFETY: caller contract.
+    let c = unsafe { ctx(mf, ME_ICMD_STATUS_CR_FAIL) }?;
+    let d = c.devs.read();
+    let gw = is_vsec(&d.active);
+    let r = f(&d.active, gw);
+    if gw {
+        // SAFETY: caller contract.
+        unsafe { (*mf).address_space = AS_CR_SPACE as c_int };
+    }
+    r.map_err(|e| fail_with(ME_ICMD_STATUS_CR_FAIL, &e))?;
+    Ok(ME_OK)
+}
+
+/// `int MREAD4_SEMAPHORE(mfile* mf, int offset, u_int32_t* ptr)`: read a semaphore dword (in
+/// the VSEC semaphore space, else crspace where only bit 31 is returned). ME_OK, or
+/// ME_ICMD_STATUS_CR_FAIL.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `ptr` NULL or writable for 4 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn MREAD4_SEMAPHORE(mf: *mut mfile, offset: c_int, ptr: *mut u32) -> c_int {
+    call("MREAD4_SEMAPHORE", ME_ICMD_STATUS_CR_FAIL, || {
+        if ptr.is_null() {
+            return Err(fail(
+                ME_ICMD_STATUS_CR_FAIL,
+                libc::EINVAL,
+                "NULL value pointer",
+            ));
+        }
+        // SAFETY: caller contract.
+        unsafe {
+            semaphore_op(mf, |dev, gw| {
+                let v = if gw {
+                    dev.read4_in(AS_SEMAPHORE, offset as u32)?
+                } else {
+                    (dev.read4(offset as u32)? >> 31) & 1
+                };
+                ptr::write_unaligned(ptr, v);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// `int MWRITE4_SEMAPHORE(mfile* mf, int offset, int value)`: write a semaphore dword (VSEC
+/// semaphore space, else crspace). ME_OK, or ME_ICMD_STATUS_CR_FAIL.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`.
+#[no_mangle]
+pub unsafe extern "C" fn MWRITE4_SEMAPHORE(mf: *mut mfile, offset: c_int, value: c_int) -> c_int {
+    call("MWRITE4_SEMAPHORE", ME_ICMD_STATUS_CR_FAIL, || {
+        // SAFETY: caller contract.
+        unsafe {
+            semaphore_op(mf, |dev, gw| {
+                if gw {
+                    dev.write4_in(AS_SEMAPHORE, offset as u32, value as u32)
+                } else {
+                    dev.write4(offset as u32, value as u32)
+                }
+            })
+        }
+    })
+}
+
+/// `int mvpd_read4(mfile* mf, unsigned int offset, u_int8_t value[4])`: 4 bytes of VPD at any
+/// offset. 0 on success; -1 (errno EINVAL) for NULL arguments; otherwise the errno value.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mvpd_read4(mf: *mut mfile, offset: c_uint, value: *mut u8) -> c_int {
+    call("mvpd_read4", -1, || {
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, -1) }?;
+        if value.is_null() {
+            return Err(fail(-1, libc::EINVAL, "NULL value pointer"));
+        }
+        // SAFETY: caller contract.
+        if unsafe { (*mf).dinfo }.is_null() {
+            return Err(fail(-1, libc::EPERM, "no device info"));
+        }
+        match c.devs.read().active.vpd_read4(offset) {
+            Ok(b) => {
+                // SAFETY: value writable for 4 bytes.
+                unsafe { ptr::copy_nonoverlapping(b.as_ptr(), value, 4) };
+                Ok(0)
+            }
+            Err(e) => Err(fail_with(e.errno(), &e)),
+        }
+    })
+}
+
+/// `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: VPD writes are not
+/// supported by the user-space library: always ME_UNSUPPORTED_OPERATION (17), as stock.
+#[no_mangle]
+pub extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut u8) -> c_int {
+    let _ = (mf, offset, value);
+    call("mvpd_write4", ME_UNSUPPORTED_OPERATION, || {
+        Err(fail(
+            ME_UNSUPPORTED_OPERATION,
+            libc::ENOTSUP,
+            "VPD write is not supported",
+        ))
+    })
+}
+
+/// `int read_device_id(mfile* mf, u_int32_t* id)`: the hardware id (crspace 0xf0014 bits
+/// 15:0) into `*id`; also stores `mf->hw_dev_id` and `mf->rev_id` (bits 19:16). 4 on success,
+/// -1 on failure.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `id` NULL or writable for 4 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn read_device_id(mf: *mut mfile, id: *mut u32) -> c_int {
+    call("read_device_id", -1, || {
+        // SAFETY: caller contract.
+        unsafe {
+            with_dev(mf, -1, |dev| {
+                if id.is_null() {
+                    return Err(fail(-1, libc::EINVAL, "NULL id pointer"));
+                }
+                let (hw, rev) = dev.hw_id().map_err(|e| fail_with(-1, &e))?;
+                (*mf).hw_dev_id = hw;
+                (*mf).rev_id = rev;
+                ptr::write_unaligned(id, u32::from(hw));
+                Ok(4)
+            })
+        }
+    })
+}

@@ -1,0 +1,185 @@
+//! Opening and closing: `mopen`, `mopend`, `mopen_adv`, `mopen_fw_ctx`, `mclose`,
+//! `mclear_pci_semaphore`, `mpci_change`.
+
+use std::os::raw::{c_char, c_int, c_void};
+use std::ptr;
+
+use super::abi::mfile;
+use super::boundary::{c_str, call, fail, fail_with, Outcome};
+use super::handle::{ctx, free_mfile, new_mfile, sync_fields};
+use crate::api::{Device, OpenOptions};
+use crate::select::PathKind;
+use crate::types::*;
+
+fn open_named(name: *const c_char, opts: &OpenOptions) -> Outcome<*mut mfile> {
+    let null = ptr::null_mut();
+    // SAFETY: the C caller passes NULL or a NUL-terminated string.
+    let Some(name) = (unsafe { c_str(name) }) else {
+        return Err(fail(null, libc::EINVAL, "NULL or non-UTF-8 device name"));
+    };
+    let dev = Device::open_with(name, opts).map_err(|e| fail_with(null, &e))?;
+    log::debug!("opened {name} via {:?}", dev.path());
+    new_mfile(dev, name)
+}
+
+/// `mfile* mopen(const char* name)`: open a device by any name form the stock library accepts.
+/// NULL on failure with errno set (EACCES not root, EINVAL bad name, ENODEV no such device,
+/// ENOTSUP unsupported device, EBUSY semaphore stuck, or the errno of the failing syscall).
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mopen(name: *const c_char) -> *mut mfile {
+    call("mopen", ptr::null_mut(), || {
+        open_named(name, &OpenOptions::default())
+    })
+}
+
+/// `mfile* mopend(const char* name, DType dtype)`: `mopen` for `dtype == MST_TAVOR`, else NULL
+/// (errno EINVAL).
+///
+/// # Safety
+/// As [`mopen`].
+#[no_mangle]
+pub unsafe extern "C" fn mopend(name: *const c_char, dtype: DType) -> *mut mfile {
+    call("mopend", ptr::null_mut(), || {
+        if dtype != MST_TAVOR {
+            return Err(fail(
+                ptr::null_mut(),
+                libc::EINVAL,
+                format!("unsupported device type {dtype}"),
+            ));
+        }
+        open_named(name, &OpenOptions::default())
+    })
+}
+
+/// `mfile* mopen_adv(const char* name, MType mtype)`: `mopen`, then NULL with errno EPERM if
+/// the access type in use is not in the `mtype` mask.
+///
+/// # Safety
+/// As [`mopen`].
+#[no_mangle]
+pub unsafe extern "C" fn mopen_adv(name: *const c_char, mtype: MType) -> *mut mfile {
+    call("mopen_adv", ptr::null_mut(), || {
+        let mf = open_named(name, &OpenOptions::default())?;
+        // SAFETY: mf was just allocated by new_mfile.
+        let tp = unsafe { (*mf).tp };
+        if tp & mtype == 0 {
+            // SAFETY: ours, not handed out.
+            unsafe { free_mfile(mf) };
+            return Err(fail(
+                ptr::null_mut(),
+                libc::EPERM,
+                format!("access type {tp:#x} not in the requested mask {mtype:#x}"),
+            ));
+        }
+        Ok(mf)
+    })
+}
+
+/// `mfile* mopen_fw_ctx(void*, void*, void*)`: firmware-context opens are not supported on
+/// Linux: always NULL (errno ENOTSUP).
+#[no_mangle]
+pub extern "C" fn mopen_fw_ctx(
+    fw_cmd_context: *mut c_void,
+    fw_cmd_func: *mut c_void,
+    extra: *mut c_void,
+) -> *mut mfile {
+    let _ = (fw_cmd_context, fw_cmd_func, extra);
+    call("mopen_fw_ctx", ptr::null_mut(), || {
+        Err(fail(
+            ptr::null_mut(),
+            libc::ENOTSUP,
+            "firmware-context access is not supported",
+        ))
+    })
+}
+
+/// `int mclose(mfile* mf)`: close and free. Always 0 (NULL is fine; an mfile this library did
+/// not open is left alone).
+///
+/// # Safety
+/// `mf` is NULL or an mfile from `mopen*` not closed yet; it must not be used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn mclose(mf: *mut mfile) -> c_int {
+    call("mclose", 0, || {
+        if mf.is_null() {
+            return Ok(0);
+        }
+        // SAFETY: caller contract.
+        if unsafe { ctx(mf, 0) }.is_ok() {
+            // SAFETY: ours (context checked), not used by the caller afterwards.
+            unsafe { free_mfile(mf) };
+        }
+        Ok(0)
+    })
+}
+
+/// `int mclear_pci_semaphore(const char* name)`: open with the VSEC semaphore forced free,
+/// then close. ME_OK, ME_ERROR if the open fails (errno set), ME_UNSUPPORTED_ACCESS_TYPE if
+/// the device is not a PCI (config or memory) device.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mclear_pci_semaphore(name: *const c_char) -> c_int {
+    call("mclear_pci_semaphore", ME_ERROR, || {
+        let opts = OpenOptions {
+            clear_semaphore: true,
+            force: None,
+        };
+        // SAFETY: the C caller passes NULL or a NUL-terminated string.
+        let Some(name) = (unsafe { c_str(name) }) else {
+            return Err(fail(
+                ME_ERROR,
+                libc::EINVAL,
+                "NULL or non-UTF-8 device name",
+            ));
+        };
+        let dev = Device::open_with(name, &opts).map_err(|e| fail_with(ME_ERROR, &e))?;
+        if dev.mtype() & (MST_PCI | MST_PCICONF) == 0 {
+            return Ok(ME_UNSUPPORTED_ACCESS_TYPE);
+        }
+        Ok(ME_OK)
+    })
+}
+
+/// `void mpci_change(mfile* mf)`: swap between memory-mapped and config-space access (the
+/// stock library keeps a config-space companion after a memory open). On a memory open the
+/// first call opens the config access; calling again swaps back. On a config open there is no
+/// companion: nothing changes (errno ENOTSUP, see `mtcr_last_error`).
+///
+/// # Safety
+/// `mf` is NULL or an mfile from `mopen*`.
+#[no_mangle]
+pub unsafe extern "C" fn mpci_change(mf: *mut mfile) {
+    call("mpci_change", (), || {
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, ()) }?;
+        let mut d = c.devs.write();
+        if d.reserve.is_none() {
+            if d.active.path() != PathKind::SysfsMemory {
+                return Err(fail(
+                    (),
+                    libc::ENOTSUP,
+                    "no companion access to change to (config-space open)",
+                ));
+            }
+            let opts = OpenOptions {
+                clear_semaphore: false,
+                force: Some(PathKind::SysfsConfig),
+            };
+            let other = Device::open_with(&d.active.info().dev_name(), &opts)
+                .map_err(|e| fail_with((), &e))?;
+            d.reserve = Some(other);
+        }
+        let d = &mut *d;
+        if let Some(r) = d.reserve.as_mut() {
+            std::mem::swap(&mut d.active, r);
+        }
+        // SAFETY: mf is live (caller contract).
+        unsafe { sync_fields(mf, &d.active) };
+        Ok(())
+    })
+}
