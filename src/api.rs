@@ -30,7 +30,7 @@ use crate::access::{vpd, Access, ConfigIo, GatewayInfo};
 use crate::device::{enumerate, ids, name, sysfs, Bdf, DeviceInfo, SysfsRoot};
 use crate::error::{Error, Result};
 use crate::select::{self, OpenContext, PathKind};
-use crate::types::{AS_CR_SPACE, HW_ID_ADDR, MDEVS_TAVOR_CR};
+use crate::types::{AS_CR_SPACE, HW_ID_ADDR};
 
 /// How to open a device (what `mopen_adv` and `mclear_pci_semaphore` need beyond a name).
 #[derive(Debug, Clone, Default)]
@@ -124,14 +124,21 @@ impl Device {
                 info.vendor_id
             )));
         }
-        let plan = select::plan(&resolved, opts.force, select::force_from_env(), dev_id);
+        let nodes = select::discover_nodes(root, &resolved);
+        let plan = select::plan(
+            &resolved,
+            opts.force,
+            select::force_from_env(),
+            dev_id,
+            &nodes,
+        );
         let ctx = OpenContext {
             root,
             resolved: &resolved,
             clear_semaphore: opts.clear_semaphore,
             tuning,
-            lock_suffix: match plan.order.first() {
-                Some(PathKind::SysfsMemory) => "mem",
+            lock_suffix: match plan.steps.first() {
+                Some((k, _)) if k.is_memory() => "mem",
                 _ => "config",
             },
         };
@@ -180,7 +187,12 @@ impl Device {
 
     /// `mfile.flags` as the stock library reports them for the path in use.
     pub fn mdevs_flags(&self) -> u32 {
-        MDEVS_TAVOR_CR
+        self.kind.mdevs_flags()
+    }
+
+    /// Whether the path in use maps crspace (sysfs `resource0` or a driver's memory node).
+    pub fn is_memory(&self) -> bool {
+        self.kind.is_memory()
     }
 
     /// Whether a functional VSEC gateway is in use (`mfile.functional_vsec_supp`).
@@ -272,13 +284,54 @@ impl Device {
 
     /// Read 4 bytes of VPD at `offset` (any alignment).
     pub fn vpd_read4(&self, offset: u32) -> Result<[u8; 4]> {
+        if let Some(r) = self.inner.lock().access.vpd_read4(offset) {
+            return r;
+        }
         vpd::read4(&self.vpd_path(), offset)
     }
 
     /// Write 4 bytes of VPD at a dword-aligned `offset` (where the path supports it). The
     /// sysfs paths do not: `Error::NotSupported` (the C API returns ME_UNSUPPORTED_OPERATION).
     pub fn vpd_write4(&self, offset: u32, data: [u8; 4]) -> Result<()> {
+        if let Some(r) = self.inner.lock().access.vpd_write4(offset, data) {
+            return r;
+        }
         vpd::write4(&self.vpd_path(), offset, data)
+    }
+
+    /// Pin `pages` pages of the page-aligned, locked user buffer at `user_buf` for DMA and
+    /// return their bus addresses (`get_dma_pages`). Only kernel-driver paths can: elsewhere
+    /// `Error::NotSupported`-like ENOTTY (what the ioctl gets on a sysfs file). At most 32
+    /// pages on mstflint_access / mst_driver, 8 on MFT (EINVAL beyond).
+    pub fn get_dma_pages(&self, user_buf: u64, pages: usize) -> Result<Vec<u64>> {
+        if user_buf == 0 || !user_buf.is_multiple_of(crate::access::driver::page_size()) {
+            return Err(Error::InvalidArgument(format!(
+                "DMA buffer {user_buf:#x} is not page aligned"
+            )));
+        }
+        let mut g = self.inner.lock();
+        match g.access.dma_pages() {
+            Some(d) => d.get(user_buf, pages),
+            None => Err(no_dma(self.kind)),
+        }
+    }
+
+    /// Release the pages pinned by [`get_dma_pages`](Self::get_dma_pages).
+    pub fn release_dma_pages(&self, pages: usize) -> Result<()> {
+        let mut g = self.inner.lock();
+        match g.access.dma_pages() {
+            Some(d) => d.release(pages),
+            None => Err(no_dma(self.kind)),
+        }
+    }
+
+    /// Most pages one `get_dma_pages` call takes on this path (0: none).
+    pub fn max_dma_pages(&self) -> usize {
+        self.inner
+            .lock()
+            .access
+            .dma_pages()
+            .map_or(0, |d| d.max_pages())
     }
 
     /// Read a PCI config-space dword (`read_dword_from_conf_space`). Uses the open config
@@ -321,6 +374,16 @@ impl Device {
     pub fn is_pcie_switch(&self) -> bool {
         ids::is_pcie_switch(self.info.device_id)
     }
+}
+
+fn no_dma(kind: PathKind) -> Error {
+    Error::io(
+        format!(
+            "DMA pages need a kernel driver (the {} path has none)",
+            kind.as_str()
+        ),
+        std::io::Error::from_raw_os_error(libc::ENOTTY),
+    )
 }
 
 /// Open `name` with the semaphore forced free, then close (`mclear_pci_semaphore`).

@@ -1,33 +1,39 @@
-//! The choice among access paths, and the fallback, in one place.
+//! The choice among access paths, and the fallback, in one place (docs/DRIVERS.md).
 //!
 //! Order of precedence for the path to use:
 //! 1. `OpenOptions::force` (programmatic);
-//! 2. a name that allows only one path (`.../config`, `/proc/bus/pci/...` → config;
-//!    `.../resource0`, `/dev/mst/..._pci_cr..` → memory);
-//! 3. the environment variable `MTCR_FORCE_PATH=config|memory`;
-//! 4. names asking for config (`pciconf-...`, `mlx5_N`, `/dev/mst/...pciconf...`) → config;
-//! 5. default: config, except ConnectX-3 / ConnectX-3 Pro (PCI ids 0x1003/0x1007): memory
-//!    first, config if the memory path cannot be used (mapping refused, BAR signature
-//!    0xbadacce5/0xffffffff, ...).
+//! 2. a file name that allows only one path (`.../config`, `/proc/bus/pci/...` → sysfs
+//!    config; `.../resource0` → sysfs memory);
+//! 3. the environment variable `MTCR_FORCE_PATH` = `config` | `memory` | `mst_driver` |
+//!    `mst_driver_cr` | `mstflint_access` | `mft` | `mft_pci` (a driver kind uses only that
+//!    driver's nodes; none present → ENODEV);
+//! 4. `/dev/mst/...` names: the named node (its ABI from its name, probed), else sysfs
+//!    config (`pciconf` names) or `resource0` (`pci_cr` names);
+//! 5. otherwise, the kernel-driver nodes present for the function, best first: the unified
+//!    Gen-1 `mst_driver` (`/dev/<bdf>_mstconf` answering MST_GET_DEVICE_PARAMETERS, or
+//!    `/dev/mst/mt<id>_pci_pciconf<F>`), mstflint's `mstflint_access` (`_mstconf` answering
+//!    MST_PARAMS), MFT's `mst_pciconf`; then sysfs config. ConnectX-3 / 3 Pro (memory first,
+//!    as stock): the memory nodes (`_mstcr`, `mt<id>_pci_pci_cr<F>`, `mt<id>_pci_cr<I>`), then
+//!    `resource0`, then the config order above.
 //!
-//! Only the default order (5) falls back; a forced path that fails is an error. Which path was
+//! A step that fails falls to the next; a node answering the probe with ENOTTY/EINVAL (another
+//! driver or version) or refusing the open is logged (`warn`) and skipped. Which path was
 //! chosen and why the others were skipped is logged at `info` level.
-//!
-//! Extension point for kernel-driver paths (`/dev/<bdf>_mstconf`, `/dev/mst/*`): add a
-//! [`PathKind`] variant, its `mtype`, an `open_*` function below and its place in
-//! [`plan`] (stock tries the driver nodes before any sysfs path for BDF/RDMA names).
 
+use crate::access::driver::{
+    self, mft, mst_driver, mstflint_access, DriverAccess, DriverOps, Node,
+};
 use crate::access::gateway::{self, Gateway, Tuning};
 use crate::access::legacy::Legacy;
 use crate::access::lock::LockFile;
 use crate::access::mmio::Mmio;
 use crate::access::sysfs_config::SysfsConfig;
-use crate::access::Access;
-use crate::device::name::Resolved;
+use crate::access::{is_crspace, Access, GatewayInfo};
+use crate::device::name::{self, Resolved};
 use crate::device::{ids, SysfsRoot};
 use crate::error::{Error, Result};
-use crate::types::{MST_PCI, MST_PCICONF};
-use std::path::PathBuf;
+use crate::types::*;
+use std::path::{Path, PathBuf};
 
 /// An access path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,32 +42,88 @@ pub enum PathKind {
     SysfsConfig,
     /// Memory-mapped crspace through sysfs `resource0`.
     SysfsMemory,
+    /// mstflint's `mstflint_access` driver, `/dev/<bdf>_mstconf`.
+    MstflintAccess,
+    /// The unified Gen-1 `mst_driver`, config node (`/dev/<bdf>_mstconf` or
+    /// `/dev/mst/mt<id>_pci_pciconf<F>`).
+    MstDriver,
+    /// The unified Gen-1 `mst_driver`, memory node (`_mstcr`, `_pci_pci_cr<F>`).
+    MstDriverCr,
+    /// MFT's `mst_pciconf`, `/dev/mst/mt<id>_pciconf<I>[.F]`.
+    MftPciconf,
+    /// MFT's `mst_pci`: BAR0 mapped through `/dev/mst/mt<id>_pci_cr<I>`.
+    MftPci,
 }
 
 impl PathKind {
-    /// `mfile.tp` for this path.
+    /// Every path, in the order `MTCR_FORCE_PATH` documents them.
+    pub const ALL: [PathKind; 7] = [
+        PathKind::SysfsConfig,
+        PathKind::SysfsMemory,
+        PathKind::MstDriver,
+        PathKind::MstDriverCr,
+        PathKind::MstflintAccess,
+        PathKind::MftPciconf,
+        PathKind::MftPci,
+    ];
+
+    /// `mfile.tp` for this path, with the stock numbers: the stock library reports
+    /// MST_DRIVER_CONF / MST_DRIVER_CR for its kernel-driver opens; MFT's nodes are the
+    /// classic MST_PCICONF / MST_PCI device types.
     pub fn mtype(self) -> u32 {
         match self {
-            PathKind::SysfsConfig => MST_PCICONF,
-            PathKind::SysfsMemory => MST_PCI,
+            PathKind::SysfsConfig | PathKind::MftPciconf => MST_PCICONF,
+            PathKind::SysfsMemory | PathKind::MftPci => MST_PCI,
+            PathKind::MstflintAccess | PathKind::MstDriver => MST_DRIVER_CONF,
+            PathKind::MstDriverCr => MST_DRIVER_CR,
         }
     }
 
-    /// Short name ("config", "memory"), as `MTCR_FORCE_PATH` spells it.
+    /// `mfile.flags` (`mget_mdevs_flags`): stock leaves it 0 on its driver opens
+    /// (mtcr_api.md §9.8 item 2), MDEVS_TAVOR_CR elsewhere.
+    pub fn mdevs_flags(self) -> u32 {
+        match self {
+            PathKind::MstflintAccess | PathKind::MstDriver | PathKind::MstDriverCr => 0,
+            _ => MDEVS_TAVOR_CR,
+        }
+    }
+
+    /// Whether crspace is reached by memory mapping / memory ioctls.
+    pub fn is_memory(self) -> bool {
+        matches!(
+            self,
+            PathKind::SysfsMemory | PathKind::MstDriverCr | PathKind::MftPci
+        )
+    }
+
+    /// Whether this path goes through a kernel driver node.
+    pub fn is_driver(self) -> bool {
+        !matches!(self, PathKind::SysfsConfig | PathKind::SysfsMemory)
+    }
+
+    /// Short name, as `MTCR_FORCE_PATH` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             PathKind::SysfsConfig => "config",
             PathKind::SysfsMemory => "memory",
+            PathKind::MstflintAccess => "mstflint_access",
+            PathKind::MstDriver => "mst_driver",
+            PathKind::MstDriverCr => "mst_driver_cr",
+            PathKind::MftPciconf => "mft",
+            PathKind::MftPci => "mft_pci",
         }
     }
 
-    /// Parse `config` / `memory` (case-insensitive).
+    /// Parse a short name (case-insensitive); `mst_pciconf` / `mst_pci` are accepted for the
+    /// MFT paths.
     pub fn parse(s: &str) -> Option<PathKind> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "config" => Some(PathKind::SysfsConfig),
-            "memory" => Some(PathKind::SysfsMemory),
-            _ => None,
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "mst_pciconf" => return Some(PathKind::MftPciconf),
+            "mst_pci" => return Some(PathKind::MftPci),
+            _ => {}
         }
+        PathKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -76,7 +138,10 @@ pub fn force_from_env() -> Option<PathKind> {
     }
     let k = PathKind::parse(&v);
     if k.is_none() {
-        log::warn!("{FORCE_ENV}={v:?} ignored (expected \"config\" or \"memory\")");
+        log::warn!(
+            "{FORCE_ENV}={v:?} ignored (expected one of config, memory, mst_driver, \
+             mst_driver_cr, mstflint_access, mft, mft_pci)"
+        );
     }
     k
 }
@@ -93,45 +158,150 @@ pub fn check_euid() -> Result<()> {
     Ok(())
 }
 
-/// Paths to try, in order, and why.
+/// Paths to try, in order (with the driver node each uses), and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub order: Vec<PathKind>,
+    pub steps: Vec<(PathKind, Option<PathBuf>)>,
     pub reason: String,
 }
 
-/// Decide the order of paths (see the module docs).
+impl Plan {
+    /// The kinds tried, in order.
+    pub fn order(&self) -> Vec<PathKind> {
+        self.steps.iter().map(|s| s.0).collect()
+    }
+}
+
+/// Driver nodes present for the function being opened, as (path kind, node), best first:
+/// for a `/dev/mst/...` name only the named node; otherwise every driver's node for the
+/// function (Gen-1 unified first, then mstflint_access, then MFT; config and memory nodes).
+/// A `_mstconf` node is listed twice (Gen-1, then mstflint_access): the open probes which
+/// ABI answers.
+pub fn discover_nodes(root: &SysfsRoot, resolved: &Resolved) -> Vec<(PathKind, PathBuf)> {
+    let present = |p: &PathBuf| p.symlink_metadata().is_ok();
+    if let Some(node) = &resolved.node {
+        let name = node
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let kind = if name.contains("_pci_pci_cr") {
+            PathKind::MstDriverCr
+        } else if name.contains("_pci_pciconf") {
+            PathKind::MstDriver
+        } else if name.contains("_pci_cr") {
+            PathKind::MftPci
+        } else {
+            PathKind::MftPciconf
+        };
+        return if present(node) {
+            vec![(kind, node.clone())]
+        } else {
+            Vec::new()
+        };
+    }
+    let n = name::driver_node_names(root, resolved.bdf);
+    let mut v = vec![
+        (PathKind::MstDriver, Some(n.mstconf.clone())),
+        (PathKind::MstDriver, n.gen1_conf),
+        (PathKind::MstflintAccess, Some(n.mstconf)),
+        (PathKind::MftPciconf, n.mft_conf),
+        (PathKind::MstDriverCr, Some(n.mstcr)),
+        (PathKind::MstDriverCr, n.gen1_cr),
+        (PathKind::MftPci, n.mft_cr),
+    ];
+    v.retain(|(_, p)| p.as_ref().is_some_and(present));
+    v.into_iter()
+        .filter_map(|(k, p)| p.map(|p| (k, p)))
+        .collect()
+}
+
+/// Decide the order of paths (see the module docs). `nodes` comes from [`discover_nodes`].
 pub fn plan(
     resolved: &Resolved,
     opt_force: Option<PathKind>,
     env_force: Option<PathKind>,
     pci_device_id: Option<u16>,
+    nodes: &[(PathKind, PathBuf)],
 ) -> Plan {
-    let only = |k: PathKind, why: String| Plan {
-        order: vec![k],
-        reason: why,
+    let sysfs = |k: PathKind| (k, None::<PathBuf>);
+    let drivers = |memory: bool| -> Vec<(PathKind, Option<PathBuf>)> {
+        nodes
+            .iter()
+            .filter(|(k, _)| k.is_memory() == memory)
+            .map(|(k, p)| (*k, Some(p.clone())))
+            .collect()
+    };
+    let forced = |k: PathKind, why: &str| {
+        let steps = if k.is_driver() {
+            let v: Vec<_> = nodes
+                .iter()
+                .filter(|(n, _)| *n == k)
+                .map(|(n, p)| (*n, Some(p.clone())))
+                .collect();
+            if v.is_empty() {
+                vec![(k, None)]
+            } else {
+                v
+            }
+        } else {
+            vec![sysfs(k)]
+        };
+        Plan {
+            steps,
+            reason: format!("{} forced by {why}", k.as_str()),
+        }
     };
     if let Some(k) = opt_force {
-        return only(k, format!("{} forced by the caller", k.as_str()));
+        return forced(k, "the caller");
     }
-    if let Some(k) = resolved.forced {
-        return only(k, format!("{} forced by the device name", k.as_str()));
+    if resolved.node.is_none() {
+        if let Some(k) = resolved.forced {
+            return forced(k, "the device name");
+        }
     }
     if let Some(k) = env_force {
-        return only(k, format!("{} forced by {FORCE_ENV}", k.as_str()));
+        return forced(k, FORCE_ENV);
+    }
+    if resolved.node.is_some() {
+        let memory = resolved.forced == Some(PathKind::SysfsMemory);
+        let mut steps = drivers(memory);
+        steps.push(sysfs(if memory {
+            PathKind::SysfsMemory
+        } else {
+            PathKind::SysfsConfig
+        }));
+        return Plan {
+            steps,
+            reason: "driver node named by the device name, else sysfs".into(),
+        };
     }
     if resolved.force_config {
-        return only(
-            PathKind::SysfsConfig,
-            "config requested by the device name".into(),
-        );
+        let mut steps = drivers(false);
+        steps.push(sysfs(PathKind::SysfsConfig));
+        return Plan {
+            steps,
+            reason: "config requested by the device name (driver first)".into(),
+        };
     }
     match pci_device_id {
-        Some(id) if ids::MEMORY_FIRST_IDS.contains(&id) => Plan {
-            order: vec![PathKind::SysfsMemory, PathKind::SysfsConfig],
-            reason: format!("PCI id {id:#x} (ConnectX-3 family): memory first, then config"),
-        },
-        _ => only(PathKind::SysfsConfig, "config (default)".into()),
+        Some(id) if ids::MEMORY_FIRST_IDS.contains(&id) => {
+            let mut steps = drivers(true);
+            steps.push(sysfs(PathKind::SysfsMemory));
+            steps.extend(drivers(false));
+            steps.push(sysfs(PathKind::SysfsConfig));
+            Plan {
+                steps,
+                reason: format!("PCI id {id:#x} (ConnectX-3 family): memory first, then config"),
+            }
+        }
+        _ => {
+            let mut steps = drivers(false);
+            steps.push(sysfs(PathKind::SysfsConfig));
+            Plan {
+                steps,
+                reason: "default: kernel drivers first, then sysfs config".into(),
+            }
+        }
     }
 }
 
@@ -145,38 +315,155 @@ pub struct OpenContext<'a> {
     pub lock_suffix: &'static str,
 }
 
-/// Open the paths of `plan` in order; the first that works wins.
+/// Open the paths of `plan` in order; the first that works wins. A driver node that answers
+/// with another ABI (ENOTTY/EINVAL) or refuses the open (permissions) is logged and skipped.
 pub fn open_planned(ctx: &OpenContext<'_>, plan: &Plan) -> Result<Box<dyn Access>> {
     let bdf = ctx.resolved.bdf;
     let mut last: Option<Error> = None;
-    for (i, &kind) in plan.order.iter().enumerate() {
-        let r = match kind {
-            PathKind::SysfsConfig => open_config(ctx),
-            PathKind::SysfsMemory => open_memory(ctx),
+    let n = plan.steps.len();
+    for (i, (kind, node)) in plan.steps.iter().enumerate() {
+        let kind = *kind;
+        let r = match (kind, node) {
+            (PathKind::SysfsConfig, _) => open_config(ctx),
+            (PathKind::SysfsMemory, _) => open_memory(ctx),
+            (k, None) => Err(Error::NoDevice(format!(
+                "{bdf}: no {} node present for this function",
+                k.as_str()
+            ))),
+            (k, Some(p)) => open_driver(ctx, k, p),
+        };
+        let what = match node {
+            Some(p) => format!("{} path ({})", kind.as_str(), p.display()),
+            None => format!("{} path", kind.as_str()),
         };
         match r {
             Ok(a) => {
-                log::info!("{bdf}: using the {} path ({})", kind.as_str(), plan.reason);
+                log::info!("{bdf}: using the {what} ({})", plan.reason);
                 return Ok(a);
             }
             Err(e) => {
-                if i + 1 < plan.order.len() {
-                    log::info!(
-                        "{bdf}: {} path unusable, trying the next: {e}",
-                        kind.as_str()
+                if kind.is_driver() && driver::is_wrong_abi(&e) {
+                    log::warn!(
+                        "{bdf}: {what}: the node answers with another ABI (another driver or \
+                         version): skipped: {e}"
                     );
+                } else if kind.is_driver() && e.errno() == libc::EPERM {
+                    log::warn!("{bdf}: {what}: access denied, skipped: {e}");
+                } else if i + 1 < n {
+                    log::info!("{bdf}: {what} unusable, trying the next: {e}");
                 } else {
-                    log::info!("{bdf}: {} path failed: {e}", kind.as_str());
+                    log::info!("{bdf}: {what} failed: {e}");
                 }
                 // A busy semaphore is a definite answer: do not hide it behind another error.
                 if e.errno() == libc::EBUSY {
                     return Err(e);
                 }
-                last = Some(e);
+                // Keep the most telling error: a wrong-ABI probe is not.
+                let keep = last.is_none() || !(kind.is_driver() && driver::is_wrong_abi(&e));
+                if keep {
+                    last = Some(e);
+                }
             }
         }
     }
     Err(last.unwrap_or_else(|| Error::NoDevice(format!("{bdf}: no access path"))))
+}
+
+/// Whether `mask` (userspace VCC_* bits) allows `space` (the gateway's rule).
+pub fn mask_supports(mask: u32, space: u32) -> bool {
+    let space = if space == 0 { AS_CR_SPACE } else { space };
+    let bit = space_to_cap_offset(space);
+    space < AS_END && mask & (1 << bit) != 0 && (bit != VCC_INITIALIZED || space == AS_RECOVERY)
+}
+
+/// Open a kernel-driver path on `node`.
+pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result<Box<dyn Access>> {
+    let bdf = ctx.resolved.bdf;
+    match kind {
+        PathKind::MstflintAccess => {
+            let mut ops = mstflint_access::MstflintAccess::new(Node::open(node)?)?;
+            let off = ops.params().functional_vsc_offset;
+            let mut mask = 0;
+            if off != 0 {
+                // The driver runs the gateway itself: find the spaces it can reach by reading
+                // address 0 of each (an unsupported space fails the ioctl).
+                mask = 1 << VCC_INITIALIZED;
+                for &sp in gateway::PROBE_ORDER {
+                    if ops.read4(sp, 0).is_ok() {
+                        mask |= 1 << space_to_cap_offset(sp);
+                    }
+                }
+            }
+            let info = GatewayInfo {
+                functional_vsec: off != 0,
+                cap_mask: mask,
+                pxir: gateway::pxir(mask),
+                vsec_addr: off,
+            };
+            let ok: Box<dyn Fn(u32) -> bool + Send> = if off != 0 {
+                Box::new(move |s| mask_supports(mask, s))
+            } else {
+                Box::new(is_crspace)
+            };
+            Ok(Box::new(DriverAccess::new(Box::new(ops), info, ok)))
+        }
+        PathKind::MstDriver | PathKind::MstDriverCr => {
+            let memory = kind == PathKind::MstDriverCr;
+            let vpd = ctx.root.device_dir(bdf).join("vpd");
+            let ops = mst_driver::MstDriver::new(Node::open(node)?, memory, vpd)?;
+            let off = if memory {
+                0
+            } else {
+                ops.params().vendor_specific_capability
+            };
+            // Gen-1 READ/WRITE never report errors, so spaces cannot be probed: assume the
+            // ones the driver itself probes (as stock does for its driver path).
+            let mask = if off != 0 {
+                (1 << VCC_INITIALIZED)
+                    | (1 << VCC_ICMD_EXT_SPACE_SUPPORTED)
+                    | (1 << VCC_CRSPACE_SPACE_SUPPORTED)
+                    | (1 << VCC_ICMD_SPACE_SUPPORTED)
+                    | (1 << VCC_SEMAPHORE_SPACE_SUPPORTED)
+            } else {
+                0
+            };
+            let info = GatewayInfo {
+                functional_vsec: off != 0,
+                cap_mask: mask,
+                pxir: false,
+                vsec_addr: off,
+            };
+            let ok: Box<dyn Fn(u32) -> bool + Send> = if off != 0 {
+                Box::new(move |s| mask_supports(mask, s))
+            } else {
+                Box::new(is_crspace)
+            };
+            Ok(Box::new(DriverAccess::new(Box::new(ops), info, ok)))
+        }
+        PathKind::MftPciconf => {
+            let ops = mft::MftPciconf::new(Node::open(node)?, bdf)?;
+            let full = ops.full_vsec();
+            let mask = if full { ops.cap_mask } else { 0 };
+            let info = GatewayInfo {
+                functional_vsec: full,
+                cap_mask: mask,
+                pxir: false,
+                vsec_addr: if full { ops.vsec } else { 0 },
+            };
+            let ok: Box<dyn Fn(u32) -> bool + Send> = if full {
+                Box::new(move |s| mask_supports(mask, s))
+            } else {
+                Box::new(is_crspace)
+            };
+            Ok(Box::new(DriverAccess::new(Box::new(ops), info, ok)))
+        }
+        PathKind::MftPci => {
+            let lock = LockFile::open_or_warn(&ctx.root.lock_dir, bdf, "mem");
+            Ok(Box::new(mft::open_pci_cr(node, bdf, lock)?))
+        }
+        PathKind::SysfsConfig => open_config(ctx),
+        PathKind::SysfsMemory => open_memory(ctx),
+    }
 }
 
 /// Config-space files to try: the forced file, else sysfs `config`, else procfs.
@@ -284,31 +571,78 @@ mod tests {
     fn plan_precedence() {
         let cfg = PathKind::SysfsConfig;
         let mem = PathKind::SysfsMemory;
-        assert_eq!(
-            plan(&res(None, false), None, None, Some(0x1017)).order,
-            [cfg]
-        );
-        assert_eq!(plan(&res(None, false), None, None, None).order, [cfg]);
-        assert_eq!(
-            plan(&res(None, false), None, None, Some(0x1003)).order,
-            [mem, cfg]
-        );
-        assert_eq!(
-            plan(&res(None, true), None, None, Some(0x1007)).order,
-            [cfg]
-        );
-        assert_eq!(plan(&res(None, true), None, Some(mem), None).order, [mem]);
-        assert_eq!(
-            plan(&res(Some(cfg), false), None, Some(mem), None).order,
-            [cfg]
-        );
-        assert_eq!(
-            plan(&res(Some(cfg), false), Some(mem), None, None).order,
-            [mem]
-        );
+        let p = |r: &Resolved, o, e, id| plan(r, o, e, id, &[]).order();
+        assert_eq!(p(&res(None, false), None, None, Some(0x1017)), [cfg]);
+        assert_eq!(p(&res(None, false), None, None, None), [cfg]);
+        assert_eq!(p(&res(None, false), None, None, Some(0x1003)), [mem, cfg]);
+        assert_eq!(p(&res(None, true), None, None, Some(0x1007)), [cfg]);
+        assert_eq!(p(&res(None, true), None, Some(mem), None), [mem]);
+        assert_eq!(p(&res(Some(cfg), false), None, Some(mem), None), [cfg]);
+        assert_eq!(p(&res(Some(cfg), false), Some(mem), None, None), [mem]);
         assert_eq!(PathKind::parse(" Memory "), Some(mem));
         assert_eq!(PathKind::parse("dram"), None);
         assert_eq!(cfg.mtype(), 0x10);
         assert_eq!(mem.mtype(), 0x8);
+    }
+
+    #[test]
+    fn plan_with_drivers() {
+        use PathKind::*;
+        let conf = PathBuf::from("/dev/0000:00:00.0_mstconf");
+        let mft = PathBuf::from("/dev/mst/mt4119_pciconf0");
+        let cr = PathBuf::from("/dev/0000:00:00.0_mstcr");
+        let nodes = vec![
+            (MstDriver, conf.clone()),
+            (MstflintAccess, conf.clone()),
+            (MftPciconf, mft.clone()),
+            (MstDriverCr, cr.clone()),
+        ];
+        let r = res(None, false);
+        assert_eq!(
+            plan(&r, None, None, Some(0x1017), &nodes).order(),
+            [MstDriver, MstflintAccess, MftPciconf, SysfsConfig]
+        );
+        assert_eq!(
+            plan(&r, None, None, Some(0x1003), &nodes).order(),
+            [
+                MstDriverCr,
+                SysfsMemory,
+                MstDriver,
+                MstflintAccess,
+                MftPciconf,
+                SysfsConfig
+            ]
+        );
+        // Forcing a driver keeps only its nodes; a driver without node is an error step.
+        let f = plan(&r, None, Some(MftPciconf), None, &nodes);
+        assert_eq!(f.steps, [(MftPciconf, Some(mft))]);
+        assert_eq!(
+            plan(&r, Some(MftPci), None, None, &nodes).steps,
+            [(MftPci, None)]
+        );
+        assert_eq!(
+            plan(&r, None, Some(cfg_k()), None, &nodes).order(),
+            [SysfsConfig]
+        );
+        // A config-file name never uses a driver.
+        assert_eq!(
+            plan(&res(Some(SysfsConfig), false), None, None, None, &nodes).order(),
+            [SysfsConfig]
+        );
+        for k in PathKind::ALL {
+            assert_eq!(PathKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(PathKind::parse("mst_pciconf"), Some(MftPciconf));
+        assert_eq!(
+            (MstflintAccess.mtype(), MstDriverCr.mtype(), MftPci.mtype()),
+            (MST_DRIVER_CONF, MST_DRIVER_CR, MST_PCI)
+        );
+        assert_eq!(MstDriver.mdevs_flags(), 0);
+        assert!(mask_supports(1 << VCC_CRSPACE_SPACE_SUPPORTED, 0));
+        assert!(!mask_supports(1 << VCC_CRSPACE_SPACE_SUPPORTED, AS_ICMD));
+    }
+
+    fn cfg_k() -> PathKind {
+        PathKind::SysfsConfig
     }
 }

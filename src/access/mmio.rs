@@ -39,6 +39,7 @@ pub struct Mmio {
     need_flush: bool,
     lock: Option<LockFile>,
     signature: u32,
+    kind: PathKind,
 }
 
 // SAFETY: the mapping is owned by this value and only accessed through `&mut self`; the raw
@@ -79,6 +80,17 @@ impl Mmio {
                 )),
                 _ => Error::io(format!("open {}", path.display()), e),
             })?;
+        Self::from_file(file, path, lock, PathKind::SysfsMemory)
+    }
+
+    /// Map an already open file (`resource0`, or a driver node bound to BAR0) and check the
+    /// signature; `kind` is what [`Access::kind`] reports.
+    pub fn from_file(
+        file: std::fs::File,
+        path: &Path,
+        lock: Option<LockFile>,
+        kind: PathKind,
+    ) -> Result<Mmio> {
         let size = file
             .metadata()
             .map_err(|e| Error::io(format!("stat {}", path.display()), e))?
@@ -121,6 +133,7 @@ impl Mmio {
             need_flush: false,
             lock,
             signature: 0,
+            kind,
         };
         let sig = m.load(HW_ID_ADDR)?;
         m.signature = sig;
@@ -196,7 +209,7 @@ impl Mmio {
 
 impl Access for Mmio {
     fn kind(&self) -> PathKind {
-        PathKind::SysfsMemory
+        self.kind
     }
 
     fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {

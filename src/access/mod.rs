@@ -12,7 +12,9 @@
 //! | `mmio.rs` | `resource0` mapped (64 MiB, big-endian dwords) |
 //! | `lock.rs` | the stock lock files (flock), shared with the stock tools |
 //! | `vpd.rs` | VPD through sysfs `vpd` |
+//! | `driver/` | kernel-driver nodes: `mst_driver` (Gen-1), `mstflint_access`, MFT `mst_pciconf` / `mst_pci` |
 
+pub mod driver;
 pub mod gateway;
 pub mod legacy;
 pub mod lock;
@@ -125,6 +127,21 @@ pub trait Access: Send {
 
     /// The config-space carrier, when this path has one (for `read_config_dword`).
     fn config_io(&mut self) -> Option<&mut dyn ConfigIo> {
+        None
+    }
+
+    /// VPD through the path itself (driver ioctls); `None` = use sysfs `vpd`.
+    fn vpd_read4(&mut self, _offset: u32) -> Option<Result<[u8; 4]>> {
+        None
+    }
+
+    /// VPD write through the path itself; `None` = the path has none (sysfs rules apply).
+    fn vpd_write4(&mut self, _offset: u32, _data: [u8; 4]) -> Option<Result<()>> {
+        None
+    }
+
+    /// DMA page pinning, on driver paths that have it.
+    fn dma_pages(&mut self) -> Option<&mut dyn driver::DmaPages> {
         None
     }
 

@@ -286,6 +286,58 @@ fn require_function(root: &SysfsRoot, bdf: Bdf, name: &str) -> Result<()> {
     }
 }
 
+/// Driver node paths that may serve `bdf` (whether or not they exist), under `root.dev`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverNodeNames {
+    /// `/dev/DDDD:BB:DD.F_mstconf` (mstflint_access, or Gen-1 mst_driver in mstflint mode).
+    pub mstconf: PathBuf,
+    /// `/dev/DDDD:BB:DD.F_mstcr` (Gen-1 memory node).
+    pub mstcr: PathBuf,
+    /// MFT `mst_pciconf` node `/dev/mst/mt<id>_pciconf<I>[.F]`.
+    pub mft_conf: Option<PathBuf>,
+    /// MFT `mst_pci` node `/dev/mst/mt<id>_pci_cr<I>` (function 0 only).
+    pub mft_cr: Option<PathBuf>,
+    /// Gen-1 MFT-mode `/dev/mst/mt<id>_pci_pciconf<F>` (only for the first card with that id).
+    pub gen1_conf: Option<PathBuf>,
+    /// Gen-1 MFT-mode `/dev/mst/mt<id>_pci_pci_cr<F>`.
+    pub gen1_cr: Option<PathBuf>,
+}
+
+/// The node names of every driver for `bdf` (the inverse of the `/dev/mst` rules above).
+pub fn driver_node_names(root: &SysfsRoot, bdf: Bdf) -> DriverNodeNames {
+    let mut n = DriverNodeNames {
+        mstconf: root.dev.join(format!("{bdf}_mstconf")),
+        mstcr: root.dev.join(format!("{bdf}_mstcr")),
+        ..Default::default()
+    };
+    let Some(id) = sysfs::read_u16(root, bdf, "device") else {
+        return n;
+    };
+    let cards = functions_with_id(root, id);
+    let mst = root.dev.join("mst");
+    let card0 = Bdf { func: 0, ..bdf };
+    if let Some(i) = cards
+        .iter()
+        .filter(|b| b.func == 0)
+        .position(|b| *b == card0)
+    {
+        let conf = if bdf.func == 0 {
+            format!("mt{id}_pciconf{i}")
+        } else {
+            format!("mt{id}_pciconf{i}.{}", bdf.func)
+        };
+        n.mft_conf = Some(mst.join(conf));
+        if bdf.func == 0 {
+            n.mft_cr = Some(mst.join(format!("mt{id}_pci_cr{i}")));
+        }
+    }
+    if cards.iter().find(|b| b.func == bdf.func) == Some(&bdf) {
+        n.gen1_conf = Some(mst.join(format!("mt{id}_pci_pciconf{}", bdf.func)));
+        n.gen1_cr = Some(mst.join(format!("mt{id}_pci_pci_cr{}", bdf.func)));
+    }
+    n
+}
+
 /// Parse `name` and look it up under `root`.
 pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
     let form = parse(name)?;

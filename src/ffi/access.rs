@@ -16,7 +16,6 @@ use super::boundary::{call, fail, fail_with, Failure, Outcome};
 use super::handle::{ctx, sync_space};
 use crate::api::Device;
 use crate::error::Error;
-use crate::select::PathKind;
 use crate::types::*;
 
 /// Run `f` on the active device of `mf`, after syncing the address space.
@@ -37,12 +36,12 @@ unsafe fn with_dev<T: Copy>(
 }
 
 fn is_vsec(dev: &Device) -> bool {
-    dev.path() == PathKind::SysfsConfig && dev.functional_vsec()
+    !dev.is_memory() && dev.functional_vsec()
 }
 
 /// Failure value of mread4/mwrite4 for the path in use.
 fn rw_fail(dev: &Device) -> c_int {
-    if dev.path() == PathKind::SysfsMemory {
+    if dev.is_memory() {
         0
     } else {
         -1

@@ -11,7 +11,6 @@ use super::abi::{dev_info, mfile, vf_info};
 use super::boundary::{fail, fail_with, Outcome};
 use crate::api::Device;
 use crate::device::DeviceInfo;
-use crate::select::PathKind;
 use crate::types::{MDEVS_TAVOR_CR, MST_TAVOR};
 
 const CTX_MAGIC: u64 = 0x6d74_6372_2d72_7331; // "mtcr-rs1"
@@ -203,7 +202,7 @@ pub(crate) unsafe fn sync_fields(mf: *mut mfile, dev: &Device) {
     m.address_space = dev.address_space() as c_int;
     m.pci_device_id = dev.info().device_id;
     m.vsec_addr = u64::from(dev.vsec_addr());
-    if dev.path() == PathKind::SysfsMemory {
+    if dev.is_memory() {
         m.map_size = 0x400_0000;
     } else {
         m.map_size = 0;
@@ -216,7 +215,7 @@ pub(crate) unsafe fn sync_fields(mf: *mut mfile, dev: &Device) {
 /// # Safety
 /// `mf` points to a live mfile.
 pub(crate) unsafe fn sync_space<T>(mf: *mut mfile, dev: &Device, ret: T) -> Outcome<(), T> {
-    if dev.path() != PathKind::SysfsConfig || !dev.functional_vsec() {
+    if dev.is_memory() || !dev.functional_vsec() {
         return Ok(());
     }
     // SAFETY: caller contract.

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use super::abi::{mfile, mtcr_page_info};
 use super::boundary::{call, fail, fail_with};
 use super::handle::ctx;
-use crate::select::PathKind;
 use crate::types::*;
 
 /// `int mget_mdevs_flags(mfile* mf, u_int32_t* devs_flags)`: `*devs_flags = mf->flags`
@@ -79,11 +78,18 @@ pub extern "C" fn mhca_reset(mf: *mut mfile) -> c_int {
     })
 }
 
-/// `int get_dma_pages(mfile* mf, struct mtcr_page_info* page_info, int page_amount)`: DMA
-/// pages need a kernel driver, absent on the sysfs paths: -1 with errno ENOTTY (what the
-/// stock library gets from the ioctl on a sysfs file); EINVAL for bad arguments.
+/// `int get_dma_pages(mfile* mf, struct mtcr_page_info* page_info, int page_amount)`: on a
+/// kernel-driver path, allocate a page-aligned locked buffer of `page_amount` pages, have the
+/// driver pin it, and fill `page_info` (count, buffer address, per page the bus and virtual
+/// address). The buffer stays with the mfile (`user_page_list`) until `release_dma_pages`.
+/// 0 on success; -1 with errno: EINVAL for bad arguments (at most
+/// 8 pages, the size of `struct mtcr_page_info`), EBUSY when pages are already held, ENOTTY on
+/// the sysfs paths (no driver), the driver's errno otherwise.
+///
+/// # Safety
+/// `mf` NULL or a live mfile; `page_info` NULL or writable.
 #[no_mangle]
-pub extern "C" fn get_dma_pages(
+pub unsafe extern "C" fn get_dma_pages(
     mf: *mut mfile,
     page_info: *mut mtcr_page_info,
     page_amount: c_int,
@@ -95,20 +101,90 @@ pub extern "C" fn get_dma_pages(
         {
             return Err(fail(-1, libc::EINVAL, "bad arguments"));
         }
-        Err(fail(-1, libc::ENOTTY, "DMA pages need a kernel driver"))
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, -1) }?;
+        let d = c.devs.read();
+        // SAFETY: caller contract.
+        if unsafe { (*mf).user_page_list[0] } != 0 {
+            return Err(fail(
+                -1,
+                libc::EBUSY,
+                "DMA pages already held: release them first",
+            ));
+        }
+        let pages = page_amount as usize;
+        let ps = crate::access::driver::page_size() as usize;
+        let len = pages * ps;
+        let mut buf: *mut libc::c_void = std::ptr::null_mut();
+        // SAFETY: out-pointer to a local; alignment is a power of two.
+        if unsafe { libc::posix_memalign(&mut buf, ps, len) } != 0 || buf.is_null() {
+            return Err(fail(-1, libc::ENOMEM, "no memory for the DMA buffer"));
+        }
+        // SAFETY: buf is a fresh allocation of len bytes.
+        unsafe {
+            std::ptr::write_bytes(buf.cast::<u8>(), 0, len);
+            libc::mlock(buf, len);
+        }
+        let addr = buf as u64;
+        match d.active.get_dma_pages(addr, pages) {
+            Ok(dma) => {
+                let mut info = mtcr_page_info {
+                    page_amount: pages as u32,
+                    page_pointer_start: addr as _,
+                    ..Default::default()
+                };
+                for (i, a) in dma.iter().enumerate() {
+                    info.page_addresses_array[i].dma_address = *a;
+                    info.page_addresses_array[i].virtual_address = addr + (i * ps) as u64;
+                }
+                // SAFETY: caller contract (writable); mf is live.
+                unsafe {
+                    page_info.write_unaligned(info);
+                    (*mf).user_page_list = [addr, pages as u64];
+                }
+                Ok(0)
+            }
+            Err(e) => {
+                // SAFETY: our allocation, not shared.
+                unsafe {
+                    libc::munlock(buf, len);
+                    libc::free(buf);
+                }
+                Err(fail_with(-1, &e))
+            }
+        }
     })
 }
 
-/// `int release_dma_pages(mfile* mf, int page_amount)`: as `get_dma_pages`: -1, errno ENOTTY
-/// (EINVAL for NULL).
+/// `int release_dma_pages(mfile* mf, int page_amount)`: unpin the pages of `get_dma_pages`
+/// and free the buffer. 0; -1 with errno EINVAL (NULL, bad count), ENOTTY without a driver.
+///
+/// # Safety
+/// `mf` NULL or a live mfile.
 #[no_mangle]
-pub extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -> c_int {
-    let _ = page_amount;
+pub unsafe extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -> c_int {
     call("release_dma_pages", -1, || {
-        if mf.is_null() {
-            return Err(fail(-1, libc::EINVAL, "NULL mfile"));
+        if mf.is_null() || !(1..=MAX_PAGES_SIZE as c_int).contains(&page_amount) {
+            return Err(fail(-1, libc::EINVAL, "bad arguments"));
         }
-        Err(fail(-1, libc::ENOTTY, "DMA pages need a kernel driver"))
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, -1) }?;
+        let d = c.devs.read();
+        d.active
+            .release_dma_pages(page_amount as usize)
+            .map_err(|e| fail_with(-1, &e))?;
+        // SAFETY: mf is live.
+        let [addr, pages] = unsafe { (*mf).user_page_list };
+        if addr != 0 {
+            let len = pages as usize * crate::access::driver::page_size() as usize;
+            // SAFETY: the buffer get_dma_pages allocated and recorded.
+            unsafe {
+                libc::munlock(addr as *mut libc::c_void, len);
+                libc::free(addr as *mut libc::c_void);
+                (*mf).user_page_list = [0, 0];
+            }
+        }
+        Ok(0)
     })
 }
 
@@ -249,7 +325,7 @@ pub unsafe extern "C" fn is_zombiefish_device(mf: *mut mfile) -> c_int {
         if !ZOMBIEFISH_IDS.contains(&hw) {
             return Ok(0);
         }
-        let zombie = if dev.path() == PathKind::SysfsMemory {
+        let zombie = if dev.is_memory() {
             if hw == 0x25b || hw == 0x278 {
                 dev.read4(0x152080).map_err(|e| fail_with(0, &e))? & 0xffff
                     == AUTHENTICATION_FAILURE

@@ -159,7 +159,7 @@ pub unsafe extern "C" fn mpci_change(mf: *mut mfile) {
         let c = unsafe { ctx(mf, ()) }?;
         let mut d = c.devs.write();
         if d.reserve.is_none() {
-            if d.active.path() != PathKind::SysfsMemory {
+            if !d.active.is_memory() {
                 return Err(fail(
                     (),
                     libc::ENOTSUP,
