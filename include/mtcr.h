@@ -410,8 +410,13 @@ int MWRITE4_SEMAPHORE(mfile *mf, int offset, int value);
 int mvpd_read4(mfile *mf, unsigned int offset, uint8_t *value);
 
 /**
- * `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: VPD writes are not
- * supported by the user-space library: always ME_UNSUPPORTED_OPERATION (17), as stock.
+ * `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: on a kernel-driver
+ * path the 4 bytes are written through the driver's VPD ioctl (dword-aligned offset): 0, or
+ * the errno value. Elsewhere VPD writes are not supported by the user-space library: always
+ * ME_UNSUPPORTED_OPERATION (17), as stock.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `value` NULL or readable for 4 bytes.
  */
 int mvpd_write4(mfile *mf, unsigned int offset, uint8_t *value);
 
@@ -535,15 +540,25 @@ int msw_reset(mfile *mf);
 int mhca_reset(mfile *mf);
 
 /**
- * `int get_dma_pages(mfile* mf, struct mtcr_page_info* page_info, int page_amount)`: DMA
- * pages need a kernel driver, absent on the sysfs paths: -1 with errno ENOTTY (what the
- * stock library gets from the ioctl on a sysfs file); EINVAL for bad arguments.
+ * `int get_dma_pages(mfile* mf, struct mtcr_page_info* page_info, int page_amount)`: on a
+ * kernel-driver path, allocate a page-aligned locked buffer of `page_amount` pages, have the
+ * driver pin it, and fill `page_info` (count, buffer address, per page the bus and virtual
+ * address). The buffer stays with the mfile (`user_page_list`) until `release_dma_pages`.
+ * 0 on success; -1 with errno: EINVAL for bad arguments (at most
+ * 8 pages, the size of `struct mtcr_page_info`), EBUSY when pages are already held, ENOTTY on
+ * the sysfs paths (no driver), the driver's errno otherwise.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile; `page_info` NULL or writable.
  */
 int get_dma_pages(mfile *mf, struct mtcr_page_info *page_info, int page_amount);
 
 /**
- * `int release_dma_pages(mfile* mf, int page_amount)`: as `get_dma_pages`: -1, errno ENOTTY
- * (EINVAL for NULL).
+ * `int release_dma_pages(mfile* mf, int page_amount)`: unpin the pages of `get_dma_pages`
+ * and free the buffer. 0; -1 with errno EINVAL (NULL, bad count), ENOTTY without a driver.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
  */
 int release_dma_pages(mfile *mf, int page_amount);
 

@@ -565,17 +565,44 @@ pub unsafe extern "C" fn mvpd_read4(mf: *mut mfile, offset: c_uint, value: *mut 
     })
 }
 
-/// `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: VPD writes are not
-/// supported by the user-space library: always ME_UNSUPPORTED_OPERATION (17), as stock.
+/// `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: on a kernel-driver
+/// path the 4 bytes are written through the driver's VPD ioctl (dword-aligned offset): 0, or
+/// the errno value. Elsewhere VPD writes are not supported by the user-space library: always
+/// ME_UNSUPPORTED_OPERATION (17), as stock.
+///
+/// # Safety
+/// `mf` NULL or from `mopen*`; `value` NULL or readable for 4 bytes.
 #[no_mangle]
-pub extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut u8) -> c_int {
-    let _ = (mf, offset, value);
+pub unsafe extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut u8) -> c_int {
     call("mvpd_write4", ME_UNSUPPORTED_OPERATION, || {
-        Err(fail(
-            ME_UNSUPPORTED_OPERATION,
-            libc::ENOTSUP,
-            "VPD write is not supported",
-        ))
+        let unsupported = || {
+            Err(fail(
+                ME_UNSUPPORTED_OPERATION,
+                libc::ENOTSUP,
+                "VPD write is not supported",
+            ))
+        };
+        if mf.is_null() {
+            return unsupported();
+        }
+        // SAFETY: caller contract.
+        let Ok(c) = (unsafe { ctx(mf, ME_UNSUPPORTED_OPERATION) }) else {
+            return unsupported();
+        };
+        let d = c.devs.read();
+        if !d.active.path().is_driver() {
+            return unsupported();
+        }
+        if value.is_null() {
+            return Err(fail(libc::EINVAL, libc::EINVAL, "NULL value pointer"));
+        }
+        let mut b = [0u8; 4];
+        // SAFETY: value readable for 4 bytes (caller contract).
+        unsafe { ptr::copy_nonoverlapping(value, b.as_mut_ptr(), 4) };
+        match d.active.vpd_write4(offset, b) {
+            Ok(()) => Ok(0),
+            Err(e) => Err(fail_with(e.errno(), &e)),
+        }
     })
 }
 
