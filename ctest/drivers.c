@@ -83,6 +83,17 @@ int main(void)
         one_path(&paths[i], sysfs[i]);
     }
 
+    /* mopen_adv with a memory-only mask: the driver's memory node, else resource0. */
+    mfile *m = mopen_adv("0000:0b:00.0", MST_DRIVER_CR);
+    CHECK(m != NULL && m->tp == MST_DRIVER_CR, "mopen_adv(MST_DRIVER_CR): Gen-1 memory node");
+    mclose(m);
+    m = mopen_adv("0000:08:00.0", MST_PCI);
+    CHECK(m != NULL && m->tp == MST_PCI, "mopen_adv(MST_PCI) on an MFT card: memory");
+    mclose(m);
+    m = mopen_adv("0000:05:00.0", MST_PCI | MST_DRIVER_CR);
+    CHECK(m != NULL && m->tp == MST_PCI, "mopen_adv(MST_PCI) without memory node: resource0");
+    mclose(m);
+
     /* VPD write through a driver, seen in the sysfs file. */
     mfile *mf = mopen("0000:06:00.0");
     if (CHECK(mf != NULL, "mstflint_access open")) {

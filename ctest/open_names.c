@@ -80,7 +80,11 @@ int main(void)
     CHECK(mf != NULL, "mopen_adv(MST_DEFAULT|MST_CABLE|MST_LINKX_CHIP) like mstmcra");
     mclose(mf);
     errno = 0;
-    CHECK(mopen_adv("05:00.0", MST_PCI) == NULL && errno == EPERM, "mopen_adv(MST_PCI) on a config open: NULL, EPERM");
+    mf = mopen_adv("05:00.0", MST_PCI);
+    CHECK(mf != NULL && mf->tp == MST_PCI, "mopen_adv(MST_PCI): a memory open (issue 4; stock: EPERM)");
+    mclose(mf);
+    errno = 0;
+    CHECK(mopen_adv("05:00.0", MST_IB) == NULL && errno == EPERM, "mopen_adv(MST_IB) on a PCI device: NULL, EPERM");
     errno = 0;
     CHECK(mopen_fw_ctx(NULL, NULL, NULL) == NULL && errno == ENOTSUP, "mopen_fw_ctx: NULL, ENOTSUP");
     CHECK(mclear_pci_semaphore("05:00.0") == ME_OK, "mclear_pci_semaphore: ME_OK");

@@ -98,6 +98,24 @@ impl Device {
         opts: &OpenOptions,
         tuning: Tuning,
     ) -> Result<Device> {
+        Self::open_impl(root, name, opts, tuning, false)
+    }
+
+    /// Open preferring memory access (`mopen_adv` with a memory-only type mask): the drivers'
+    /// memory nodes, then `resource0`, then the config paths, unless the name or a force
+    /// decides otherwise.
+    pub fn open_prefer_memory(name: &str, opts: &OpenOptions) -> Result<Device> {
+        select::check_euid()?;
+        Self::open_impl(&SysfsRoot::default(), name, opts, Tuning::default(), true)
+    }
+
+    fn open_impl(
+        root: &SysfsRoot,
+        name: &str,
+        opts: &OpenOptions,
+        tuning: Tuning,
+        prefer_memory: bool,
+    ) -> Result<Device> {
         let resolved = name::resolve(name, root)?;
         let bdf = resolved.bdf;
         // is_supported_device: a missing `device` attribute counts as supported.
@@ -131,6 +149,7 @@ impl Device {
             select::force_from_env(),
             dev_id,
             &nodes,
+            prefer_memory,
         );
         let ctx = OpenContext {
             root,

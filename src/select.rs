@@ -222,6 +222,7 @@ pub fn plan(
     env_force: Option<PathKind>,
     pci_device_id: Option<u16>,
     nodes: &[(PathKind, PathBuf)],
+    prefer_memory: bool,
 ) -> Plan {
     let sysfs = |k: PathKind| (k, None::<PathBuf>);
     let drivers = |memory: bool| -> Vec<(PathKind, Option<PathBuf>)> {
@@ -283,15 +284,21 @@ pub fn plan(
             reason: "config requested by the device name (driver first)".into(),
         };
     }
-    match pci_device_id {
-        Some(id) if ids::MEMORY_FIRST_IDS.contains(&id) => {
+    let memory_first = pci_device_id.filter(|id| ids::MEMORY_FIRST_IDS.contains(id));
+    match memory_first {
+        _ if prefer_memory || memory_first.is_some() => {
             let mut steps = drivers(true);
             steps.push(sysfs(PathKind::SysfsMemory));
             steps.extend(drivers(false));
             steps.push(sysfs(PathKind::SysfsConfig));
             Plan {
                 steps,
-                reason: format!("PCI id {id:#x} (ConnectX-3 family): memory first, then config"),
+                reason: match memory_first {
+                    Some(id) => {
+                        format!("PCI id {id:#x} (ConnectX-3 family): memory first, then config")
+                    }
+                    None => "memory access requested: memory first, then config".into(),
+                },
             }
         }
         _ => {
@@ -571,7 +578,7 @@ mod tests {
     fn plan_precedence() {
         let cfg = PathKind::SysfsConfig;
         let mem = PathKind::SysfsMemory;
-        let p = |r: &Resolved, o, e, id| plan(r, o, e, id, &[]).order();
+        let p = |r: &Resolved, o, e, id| plan(r, o, e, id, &[], false).order();
         assert_eq!(p(&res(None, false), None, None, Some(0x1017)), [cfg]);
         assert_eq!(p(&res(None, false), None, None, None), [cfg]);
         assert_eq!(p(&res(None, false), None, None, Some(0x1003)), [mem, cfg]);
@@ -599,11 +606,22 @@ mod tests {
         ];
         let r = res(None, false);
         assert_eq!(
-            plan(&r, None, None, Some(0x1017), &nodes).order(),
+            plan(&r, None, None, Some(0x1017), &nodes, false).order(),
             [MstDriver, MstflintAccess, MftPciconf, SysfsConfig]
         );
         assert_eq!(
-            plan(&r, None, None, Some(0x1003), &nodes).order(),
+            plan(&r, None, None, Some(0x1003), &nodes, false).order(),
+            [
+                MstDriverCr,
+                SysfsMemory,
+                MstDriver,
+                MstflintAccess,
+                MftPciconf,
+                SysfsConfig
+            ]
+        );
+        assert_eq!(
+            plan(&r, None, None, Some(0x1017), &nodes, true).order(),
             [
                 MstDriverCr,
                 SysfsMemory,
@@ -614,19 +632,27 @@ mod tests {
             ]
         );
         // Forcing a driver keeps only its nodes; a driver without node is an error step.
-        let f = plan(&r, None, Some(MftPciconf), None, &nodes);
+        let f = plan(&r, None, Some(MftPciconf), None, &nodes, false);
         assert_eq!(f.steps, [(MftPciconf, Some(mft))]);
         assert_eq!(
-            plan(&r, Some(MftPci), None, None, &nodes).steps,
+            plan(&r, Some(MftPci), None, None, &nodes, true).steps,
             [(MftPci, None)]
         );
         assert_eq!(
-            plan(&r, None, Some(cfg_k()), None, &nodes).order(),
+            plan(&r, None, Some(cfg_k()), None, &nodes, false).order(),
             [SysfsConfig]
         );
         // A config-file name never uses a driver.
         assert_eq!(
-            plan(&res(Some(SysfsConfig), false), None, None, None, &nodes).order(),
+            plan(
+                &res(Some(SysfsConfig), false),
+                None,
+                None,
+                None,
+                &nodes,
+                true
+            )
+            .order(),
             [SysfsConfig]
         );
         for k in PathKind::ALL {

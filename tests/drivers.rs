@@ -267,6 +267,16 @@ fn names_enumeration_and_forcing() {
             assert!(e.to_string().contains(k.as_str()), "{e}");
         }
     }
+    // Asking for memory: the driver's memory node, else resource0; config names stay config.
+    for (name, want) in [
+        ("0000:08:00.0", MftPci),
+        ("0000:0b:00.0", MstDriverCr),
+        ("0000:05:00.0", SysfsMemory),
+        ("/sys/bus/pci/devices/0000:05:00.0/config", SysfsConfig),
+    ] {
+        let d = Device::open_prefer_memory(name, &OpenOptions::default()).unwrap();
+        assert_eq!(d.path(), want, "{name}");
+    }
     // The mstflint_access node does not speak Gen-1: forcing mst_driver there fails clearly.
     let e = Device::open_with(
         "0000:06:00.0",

@@ -12,12 +12,25 @@ use crate::select::PathKind;
 use crate::types::*;
 
 fn open_named(name: *const c_char, opts: &OpenOptions) -> Outcome<*mut mfile> {
+    open_named_ext(name, opts, false)
+}
+
+fn open_named_ext(
+    name: *const c_char,
+    opts: &OpenOptions,
+    prefer_memory: bool,
+) -> Outcome<*mut mfile> {
     let null = ptr::null_mut();
     // SAFETY: the C caller passes NULL or a NUL-terminated string.
     let Some(name) = (unsafe { c_str(name) }) else {
         return Err(fail(null, libc::EINVAL, "NULL or non-UTF-8 device name"));
     };
-    let dev = Device::open_with(name, opts).map_err(|e| fail_with(null, &e))?;
+    let dev = if prefer_memory {
+        Device::open_prefer_memory(name, opts)
+    } else {
+        Device::open_with(name, opts)
+    }
+    .map_err(|e| fail_with(null, &e))?;
     log::debug!("opened {name} via {:?}", dev.path());
     new_mfile(dev, name)
 }
@@ -62,7 +75,10 @@ pub unsafe extern "C" fn mopend(name: *const c_char, dtype: DType) -> *mut mfile
 #[no_mangle]
 pub unsafe extern "C" fn mopen_adv(name: *const c_char, mtype: MType) -> *mut mfile {
     call("mopen_adv", ptr::null_mut(), || {
-        let mf = open_named(name, &OpenOptions::default())?;
+        // A memory-only mask asks for memory access (drivers' memory nodes, then resource0).
+        let memory =
+            mtype & (MST_PCI | MST_DRIVER_CR) != 0 && mtype & (MST_PCICONF | MST_DRIVER_CONF) == 0;
+        let mf = open_named_ext(name, &OpenOptions::default(), memory)?;
         // SAFETY: mf was just allocated by new_mfile.
         let tp = unsafe { (*mf).tp };
         if tp & mtype == 0 {
