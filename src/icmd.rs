@@ -192,9 +192,8 @@ impl Device {
         self.icmd_take_semaphore()?;
         let r = self.icmd_exchange(opcode, data, write_size, read_size, skip_write);
         let rel = self.write4_in(AS_SEMAPHORE, 0, 0);
-        let out = r?;
-        rel.map_err(|e| cr_fail("releasing the ICMD semaphore", e))?;
-        Ok(out)
+        r?;
+        rel.map_err(|e| cr_fail("releasing the ICMD semaphore", e))
     }
 
     fn icmd_exchange(

@@ -23,7 +23,9 @@ fn cx5(bdf: &str) -> String {
 
 fn get(dev: &Device, id: u16, size: usize) -> (u8, Vec<u8>) {
     let mut b = vec![0u8; size];
-    let r = dev.access_reg(id, 1, &mut b, size, size).expect("access_reg");
+    let r = dev
+        .access_reg(id, 1, &mut b, size, size)
+        .expect("access_reg");
     (r.status, b)
 }
 
