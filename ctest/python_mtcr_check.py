@@ -72,6 +72,10 @@ def main():
     out["bad_opcode"] = icmd(dev, 0x1234, reg_cmd(MGIR, 1, [0] * 4))
     dev.close()
     out.pop("lib")
+    # Which cmtcr.so the process really loaded (resolved through symlinks).
+    with open("/proc/self/maps") as maps:
+        libs = {line.split()[-1] for line in maps if line.rstrip().endswith(".so") or ".so." in line}
+    out["loaded"] = sorted(os.path.realpath(x) for x in libs if "cmtcr" in os.path.basename(x) or "libmtcr_ul" in os.path.basename(x))
     print(json.dumps(out, sort_keys=True))
 
 
