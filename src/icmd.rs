@@ -235,7 +235,9 @@ impl Device {
         let mut done = None;
         for i in 0..limit {
             if let Some(d) = poll_delay(i) {
-                std::thread::sleep(d);
+                // `set_increase_poll_time(n)` (flint --low_cpu) stretches the sleeps.
+                let k = crate::ffi::misc::increase_poll_time().clamp(0, 100) as u32;
+                std::thread::sleep(d * (1 + k));
             }
             let v = self
                 .read4_in(AS_ICMD, ICMD_CTRL_ADDR)

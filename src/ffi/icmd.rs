@@ -276,3 +276,39 @@ pub unsafe extern "C" fn supports_reg_access_gmp(
     let _ = (mf, reg_method);
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr::null_mut;
+
+    #[test]
+    fn null_and_foreign_mfiles() {
+        let mut b = [0u8; 16];
+        let mut st = -1;
+        let n: *mut mfile = null_mut();
+        // A zeroed mfile, as tools build for firmware contexts (ul_ctx NULL).
+        let mut foreign: mfile = unsafe { std::mem::zeroed() };
+        for mf in [n, &mut foreign as *mut mfile] {
+            // SAFETY: NULL and an mfile with NULL ul_ctx are accepted by every function.
+            unsafe {
+                assert_eq!(icmd_open(mf), ME_BAD_PARAMS);
+                icmd_close(mf);
+                let p = b.as_mut_ptr() as *mut c_void;
+                assert_eq!(icmd_send_command(mf, 0x9001, p, 16, 0), ME_BAD_PARAMS);
+                assert_eq!(
+                    icmd_send_command_int(mf, 0x9001, p, 16, 16, 0),
+                    ME_BAD_PARAMS
+                );
+                assert_eq!(icmd_clear_semaphore(mf), ME_BAD_PARAMS);
+                assert_eq!(
+                    maccess_reg(mf, 0x9020, 1, p, 16, 16, 16, &mut st),
+                    ME_BAD_PARAMS
+                );
+                assert_eq!(mget_max_reg_size(mf, 1), 0);
+                assert_eq!(supports_reg_access_gmp(mf, 1), 0);
+            }
+        }
+        assert_eq!(st, -1, "status untouched on argument errors");
+    }
+}
