@@ -17,7 +17,7 @@ SIM := $(TARGET_DIR)/debug/mtcr-sim
 CFLAGS_C := -Wall -Wextra -Werror -O1 -g
 
 .PHONY: all build deps lint test headers check-headers install check-symbols ctest ctest-build \
-        demo sim valgrind-ctest clean-stage
+        demo sim valgrind-ctest clean-stage python-tools
 
 all: build
 
@@ -47,13 +47,16 @@ check-headers:
 	done; rm -rf $$tmp; echo "check-headers: include/ up to date"
 
 # make install PREFIX=DIR: DIR/lib/libmtcr_ul.so.1 (+ .so link, .a), DIR/include/mtcr_ul/*.h,
-# DIR/lib/pkgconfig/mtcr_ul.pc.
+# DIR/lib/pkgconfig/mtcr_ul.pc, DIR/lib/mtcr_ul/cmtcr.so (-> the library, for mstflint's Python
+# tools: LD_LIBRARY_PATH=DIR/lib/mtcr_ul makes mtcr.py load it).
 install: build
 	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include/mtcr_ul
 	install -m 0755 $(LIBDIR_OUT)/libmtcr_ul.so $(PREFIX)/lib/libmtcr_ul.so.1
 	ln -sf libmtcr_ul.so.1 $(PREFIX)/lib/libmtcr_ul.so
 	install -m 0644 $(LIBDIR_OUT)/libmtcr_ul.a $(PREFIX)/lib/libmtcr_ul.a
 	install -m 0644 include/mtcr.h include/mtcr_com_defs.h $(PREFIX)/include/mtcr_ul/
+	install -d $(PREFIX)/lib/mtcr_ul
+	ln -sf ../libmtcr_ul.so.1 $(PREFIX)/lib/mtcr_ul/cmtcr.so
 	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|g' -e 's|@VERSION@|$(VERSION)|g' \
 	  pkgconfig/mtcr_ul.pc.in > $(PREFIX)/lib/pkgconfig/mtcr_ul.pc
 
@@ -106,6 +109,11 @@ ctest: ctest-build sim
 valgrind-ctest: ctest-build sim
 	SIM=$(SIM) BIN=$(CTEST_BIN) VALGRIND=1 ./ctest/run.sh
 
+# Debian's mtcr.py on the stock cmtcr.so and on ours, same simulated device, same answers.
+python-tools: sim
+	$(MAKE) install PREFIX=$(STAGE)
+	SIM=$(SIM) STAGE=$(STAGE) ./ctest/python_tools.sh
+
 demo: sim
 	$(MAKE) install PREFIX=$(STAGE)
 	mkdir -p $(CTEST_BIN)
@@ -120,3 +128,4 @@ test: deps lint check-headers
 	$(MAKE) check-symbols
 	$(MAKE) ctest
 	$(MAKE) valgrind-ctest
+	$(MAKE) python-tools

@@ -506,6 +506,92 @@ const char *m_err2str(MError status);
 MError return_by_reg_status(int reg_status);
 
 /**
+ * `int icmd_open(mfile* mf)`: ME_OK when the device has an ICMD interface (VSEC gateway
+ * with the ICMD and semaphore spaces, not livefish), else ME_ICMD_NOT_SUPPORTED.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int icmd_open(mfile *mf);
+
+/**
+ * `void icmd_close(mfile* mf)`: forget the ICMD state (the semaphore is never kept).
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+void icmd_close(mfile *mf);
+
+/**
+ * `int icmd_send_command(mfile* mf, int opcode, void* data, int data_size, int skip_write)`:
+ * run ICMD `opcode` with `data` (big-endian byte stream) as the mailbox, in and out.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `data` NULL or valid for `data_size` bytes.
+ */
+int icmd_send_command(mfile *mf, int opcode, void *data, int data_size, int skip_write);
+
+/**
+ * `int icmd_send_command_int(mfile* mf, int opcode, void* data, int w_size, int r_size,
+ * int skip_write)`: as `icmd_send_command` with separate write and read sizes.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `data` NULL or valid for `max(w_size, r_size)` bytes.
+ */
+int icmd_send_command_int(mfile *mf,
+                          int opcode,
+                          void *data,
+                          int w_size,
+                          int r_size,
+                          int skip_write);
+
+/**
+ * `int icmd_clear_semaphore(mfile* mf)`: release the ICMD semaphore. MError.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int icmd_clear_semaphore(mfile *mf);
+
+/**
+ * `int maccess_reg(mfile* mf, u_int16_t reg_id, maccess_reg_method_t reg_method,
+ * void* reg_data, u_int32_t reg_size, u_int32_t r_size_reg, u_int32_t w_size_reg,
+ * int* reg_status)`: access register `reg_id` over ICMD. ME_OK, ME_BAD_PARAMS,
+ * ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* code, or the MError of a non-zero firmware
+ * status (also stored raw in `*reg_status`).
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `reg_data` NULL or valid for `max(reg_size, r_size_reg,
+ * w_size_reg)` bytes; `reg_status` NULL or writable.
+ */
+int maccess_reg(mfile *mf,
+                uint16_t reg_id,
+                maccess_reg_method_t reg_method,
+                void *reg_data,
+                uint32_t reg_size,
+                uint32_t r_size_reg,
+                uint32_t w_size_reg,
+                int *reg_status);
+
+/**
+ * `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD,
+ * 0 otherwise (and for NULL).
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int mget_max_reg_size(mfile *mf, maccess_reg_method_t reg_method);
+
+/**
+ * `int supports_reg_access_gmp(mfile* mf, maccess_reg_method_t reg_method)`: GMP MADs are
+ * in-band only: 0 for every PCI device.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int supports_reg_access_gmp(mfile *mf, maccess_reg_method_t reg_method);
+
+/**
  * `int mget_mdevs_flags(mfile* mf, u_int32_t* devs_flags)`: `*devs_flags = mf->flags`
  * (MDEVS_TAVOR_CR for PCI opens). 0, or 1 with errno EINVAL for NULL arguments.
  *

@@ -14,6 +14,8 @@ pub mod api;
 pub mod device;
 pub mod error;
 pub mod ffi;
+pub mod icmd;
+pub mod reg_access;
 pub mod select;
 pub mod types;
 

@@ -194,9 +194,9 @@ fn model_vsec_gateway() {
         assert_eq!(out, data);
     }
     // Other spaces are reachable and distinct from crspace.
-    a.write4(AS_ICMD, 0x1000, 77).unwrap();
-    assert_eq!(a.read4(AS_ICMD, 0x1000).unwrap(), 77);
-    assert_eq!(dev.cr_read(AS_ICMD, 0x1000).unwrap(), 77);
+    a.write4(AS_ICMD, 0x3000, 77).unwrap();
+    assert_eq!(a.read4(AS_ICMD, 0x3000).unwrap(), 77);
+    assert_eq!(dev.cr_read(AS_ICMD, 0x3000).unwrap(), 77);
     assert_eq!(
         a.read4(AS_EXPANSION_ROM, 0).unwrap_err().errno(),
         libc::EINVAL

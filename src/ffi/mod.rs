@@ -17,6 +17,7 @@ pub mod boundary;
 pub mod enumerate;
 pub mod errstr;
 pub(crate) mod handle;
+pub mod icmd;
 pub mod logger;
 pub mod misc;
 pub mod open;

@@ -10,7 +10,9 @@ mod counters;
 mod crstore;
 mod faults;
 mod gateway;
+mod icmd;
 mod legacy;
+mod registers;
 mod spaces;
 mod vpd;
 
@@ -34,6 +36,9 @@ pub use faults::{FAULT_SEM_PID, FAULT_SEM_TICKET};
 pub use gateway::{
     ADDR_FLAG, ADDR_SYNDROME, CTRL_STATUS_MASK, CTRL_STATUS_OK, REG_ADDRESS, REG_COUNTER, REG_CTRL,
     REG_DATA, REG_SEMAPHORE, SYNDROME_ADDRESS_OUT_OF_RANGE,
+};
+pub use icmd::{
+    ICMD_KNOB_BUSY_POLLS, ICMD_KNOB_DEV_BUSY, ICMD_MAILBOX, ICMD_MAX_CMD_SIZE, ICMD_MBOX_SIZE_ADDR,
 };
 pub use legacy::WO_ADDR_MAGIC;
 pub use spaces::{
@@ -94,6 +99,7 @@ impl SimDevice {
         };
         crspace.fill_pattern(cfg.seed);
         crspace.write(HW_ID_ADDR, info.hw_id_reg);
+        icmd::prepare_crspace(&crspace, info.hw_id_reg);
         for (a, v) in regs {
             crspace.write(a, v);
         }
@@ -106,7 +112,7 @@ impl SimDevice {
                 GatewayKind::LegacyWriteOnly => Some(Legacy::new(true)),
             },
             vpd,
-            spaces: Spaces::default(),
+            spaces: Spaces::with_icmd(info.hw_id_reg),
             faults: FaultState::new(cfg.faults.clone(), 0),
             counters: CounterSnapshot::default(),
         };

@@ -53,9 +53,19 @@ pub(crate) fn in_range(space: u32, addr: u32) -> bool {
 #[derive(Default)]
 pub(crate) struct Spaces {
     sparse: HashMap<(u32, u32), u32>,
+    /// The ICMD interface in AS_ICMD (see [`super::icmd`]).
+    icmd: Option<super::icmd::Icmd>,
 }
 
 impl Spaces {
+    /// Spaces with an ICMD interface for a device whose 0xf0014 reads `hw_id_reg`.
+    pub fn with_icmd(hw_id_reg: u32) -> Spaces {
+        Spaces {
+            sparse: HashMap::new(),
+            icmd: Some(super::icmd::Icmd::new(hw_id_reg)),
+        }
+    }
+
     /// Read a dword (low address bits ignored). Caller checked the range.
     pub fn read(&mut self, cr: &CrStore, space: u32, addr: u32) -> u32 {
         let addr = addr & !3;
@@ -68,7 +78,14 @@ impl Spaces {
                 }
                 v
             }
-            SpaceKind::Plain => self.sparse.get(&(space, addr)).copied().unwrap_or(0),
+            SpaceKind::Plain => {
+                if space == AS_ICMD {
+                    if let Some(v) = self.icmd.as_mut().and_then(|i| i.read(addr)) {
+                        return v;
+                    }
+                }
+                self.sparse.get(&(space, addr)).copied().unwrap_or(0)
+            }
         }
     }
 
@@ -85,6 +102,9 @@ impl Spaces {
                 }
             }
             SpaceKind::Plain => {
+                if space == AS_ICMD && self.icmd.as_mut().is_some_and(|i| i.write(addr, value)) {
+                    return;
+                }
                 if value == 0 {
                     self.sparse.remove(&(space, addr));
                 } else {

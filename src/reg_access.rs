@@ -1,0 +1,119 @@
+//! Access registers over ICMD (opcode 0x9001, ACCESS_REGISTER), as `maccess_reg` does on
+//! PCI: an operation TLV and a register TLV in front of the register bytes, the firmware
+//! status in the operation TLV mapped to an MError by [`return_by_reg_status`].
+
+use crate::api::Device;
+use crate::icmd::{IcmdResult, MError};
+use crate::types::*;
+
+/// ICMD opcode of the access-register command.
+pub const FLASH_REG_ACCESS: u16 = 0x9001;
+/// Operation TLV (16 bytes) + register TLV header (4 bytes).
+pub const REGISTER_HEADERS_SIZE: usize = 20;
+
+/// MError for a non-zero firmware register status (`return_by_reg_status`).
+pub fn return_by_reg_status(status: i32) -> i32 {
+    match status {
+        0 => ME_OK,
+        1 => ME_REG_ACCESS_DEV_BUSY,
+        2 => ME_REG_ACCESS_VER_NOT_SUPP,
+        3 => ME_REG_ACCESS_UNKNOWN_TLV,
+        4 => ME_REG_ACCESS_REG_NOT_SUPP,
+        5 => ME_REG_ACCESS_CLASS_NOT_SUPP,
+        6 => ME_REG_ACCESS_METHOD_NOT_SUPP,
+        7 => ME_REG_ACCESS_BAD_PARAM,
+        8 => ME_REG_ACCESS_RES_NOT_AVLBL,
+        9 => ME_REG_ACCESS_MSG_RECPT_ACK,
+        0xe => ME_REG_ACCESS_NOT_SUPPORTED_BY_SECONDARY,
+        0x20 => ME_REG_ACCESS_BAD_CONFIG,
+        0x21 => ME_REG_ACCESS_ERASE_EXCEEDED,
+        0x22 => ME_REG_ACCESS_CONF_CORRUPT,
+        0x24 => ME_REG_ACCESS_LEN_TOO_SMALL,
+        0x70 => ME_REG_ACCESS_INTERNAL_ERROR,
+        _ => ME_REG_ACCESS_UNKNOWN_ERR,
+    }
+}
+
+/// Outcome of a register access that reached the firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegAccess {
+    /// Raw firmware status from the operation TLV (0 = OK).
+    pub status: u8,
+}
+
+/// Build the ICMD mailbox for `reg_id`: TLVs then the register bytes.
+pub fn build_mailbox(reg_id: u16, method: u32, reg: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(REGISTER_HEADERS_SIZE + reg.len());
+    let op0: u32 = 1 << 27 | 4 << 16;
+    let op1: u32 = u32::from(reg_id) << 16 | (method & 0x7f) << 8 | 1;
+    m.extend_from_slice(&op0.to_be_bytes());
+    m.extend_from_slice(&op1.to_be_bytes());
+    m.extend_from_slice(&[0u8; 8]);
+    let len_dw = (reg.len() as u32 + 4) / 4;
+    let hdr: u32 = 3 << 27 | (len_dw & 0x7ff) << 16;
+    m.extend_from_slice(&hdr.to_be_bytes());
+    m.extend_from_slice(reg);
+    m
+}
+
+impl Device {
+    /// Largest register (bytes) `access_reg` accepts: 812 over ICMD, 0 without ICMD.
+    pub fn max_reg_size(&self) -> u32 {
+        match self.icmd_open() {
+            Ok(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
+            Err(_) => 0,
+        }
+    }
+
+    /// Access register `reg_id` with `method` (1 GET, 2 SET). `reg` holds the register in
+    /// its big-endian layout; `r_size`/`w_size` bytes of it travel each way. On return the
+    /// register bytes are those the firmware sent back. `Ok` carries the firmware status,
+    /// which may be non-zero (see [`return_by_reg_status`]).
+    pub fn access_reg(
+        &self,
+        reg_id: u16,
+        method: u32,
+        reg: &mut [u8],
+        r_size: usize,
+        w_size: usize,
+    ) -> IcmdResult<RegAccess> {
+        if reg.is_empty() || !(1..MACCESS_LAST_REG_METHOD).contains(&method) {
+            return Err(MError::new(ME_BAD_PARAMS, "bad register access arguments"));
+        }
+        let max = self.max_reg_size() as usize;
+        let biggest = reg.len().max(r_size).max(w_size);
+        if biggest > max {
+            return Err(MError::new(
+                ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
+                format!("register of {biggest} bytes exceeds the limit of {max}"),
+            ));
+        }
+        let mut mbox = build_mailbox(reg_id, method, reg);
+        // Room for the larger direction.
+        mbox.resize(REGISTER_HEADERS_SIZE + biggest.div_ceil(4) * 4, 0);
+        let w = REGISTER_HEADERS_SIZE + w_size.div_ceil(4) * 4;
+        let r = REGISTER_HEADERS_SIZE + r_size.div_ceil(4) * 4;
+        self.icmd_send(FLASH_REG_ACCESS, &mut mbox, w, r, false)?;
+        let n = r_size.min(reg.len());
+        reg[..n].copy_from_slice(&mbox[REGISTER_HEADERS_SIZE..REGISTER_HEADERS_SIZE + n]);
+        Ok(RegAccess {
+            status: mbox[2] & 0x7f,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_layout() {
+        let m = build_mailbox(0x9020, 1, &[0xaa; 8]);
+        assert_eq!(m.len(), 28);
+        assert_eq!(&m[0..4], &[0x08, 0x04, 0x00, 0x00]);
+        assert_eq!(&m[4..8], &[0x90, 0x20, 0x01, 0x01]);
+        assert_eq!(&m[16..20], &[0x18, 0x03, 0x00, 0x00]);
+        assert_eq!(return_by_reg_status(4), ME_REG_ACCESS_REG_NOT_SUPP);
+        assert_eq!(return_by_reg_status(0x55), ME_REG_ACCESS_UNKNOWN_ERR);
+    }
+}
