@@ -13,7 +13,12 @@
  *                 DIR/<row>.before.json and DIR/<row>.after.json
  *     -m COUNT    memory check: mopen+mclose COUNT times, print VmRSS before/after, and the
  *                 peak-RSS growth of one 1 MiB mread4_block/mwrite4_block (default 0 = off)
- *     -a ADDR     crspace scratch address for the rows (default 0x100000; 1 MiB is used)
+ *     -a ADDR     crspace address of the rows (default 0; 1 MiB from it is used). The
+ *                 stock library maps only the first MiB of resource0, so the rows stay there.
+ *
+ * Writes never change the device: every write row stores what a read found there (the read
+ * rows fill the buffer; before a write row that needs more, an untimed block read does).
+ * Simulator use only: on real hardware, writing crspace back is still not harmless.
  *
  * ROWS: open (mopen+mclose), read4, write4, rblk16 rblk256 rblk4k rblk64k rblk1m,
  *       wblk16 wblk256 wblk4k wblk64k wblk1m.
@@ -76,8 +81,9 @@ static const struct row ROWS[] = {
 #define NROWS (sizeof(ROWS) / sizeof(ROWS[0]))
 
 static const char *g_dev;
-static unsigned int g_addr = 0x100000;
-static uint32_t *g_buf; /* 1 MiB, the block rows' user buffer */
+static unsigned int g_addr = 0;
+static uint32_t *g_buf;         /* 1 MiB, the block rows' user buffer */
+static int g_filled;            /* bytes of g_buf known to hold crspace at g_addr */
 
 static double now_ns(void)
 {
@@ -121,9 +127,13 @@ static int one_op(const struct row *r, void *mf, unsigned int i)
     case K_READ4:
         return p_mread4(mf, addr, &v) == 4 ? 0 : -1;
     case K_WRITE4:
-        return p_mwrite4(mf, addr, 0x5a000000u | i) == 4 ? 0 : -1;
+        return p_mwrite4(mf, addr, g_buf[(addr - g_addr) / 4]) == 4 ? 0 : -1;
     case K_RBLK:
-        return p_mread4_block(mf, g_addr, g_buf, r->bytes) == r->bytes ? 0 : -1;
+        if (p_mread4_block(mf, g_addr, g_buf, r->bytes) != r->bytes)
+            return -1;
+        if (r->bytes > g_filled)
+            g_filled = r->bytes;
+        return 0;
     case K_WBLK:
         return p_mwrite4_block(mf, g_addr, g_buf, r->bytes) == r->bytes ? 0 : -1;
     }
@@ -208,7 +218,7 @@ static int memory_check(long count)
     mf = open_dev();
     for (int k = 0; k < 2; k++) {
         int bytes = 1 << 20, rc;
-        memset(g_buf, 0x11, (size_t)bytes); /* user buffer resident before the reset */
+        /* k = 0 reads the MiB into the (already resident) buffer; k = 1 writes it back */
         if (reset_hwm() != 0) {
             printf("MEM block=%s peak_growth_kib=unknown (clear_refs not writable)\n",
                    k ? "write" : "read");
@@ -268,8 +278,7 @@ int main(int argc, char **argv)
     g_buf = malloc(1 << 20);
     if (!g_buf)
         return 2;
-    for (unsigned int i = 0; i < (1u << 18); i++)
-        g_buf[i] = 0xa5000000u | i;
+    memset(g_buf, 0, 1 << 20);
 
     for (size_t ri = 0; ri < NROWS; ri++) {
         const struct row *r = &ROWS[ri];
@@ -292,6 +301,16 @@ int main(int argc, char **argv)
         }
         if (r->kind != K_OPEN && !mf)
             mf = open_dev();
+        if (r->kind == K_WRITE4 || r->kind == K_WBLK) {
+            int need = r->kind == K_WRITE4 ? r->ops * 4 : r->bytes;
+            if (need > g_filled) {
+                if (p_mread4_block(mf, g_addr, g_buf, need) != need) {
+                    fprintf(stderr, "mtcr_bench: prefill read of %d bytes failed\n", need);
+                    return 1;
+                }
+                g_filled = need;
+            }
+        }
         if (fixed_iters >= 0) {
             for (long i = 0; i < fixed_iters; i++)
                 if (one_op(r, mf, (unsigned int)i) != 0)
