@@ -278,7 +278,7 @@ int main(int argc, char **argv)
     g_buf = malloc(1 << 20);
     if (!g_buf)
         return 2;
-    memset(g_buf, 0, 1 << 20);
+    memset(g_buf, 0xa5, 1 << 20); /* resident now (a zero fill may become calloc) */
 
     for (size_t ri = 0; ri < NROWS; ri++) {
         const struct row *r = &ROWS[ri];
