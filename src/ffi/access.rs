@@ -236,7 +236,7 @@ pub unsafe extern "C" fn mread4_block(
                 if n == 0 {
                     return Ok(0);
                 }
-                if (data as usize) % std::mem::align_of::<u32>() == 0 {
+                if data.is_aligned() {
                     // SAFETY: data is aligned and writable for n dwords (caller contract).
                     let out = std::slice::from_raw_parts_mut(data, n);
                     read_direct(dev, offset, out).map_err(|(done, e)| block_fail(dev, done, &e))?;
@@ -278,7 +278,7 @@ pub unsafe extern "C" fn mwrite4_block(
                 if n == 0 {
                     return Ok(0);
                 }
-                if (data as usize) % std::mem::align_of::<u32>() == 0 {
+                if data.is_aligned() {
                     // SAFETY: data is aligned and readable for n dwords (caller contract).
                     let src = std::slice::from_raw_parts(data as *const u32, n);
                     write_direct(dev, offset, src)
