@@ -221,6 +221,17 @@ def main():
                 log(f"bench: round {rnd + 1}/{args.rounds} {p} {who}")
                 small = [r for r in rows if r in SMALL_ROWS]
                 big = [r for r in rows if r in BIG_ROWS]
+                if who == "ours" and PATHS[p][2] and rnd == 0:
+                    # Does ours use the driver at all? (One cheap row; until issue 4 lands the
+                    # library opens the device through sysfs instead.)
+                    try:
+                        probe = timed_pass(args, p, libs[who], ["read4"], 1, workdir)
+                    except RuntimeError as e:
+                        log(f"bench: ours on {p}: {e}")
+                        probe = {}
+                    if not probe or probe["read4"]["ioctl"] == 0:
+                        na[p]["ours"] = NA_OURS_DRIVER
+                        continue
                 try:
                     res = timed_pass(args, p, libs[who], small, args.reps, workdir) if small else {}
                     if big and rnd < args.rounds_1m:
