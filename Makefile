@@ -17,7 +17,7 @@ SIM := $(TARGET_DIR)/debug/mtcr-sim
 CFLAGS_C := -Wall -Wextra -Werror -O1 -g
 
 .PHONY: all build deps lint test headers check-headers install check-symbols ctest ctest-build \
-        demo sim valgrind-ctest clean-stage python-tools
+        demo sim valgrind-ctest clean-stage python-tools bench
 
 all: build
 
@@ -129,3 +129,16 @@ test: deps lint check-headers
 	$(MAKE) ctest
 	$(MAKE) valgrind-ctest
 	$(MAKE) python-tools
+
+# Performance benchmark (bench/, docs/PERFORMANCE.md): ours vs Debian's stock cmtcr.so in the
+# simulator, A B A B. UPDATE_DOC=1 writes the table into docs/PERFORMANCE.md; BENCH_ARGS passes
+# options to bench/run.py (e.g. BENCH_ARGS="--rounds 3 --paths config").
+STOCK_CMTCR ?= /usr/lib/x86_64-linux-gnu/mstflint/python_tools/cmtcr.so
+BENCH_BIN := $(CURDIR)/build/bench/mtcr_bench
+bench:
+	$(CARGO) build --release -p mtcr
+	$(CARGO) build -p mtcr-sim -p mtcr-sim-preload
+	mkdir -p $(CURDIR)/build/bench
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror bench/mtcr_bench.c -ldl -o $(BENCH_BIN)
+	python3 bench/run.py --sim $(SIM) --bench $(BENCH_BIN) --ours $(TARGET_DIR)/release/libmtcr_ul.so \
+	  --stock $(STOCK_CMTCR) --out $(CURDIR)/build/bench $(if $(UPDATE_DOC),--doc docs/PERFORMANCE.md) $(BENCH_ARGS)

@@ -128,6 +128,29 @@ fn read_chunked(
     Ok(())
 }
 
+/// Read into the caller's (aligned) buffer directly, chunk by chunk like [`read_chunked`] but
+/// without a bounce buffer. Dwords after a failure are left untouched.
+fn read_direct(dev: &Device, offset: c_uint, out: &mut [u32]) -> Result<(), (usize, Error)> {
+    for (c, chunk) in out.chunks_mut(CHUNK).enumerate() {
+        let i = c * CHUNK;
+        let addr = offset.wrapping_add((i * 4) as u32);
+        dev.read_block(addr, chunk)
+            .map_err(|e| (i * 4 + (e.done_bytes() / 4).min(chunk.len()) * 4, e))?;
+    }
+    Ok(())
+}
+
+/// Write from the caller's (aligned) buffer directly, chunk by chunk like [`write_chunked`].
+fn write_direct(dev: &Device, offset: c_uint, data: &[u32]) -> Result<(), (usize, Error)> {
+    for (c, chunk) in data.chunks(CHUNK).enumerate() {
+        let i = c * CHUNK;
+        let addr = offset.wrapping_add((i * 4) as u32);
+        dev.write_block(addr, chunk)
+            .map_err(|e| (i * 4 + (e.done_bytes() / 4).min(chunk.len()) * 4, e))?;
+    }
+    Ok(())
+}
+
 /// Write `n` dwords at `offset` chunk by chunk, `source(first_dword_index, chunk)` filling each
 /// chunk first. On failure: the bytes done and the error.
 fn write_chunked(
@@ -212,6 +235,12 @@ pub unsafe extern "C" fn mread4_block(
                 if n == 0 {
                     return Ok(0);
                 }
+                if data.is_aligned() {
+                    // SAFETY: data is aligned and writable for n dwords (caller contract).
+                    let out = std::slice::from_raw_parts_mut(data, n);
+                    read_direct(dev, offset, out).map_err(|(done, e)| block_fail(dev, done, &e))?;
+                    return Ok(byte_len);
+                }
                 let out = data as *mut u8;
                 read_chunked(dev, offset, n, |first, dw| {
                     // SAFETY: first + dw.len() <= n; data writable for n*4 bytes (any alignment).
@@ -247,6 +276,13 @@ pub unsafe extern "C" fn mwrite4_block(
                 let n = block_args(dev, offset, byte_len, data.is_null())?;
                 if n == 0 {
                     return Ok(0);
+                }
+                if data.is_aligned() {
+                    // SAFETY: data is aligned and readable for n dwords (caller contract).
+                    let src = std::slice::from_raw_parts(data as *const u32, n);
+                    write_direct(dev, offset, src)
+                        .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                    return Ok(byte_len);
                 }
                 let src = data as *const u8;
                 write_chunked(dev, offset, n, |first, dw| {

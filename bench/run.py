@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""Run mtcr_bench for ours and the stock library inside `mtcr-sim run`, alternating A B A B,
+gather the simulator's counters per row and syscalls per dword (strace -c -f), print the table.
+
+Usage (the Makefile's `bench` target passes everything):
+  bench/run.py --sim MTCR_SIM --bench MTCR_BENCH --ours LIB --stock LIB [--out DIR]
+               [--rounds N] [--reps N] [--mem N] [--paths p1,p2] [--no-strace] [--trace-1m]
+               [--doc docs/PERFORMANCE.md]
+
+Per path the simulated device comes from a TOML written into --out; per row:
+  time      median over rounds of the median over reps (ns per dword; per operation for open)
+  ratio     ours/stock, taken round by round (A B pairs), median of those ratios
+  cfg/dw    config-space accesses (pread/pwrite calls on sysfs `config`, counted by the
+            model) per dword (per operation for open)
+  ioctl/dw  driver ioctls per dword
+  sys/dw    system calls per dword from `strace -c -f`: (count with n ops - count with 0 ops)
+            / (n * dwords); on driver paths the preload's forwarding syscalls are replaced by
+            the ioctl they carry (see docs/PERFORMANCE.md)
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+BDF = "0000:05:00.0"
+SMALL_ROWS = ["open", "read4", "write4", "rblk16", "rblk256", "rblk4k", "rblk64k",
+              "wblk16", "wblk256", "wblk4k", "wblk64k"]
+BIG_ROWS = ["rblk1m", "wblk1m"]
+ROW_ORDER = ["open", "read4", "write4", "rblk16", "rblk256", "rblk4k", "rblk64k", "rblk1m",
+             "wblk16", "wblk256", "wblk4k", "wblk64k", "wblk1m"]
+ROW_DWORDS = {"open": 0, "read4": 1, "write4": 1, "rblk16": 4, "rblk256": 64, "rblk4k": 1024,
+              "rblk64k": 16384, "rblk1m": 262144, "wblk16": 4, "wblk256": 64, "wblk4k": 1024,
+              "wblk64k": 16384, "wblk1m": 262144}
+ROW_LABEL = {
+    "open": "mopen+mclose", "read4": "mread4", "write4": "mwrite4",
+    "rblk16": "mread4_block 16 B", "rblk256": "mread4_block 256 B",
+    "rblk4k": "mread4_block 4 KiB", "rblk64k": "mread4_block 64 KiB",
+    "rblk1m": "mread4_block 1 MiB",
+    "wblk16": "mwrite4_block 16 B", "wblk256": "mwrite4_block 256 B",
+    "wblk4k": "mwrite4_block 4 KiB", "wblk64k": "mwrite4_block 64 KiB",
+    "wblk1m": "mwrite4_block 1 MiB",
+}
+# Syscalls the simulator's LD_PRELOAD makes to carry one ioctl to the driver model.
+PRELOAD_SYSCALLS = {"readlink", "readlinkat", "fstat", "newfstatat", "statx", "getpid",
+                    "sendto", "recvfrom", "sendmsg", "recvmsg", "socket", "connect"}
+
+# path -> (toml, device name, driver?, stock speaks it?)
+PATHS = {
+    "config": ("", BDF, False, True),
+    "resource0": ("", f"/sys/bus/pci/devices/{BDF}/resource0", False, True),
+    "mstflint_access": ('[[device]]\ndriver = "mstflint_access"\n', BDF, True, True),
+    "mst_driver": ('[[device]]\ndriver = "mst_driver"\n', BDF, True, False),
+}
+NA_OURS_DRIVER = "n/a until issue 4 lands"
+NA_STOCK_GEN1 = "n/a (stock fails on MST_PARAMS)"
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def sim_run(args, cfg, cmd, env=None):
+    full = [args.sim, "run"]
+    if cfg:
+        full += ["--config", cfg]
+    full += ["--"] + cmd
+    e = dict(os.environ, MTCR_SIM_BIN=args.sim)
+    e.pop("MTCR_LOG", None)
+    e.pop("MFT_DEBUG", None)
+    if env:
+        e.update(env)
+    p = subprocess.run(full, capture_output=True, text=True, env=e)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(full)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+def parse_kv(line):
+    return dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+
+
+def counters(d, snapdir, row):
+    def load(w):
+        with open(os.path.join(snapdir, f"{row}.{w}.json")) as f:
+            return json.load(f)["devices"][BDF]
+    a, b = load("before"), load("after")
+    return {
+        "cfg": (b["config_reads"] + b["config_writes"]) - (a["config_reads"] + a["config_writes"]),
+        "ioctl": b["ioctls_total"] - a["ioctls_total"],
+        "ioctls": {k: v - a["ioctls"].get(k, 0) for k, v in b["ioctls"].items()
+                   if v != a["ioctls"].get(k, 0)},
+        "mmaps": b["mmaps"] - a["mmaps"],
+    }
+
+
+def timed_pass(args, path, lib, rows, reps, workdir):
+    toml, dev, _, _ = PATHS[path]
+    cfg = write_cfg(workdir, path, toml)
+    snapdir = tempfile.mkdtemp(dir=workdir, prefix="snap-")
+    out = sim_run(args, cfg, [args.bench, "-r", str(reps), "-s", snapdir, "-o", ",".join(rows),
+                              lib, dev])
+    res = {}
+    for line in out.splitlines():
+        if line.startswith("ROW "):
+            kv = parse_kv(line)
+            name = kv["name"]
+            dw = int(kv["dwords"])
+            units = int(kv["ops"]) * int(kv["reps"]) * (dw if dw else 1)
+            c = counters(dev, snapdir, name)
+            res[name] = {
+                "ns": float(kv["median_ns_per_dword"]),
+                "cfg": c["cfg"] / units,
+                "ioctl": c["ioctl"] / units,
+                "ioctls": {k: v / units for k, v in c["ioctls"].items()},
+            }
+        elif line.startswith("DONE") and parse_kv(line).get("failures") != "0":
+            raise RuntimeError(f"{lib} on {path}: {line}")
+    return res
+
+
+def write_cfg(workdir, path, toml):
+    if not toml:
+        return None
+    p = os.path.join(workdir, f"{path}.toml")
+    with open(p, "w") as f:
+        f.write(toml)
+    return p
+
+
+def strace_count(args, path, lib, row, n, workdir):
+    toml, dev, driver, _ = PATHS[path]
+    cfg = write_cfg(workdir, path, toml)
+    outf = os.path.join(workdir, f"strace-{os.path.basename(lib)}-{path}-{row}-{n}.txt")
+    sim_run(args, cfg, ["strace", "-c", "-f", "-o", outf, args.bench, "-n", str(n), "-o", row,
+                        lib, dev])
+    per = {}
+    with open(outf) as f:
+        for line in f:
+            m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+            if m and m.group(2) != "total":
+                per[m.group(2)] = int(m.group(1))
+    return per
+
+
+def syscalls_per_dword(args, path, lib, row, ioctl_per_unit, workdir):
+    dw = ROW_DWORDS[row]
+    n = 1 if dw >= 1024 or row == "open" else 16
+    a = strace_count(args, path, lib, row, 0, workdir)
+    b = strace_count(args, path, lib, row, n, workdir)
+    diff = {k: b.get(k, 0) - a.get(k, 0) for k in set(a) | set(b)}
+    total = sum(diff.values())
+    if PATHS[path][2]:
+        total -= sum(v for k, v in diff.items() if k in PRELOAD_SYSCALLS)
+        total += ioctl_per_unit * n * (dw if dw else 1)
+    top = sorted(((v, k) for k, v in diff.items() if v > 0), reverse=True)[:3]
+    return total / (n * (dw if dw else 1)), top
+
+
+def fmt_ns(x):
+    if x is None:
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} ms"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} µs"
+    return f"{x:.0f} ns"
+
+
+def fmt_n(x):
+    if x is None:
+        return "-"
+    return f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sim", required=True)
+    ap.add_argument("--bench", required=True)
+    ap.add_argument("--ours", required=True)
+    ap.add_argument("--stock", required=True)
+    ap.add_argument("--out", default="build/bench")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rounds-1m", type=int, default=1,
+                    help="rounds that include the 1 MiB rows (they dominate the run time)")
+    ap.add_argument("--mem", type=int, default=10000)
+    ap.add_argument("--mem-libs", default="ours")
+    ap.add_argument("--paths", default="config,resource0,mstflint_access,mst_driver")
+    ap.add_argument("--rows", default=",".join(ROW_ORDER))
+    ap.add_argument("--no-strace", action="store_true")
+    ap.add_argument("--trace-1m", action="store_true")
+    ap.add_argument("--doc")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    workdir = tempfile.mkdtemp(dir=args.out, prefix="run-")
+    rows = [r for r in ROW_ORDER if r in args.rows.split(",")]
+    paths = [p for p in args.paths.split(",") if p]
+    for p in paths:
+        if p not in PATHS:
+            sys.exit(f"unknown path {p}; known: {', '.join(PATHS)}")
+    libs = {"ours": args.ours, "stock": args.stock}
+    started = datetime.datetime.now(datetime.timezone.utc)
+
+    # results[path][lib][round][row]
+    results = {p: {"ours": [], "stock": []} for p in paths}
+    na = {p: {} for p in paths}
+    for p in paths:
+        if not PATHS[p][3]:
+            na[p]["stock"] = NA_STOCK_GEN1
+    for rnd in range(args.rounds):
+        for p in paths:
+            for who in ("ours", "stock"):
+                if who in na[p]:
+                    continue
+                log(f"bench: round {rnd + 1}/{args.rounds} {p} {who}")
+                small = [r for r in rows if r in SMALL_ROWS]
+                big = [r for r in rows if r in BIG_ROWS]
+                if who == "ours" and PATHS[p][2] and rnd == 0:
+                    # Does ours use the driver at all? (One cheap row; until issue 4 lands the
+                    # library opens the device through sysfs instead.)
+                    try:
+                        probe = timed_pass(args, p, libs[who], ["read4"], 1, workdir)
+                    except RuntimeError as e:
+                        log(f"bench: ours on {p}: {e}")
+                        probe = {}
+                    if not probe or probe["read4"]["ioctl"] == 0:
+                        na[p]["ours"] = NA_OURS_DRIVER
+                        continue
+                try:
+                    res = timed_pass(args, p, libs[who], small, args.reps, workdir) if small else {}
+                    if big and rnd < args.rounds_1m:
+                        res.update(timed_pass(args, p, libs[who], big, 1, workdir))
+                except RuntimeError as e:
+                    if who == "ours" and PATHS[p][2]:
+                        na[p]["ours"] = NA_OURS_DRIVER
+                        log(f"bench: ours on {p}: {e}")
+                        continue
+                    raise
+                if who == "ours" and PATHS[p][2] and all(v["ioctl"] == 0 for v in res.values()):
+                    # The library opened the device some other way (sysfs): not the driver path.
+                    na[p]["ours"] = NA_OURS_DRIVER
+                    continue
+                results[p][who].append(res)
+
+    sysc = {p: {"ours": {}, "stock": {}} for p in paths}
+    if not args.no_strace:
+        for p in paths:
+            for who in ("ours", "stock"):
+                if who in na[p] or not results[p][who]:
+                    continue
+                log(f"bench: strace {p} {who}")
+                for r in rows:
+                    if r in BIG_ROWS and not args.trace_1m:
+                        continue
+                    if r not in results[p][who][0]:
+                        continue
+                    ioc = results[p][who][0][r]["ioctl"]
+                    sysc[p][who][r] = syscalls_per_dword(args, p, libs[who], r, ioc, workdir)
+
+    mem = {}
+    if args.mem > 0:
+        for who in args.mem_libs.split(","):
+            log(f"bench: memory check {who} ({args.mem} opens)")
+            out = sim_run(args, None, [args.bench, "-o", "none", "-m", str(args.mem), libs[who], BDF])
+            mem[who] = [parse_kv(l) for l in out.splitlines() if l.startswith("MEM ")]
+
+    lines = render(args, paths, rows, results, na, sysc, mem, started)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"results": results, "na": na, "syscalls": {p: {w: {r: v[0] for r, v in d.items()}
+                                                                    for w, d in s.items()}
+                                                                for p, s in sysc.items()},
+                   "mem": mem}, f, indent=1)
+    if args.doc:
+        splice_doc(args.doc, text)
+
+
+def render(args, paths, rows, results, na, sysc, mem, started):
+    cpu = "unknown cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    out = [
+        f"Run: {started.strftime('%Y-%m-%d %H:%M UTC')}, {platform.node()}, {cpu}, "
+        f"{os.cpu_count()} CPUs, Linux {platform.release()}; "
+        f"{args.rounds} rounds (A B A B), {args.reps} reps per row "
+        f"(1 MiB rows: {min(args.rounds, args.rounds_1m)} round(s) of 1 rep); "
+        f"ours = `{os.path.basename(args.ours)}`, stock = `{args.stock}`.",
+        "",
+        "Times are per dword (per operation for mopen+mclose) and include the simulator "
+        "(FUSE round trip per config access). cfg, ioctl, sys = config accesses, ioctls, "
+        "system calls per dword (per operation for mopen+mclose); o = ours, s = stock.",
+        "",
+        "| path | row | ours | stock | ours/stock | cfg o | cfg s | ioctl o | ioctl s | sys o | sys s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in paths:
+        for r in rows:
+            cells = {}
+            for who in ("ours", "stock"):
+                rs = [x for x in results[p][who] if r in x]
+                if who in na[p] or not rs:
+                    cells[who] = None
+                    continue
+                cells[who] = {
+                    "ns": statistics.median(x[r]["ns"] for x in rs),
+                    "cfg": rs[0][r]["cfg"],
+                    "ioctl": rs[0][r]["ioctl"],
+                    "sys": sysc[p][who].get(r, (None,))[0],
+                }
+            o, s = cells["ours"], cells["stock"]
+            if o and s:
+                pairs = [a[r]["ns"] / b[r]["ns"] for a, b in zip(results[p]["ours"],
+                                                                   results[p]["stock"])
+                         if r in a and r in b]
+                ratio = f"{statistics.median(pairs):.2f}"
+            else:
+                ratio = "-"
+
+            def col(c, k, f, who):
+                if c is None:
+                    return na[p].get(who, "-") if k == "ns" else "-"
+                return f(c[k])
+            out.append(
+                f"| {p} | {ROW_LABEL[r]} | {col(o, 'ns', fmt_ns, 'ours')} | "
+                f"{col(s, 'ns', fmt_ns, 'stock')} | {ratio} | {col(o, 'cfg', fmt_n, 'ours')} | "
+                f"{col(s, 'cfg', fmt_n, 'stock')} | {col(o, 'ioctl', fmt_n, 'ours')} | "
+                f"{col(s, 'ioctl', fmt_n, 'stock')} | {col(o, 'sys', fmt_n, 'ours')} | "
+                f"{col(s, 'sys', fmt_n, 'stock')} |")
+    if mem:
+        out += ["", "Memory (sysfs config path):", "",
+                "| library | opens | RSS before | RSS after | growth | 1 MiB read peak | 1 MiB write peak |",
+                "|---|---|---|---|---|---|---|"]
+        for who, recs in mem.items():
+            oc = next((m for m in recs if "open_close" in m), {})
+            rd = next((m for m in recs if m.get("block") == "read"), {})
+            wr = next((m for m in recs if m.get("block") == "write"), {})
+            out.append(f"| {who} | {oc.get('open_close', '-')} | {oc.get('rss_before_kib', '-')} KiB | "
+                       f"{oc.get('rss_after_kib', '-')} KiB | {oc.get('growth_kib', '-')} KiB | "
+                       f"+{rd.get('peak_growth_kib', '-')} KiB | +{wr.get('peak_growth_kib', '-')} KiB |")
+    return out
+
+
+def splice_doc(doc, text):
+    begin, end = "<!-- BENCH:BEGIN (generated by make bench UPDATE_DOC=1) -->", "<!-- BENCH:END -->"
+    with open(doc) as f:
+        cur = f.read()
+    i, j = cur.find(begin), cur.find(end)
+    if i < 0 or j < i:
+        sys.exit(f"{doc}: markers {begin} / {end} not found")
+    with open(doc, "w") as f:
+        f.write(cur[:i + len(begin)] + "\n" + text + cur[j:])
+    log(f"bench: table written into {doc}")
+
+
+if __name__ == "__main__":
+    main()
