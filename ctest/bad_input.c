@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mtcr.h"
 #include "tap.h"
@@ -283,6 +284,32 @@ static void names(void)
     }
 }
 
+/* mclose always succeeds, in bounded time, on a handle whose device vanished. */
+static void vanished(void)
+{
+    const char *sim = getenv("MTCR_SIM_BIN");
+    if (!CHECK(sim != NULL, "MTCR_SIM_BIN set by ctest/run.sh")) {
+        return;
+    }
+    char cmd[600];
+    mfile *m = mopen("0000:05:00.0");
+    if (!CHECK(m != NULL, "mopen before the device vanishes")) {
+        return;
+    }
+    snprintf(cmd, sizeof(cmd), "%s fault --set vanish_after=1 >/dev/null", sim);
+    CHECK(system(cmd) == 0, "fault vanish_after=1");
+    uint32_t v = 0;
+    errno = 0;
+    CHECK(mread4(m, HW_ID_ADDR, &v) == -1 && errno == ENODEV, "mread4 on the vanished device: -1 ENODEV");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK(mclose(m) == 0, "mclose on the vanished device: 0");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK(t1.tv_sec - t0.tv_sec < 2, "mclose on the vanished device is quick");
+    snprintf(cmd, sizeof(cmd), "%s fault --clear >/dev/null", sim);
+    CHECK(system(cmd) == 0, "fault --clear");
+}
+
 int main(void)
 {
     mfile *mf = mopen("0000:05:00.0");
@@ -298,5 +325,6 @@ int main(void)
     names();
     CHECK(mclose(mf) == 0 && mclose(mm) == 0, "mclose");
     CHECK(mclose(NULL) == 0, "mclose(NULL) == 0");
+    vanished();
     return tap_done();
 }
