@@ -17,7 +17,7 @@ SIM := $(TARGET_DIR)/debug/mtcr-sim
 CFLAGS_C := -Wall -Wextra -Werror -O1 -g
 
 .PHONY: all build deps lint test headers check-headers install check-symbols ctest ctest-build \
-        demo sim valgrind-ctest clean-stage python-tools bench
+        demo sim valgrind-ctest clean-stage python-tools bench fuzz
 
 all: build
 
@@ -142,3 +142,21 @@ bench:
 	$(CC) -std=c99 -O2 -Wall -Wextra -Werror bench/mtcr_bench.c -ldl -o $(BENCH_BIN)
 	python3 bench/run.py --sim $(SIM) --bench $(BENCH_BIN) --ours $(TARGET_DIR)/release/libmtcr_ul.so \
 	  --stock $(STOCK_CMTCR) --out $(CURDIR)/build/bench $(if $(UPDATE_DOC),--doc docs/PERFORMANCE.md) $(BENCH_ARGS)
+
+# Fuzz every target of fuzz/ for FUZZ_SECS seconds each: with cargo-fuzz (+nightly toolchain)
+# when installed (new inputs go to a temporary directory; the committed corpus is only read),
+# else the bounded random-input driver of tests/fuzz_corpus.rs (same target bodies).
+FUZZ_SECS ?= 30
+FUZZ_TARGETS := name sysfs_attr vpd api_seq
+fuzz:
+	@if command -v cargo-fuzz >/dev/null 2>&1 && $(CARGO) +nightly --version >/dev/null 2>&1; then \
+	  for t in $(FUZZ_TARGETS); do \
+	    tmp=$$(mktemp -d) && echo "fuzz: $$t for $(FUZZ_SECS) s (cargo-fuzz)" && \
+	    (cd fuzz && env -u CARGO_TARGET_DIR $(CARGO) +nightly fuzz run -O $$t $$tmp corpus/$$t -- \
+	       -max_total_time=$(FUZZ_SECS) -print_final_stats=1) || { rm -rf $$tmp; exit 1; }; \
+	    rm -rf $$tmp; \
+	  done; \
+	else \
+	  echo "fuzz: cargo-fuzz or a nightly toolchain missing: bounded random-input driver"; \
+	  FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --test fuzz_corpus random_inputs -- --ignored --nocapture; \
+	fi

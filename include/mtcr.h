@@ -11,6 +11,8 @@
  *  - mopen* return NULL on failure with errno set; mread4/mwrite4 return 4 (failure: -1 on
  *    config-space access, 0 on the memory-mapped path); block functions return byte_len;
  *  - every failure sets errno and a per-thread message: mtcr_last_error();
+ *  - an mfile may be shared by threads: each call is atomic with respect to the others on
+ *    the same mfile (one complete gateway transaction, space selection included);
  *  - NULL pointers, negative or unaligned lengths and offset+length overflows are refused
  *    (EINVAL); a library-internal error never crashes the caller (errno EIO).
  * Link with: pkg-config --cflags --libs mtcr_ul

@@ -373,6 +373,20 @@ pub fn open_planned(ctx: &OpenContext<'_>, plan: &Plan) -> Result<Box<dyn Access
             }
         }
     }
+    // Config space refused for lack of privilege (truncated view, kernel lockdown): where the
+    // plan was not forced and did not try it, `resource0` may still work.
+    if let Some(e) = &last {
+        let forced = plan.reason.contains(" forced by ");
+        if e.errno() == libc::EPERM && !forced && !plan.order.contains(&PathKind::SysfsMemory) {
+            match open_memory(ctx) {
+                Ok(a) => {
+                    log::warn!("{bdf}: {e}; using the memory path (resource0) instead");
+                    return Ok(a);
+                }
+                Err(m) => log::info!("{bdf}: memory path failed too: {m}"),
+            }
+        }
+    }
     Err(last.unwrap_or_else(|| Error::NoDevice(format!("{bdf}: no access path"))))
 }
 

@@ -321,8 +321,17 @@ fn faults_give_clear_errors() {
     let e = d.read4(0xf0014).unwrap_err();
     assert_eq!(e.errno(), libc::EPERM);
     assert!(e.to_string().contains("lockdown"), "{e}");
-    let e = Device::open(BDF).unwrap_err();
+    let cfg_only = OpenOptions {
+        force: Some(PathKind::SysfsConfig),
+        ..Default::default()
+    };
+    let e = Device::open_with(BDF, &cfg_only).unwrap_err();
     assert_eq!(e.errno(), libc::EPERM);
+    assert!(e.to_string().contains("kernel driver"), "{e}");
+    // mopen falls over to resource0, which needs no config cycles.
+    let m = Device::open(BDF).unwrap();
+    assert_eq!(m.path(), PathKind::SysfsMemory);
+    assert_eq!(m.hw_id().unwrap().0, 0x20d);
     sim.set_faults(
         BDF,
         Faults {
@@ -330,8 +339,16 @@ fn faults_give_clear_errors() {
             ..Default::default()
         },
     );
-    let e = Device::open(BDF).unwrap_err();
-    assert!(e.to_string().contains("truncated"), "{e}");
+    let e = Device::open_with(BDF, &cfg_only).unwrap_err();
+    assert_eq!(e.errno(), libc::EPERM);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("truncated") && msg.contains("kernel driver"),
+        "{msg}"
+    );
+    let m = Device::open(BDF).unwrap();
+    assert_eq!(m.path(), PathKind::SysfsMemory);
+    assert_eq!(m.hw_id().unwrap().0, 0x20d);
     // The memory path does not need config space.
     let m = Device::open_with(
         BDF,

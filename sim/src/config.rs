@@ -155,6 +155,10 @@ pub struct DeviceConfig {
     pub physfn: Option<String>,
     #[serde(default)]
     pub faults: Faults,
+    /// PCI vendor id shown in config space and sysfs (`vendor`, `subsystem_vendor`);
+    /// default Mellanox 0x15b3. Another value makes a non-Mellanox function (bad-input tests).
+    #[serde(default)]
+    pub vendor_id: Option<u16>,
 }
 
 impl Default for DeviceConfig {
@@ -186,6 +190,11 @@ pub fn default_spaces() -> Vec<u32> {
 }
 
 impl DeviceConfig {
+    /// The PCI vendor id (`vendor_id`, default 0x15b3).
+    pub fn vendor(&self) -> u16 {
+        self.vendor_id.unwrap_or(0x15b3)
+    }
+
     pub fn has_path(&self, name: &str) -> bool {
         self.paths.iter().any(|p| p == name)
     }

@@ -5,8 +5,9 @@
 //!
 //! Creation is careful where stock is not: the directory is created 0755 if missing and
 //! refused if it is a symlink, not a directory, or owned by another user than root/us; the
-//! file is opened with `O_NOFOLLOW | O_CLOEXEC`, created 0644 (an existing file's mode is kept:
-//! stock creates them 0777, flock works regardless). A lock file that cannot be set up only
+//! file is opened relative to the checked directory with `O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC`,
+//! created 0644, accepted only when it is a regular file owned by root or us (a group/world
+//! write bit on a file of ours, as stock leaves them, is dropped). A lock file that cannot be set up only
 //! yields a warning, as in stock: the access then runs without the inter-process lock.
 //!
 //! Waiting: non-blocking attempts with short sleeps, bounded by [`LOCK_TIMEOUT`]; after that
@@ -58,12 +59,7 @@ fn check_dir(dir: &Path) -> std::result::Result<(), String> {
             if !md.is_dir() {
                 return Err(format!("{} is not a directory", dir.display()));
             }
-            // SAFETY: geteuid has no preconditions.
-            let me = unsafe { libc::geteuid() };
-            if md.uid() != 0 && md.uid() != me {
-                return Err(format!("{} is owned by uid {}", dir.display(), md.uid()));
-            }
-            Ok(())
+            owned_by_root_or_me(dir, md.uid())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             use std::os::unix::fs::DirBuilderExt;
@@ -84,6 +80,15 @@ fn check_dir(dir: &Path) -> std::result::Result<(), String> {
     }
 }
 
+fn owned_by_root_or_me(p: &Path, uid: u32) -> std::result::Result<(), String> {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if uid != 0 && uid != me {
+        return Err(format!("{} is owned by uid {uid}", p.display()));
+    }
+    Ok(())
+}
+
 fn check_dir_again(dir: &Path) -> std::result::Result<(), String> {
     let md = std::fs::symlink_metadata(dir).map_err(|e| format!("stat {}: {e}", dir.display()))?;
     if md.file_type().is_symlink() || !md.is_dir() {
@@ -94,15 +99,47 @@ fn check_dir_again(dir: &Path) -> std::result::Result<(), String> {
 
 impl LockFile {
     /// Open (creating if needed) `<dir>/<bdf>_<suffix>` (`suffix` = "config" or "mem").
+    ///
+    /// The directory is opened once (`O_DIRECTORY | O_NOFOLLOW`) and checked through that
+    /// descriptor, and the file is opened relative to it, so a directory swapped for a symlink
+    /// between the check and the open is not followed. The file is opened with
+    /// `O_NOFOLLOW | O_NONBLOCK` (a planted FIFO or device node neither hangs the open nor is
+    /// used: only a regular file is accepted), must be owned by root or us, and loses any
+    /// group/world write bit when it is ours.
     pub fn open(dir: &Path, bdf: Bdf, suffix: &str) -> std::result::Result<LockFile, String> {
         check_dir(dir)?;
         let path = dir.join(format!("{bdf}_{suffix}"));
-        let c = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-        // SAFETY: valid NUL-terminated path; the returned fd is owned by the File below.
-        let fd = unsafe {
+        let cdir = CString::new(dir.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+        // SAFETY: valid NUL-terminated path; the fd is owned by the File below.
+        let dfd = unsafe {
             libc::open(
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                cdir.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if dfd < 0 {
+            return Err(format!(
+                "open {}: {}",
+                dir.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: dfd is a fresh descriptor we own.
+        let dirf = unsafe { File::from_raw_fd(dfd) };
+        let dmd = dirf.metadata().map_err(|e| e.to_string())?;
+        owned_by_root_or_me(dir, dmd.uid())?;
+        let name = CString::new(format!("{bdf}_{suffix}")).map_err(|e| e.to_string())?;
+        // SAFETY: valid directory descriptor and NUL-terminated name; the returned fd is
+        // owned by the File below.
+        let fd = unsafe {
+            libc::openat(
+                dirf.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY
+                    | libc::O_CREAT
+                    | libc::O_NOFOLLOW
+                    | libc::O_NONBLOCK
+                    | libc::O_CLOEXEC,
                 0o644 as libc::c_uint,
             )
         };
@@ -118,6 +155,12 @@ impl LockFile {
         let md = file.metadata().map_err(|e| e.to_string())?;
         if !md.is_file() {
             return Err(format!("{} is not a regular file", path.display()));
+        }
+        owned_by_root_or_me(&path, md.uid())?;
+        // SAFETY: geteuid has no preconditions.
+        if md.mode() & 0o022 != 0 && md.uid() == unsafe { libc::geteuid() } {
+            // SAFETY: fchmod on a descriptor we own. Failure only leaves the mode as it was.
+            unsafe { libc::fchmod(file.as_raw_fd(), (md.mode() & 0o755) as libc::mode_t) };
         }
         Ok(LockFile {
             file,
@@ -215,5 +258,53 @@ mod tests {
         // A symlinked lock file is not followed.
         std::os::unix::fs::symlink("/etc/passwd", real.join("0000:00:00.0_mem")).unwrap();
         assert!(LockFile::open(&real, bdf, "mem").is_err());
+    }
+
+    #[test]
+    fn planted_fifo_symlink_and_foreign_files_refused_quickly() {
+        let fs = FakeSys::new("lock-plant");
+        let dir = fs.base.join("locks");
+        std::fs::create_dir_all(&dir).unwrap();
+        let bdf = Bdf::parse_canonical("0000:05:00.0").unwrap();
+        // A FIFO at the lock path: an O_RDONLY open without O_NONBLOCK would hang forever.
+        let fifo = CString::new(dir.join("0000:05:00.0_config").as_os_str().as_bytes()).unwrap();
+        // SAFETY: valid path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o666) }, 0);
+        let t = Instant::now();
+        let e = LockFile::open(&dir, bdf, "config").unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(1));
+        // A dangling symlink pointing where an attacker wants a root-owned file created.
+        let victim = fs.base.join("victim");
+        std::os::unix::fs::symlink(&victim, dir.join("0000:05:00.0_mem")).unwrap();
+        assert!(LockFile::open(&dir, bdf, "mem").is_err());
+        assert!(!victim.exists(), "symlink followed");
+        // A world-writable lock file of ours (as stock creates them) loses its write bits.
+        let ww = dir.join("0000:06:00.0_config");
+        std::fs::write(&ww, b"").unwrap();
+        std::fs::set_permissions(&ww, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let b6 = Bdf::parse_canonical("0000:06:00.0").unwrap();
+        let l = LockFile::open(&dir, b6, "config").unwrap();
+        assert_eq!(std::fs::metadata(l.path()).unwrap().mode() & 0o022, 0);
+        let _g = l.lock().unwrap();
+        // A stock-style world-writable directory (owned by root or us) is still used.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+        assert!(LockFile::open(&dir, b6, "mem").is_ok());
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            // A lock file another (non-root) user planted is not used.
+            let b7 = Bdf::parse_canonical("0000:07:00.0").unwrap();
+            let f = dir.join("0000:07:00.0_config");
+            std::fs::write(&f, b"").unwrap();
+            std::os::unix::fs::chown(&f, Some(65534), Some(65534)).unwrap();
+            let e = LockFile::open(&dir, b7, "config").unwrap_err();
+            assert!(e.contains("owned by uid 65534"), "{e}");
+            // Same for the directory.
+            let d2 = fs.base.join("locks2");
+            std::fs::create_dir_all(&d2).unwrap();
+            std::os::unix::fs::chown(&d2, Some(65534), Some(65534)).unwrap();
+            assert!(LockFile::open(&d2, b7, "config").is_err());
+        }
     }
 }

@@ -24,7 +24,8 @@ pub struct SysfsConfig {
 fn truncated_msg(path: &Path, size: u64) -> String {
     format!(
         "config space truncated to {size} bytes ({}): the vendor capability is not visible; \
-         run as root with CAP_SYS_ADMIN (outside a restricted container)",
+         run as root with CAP_SYS_ADMIN (outside a restricted container), or load a kernel \
+         driver (mstflint_access)",
         path.display()
     )
 }

@@ -60,7 +60,7 @@ impl ConfigSpace {
         let has_vpd = cfg.has_path("vpd");
 
         // Type-0 header.
-        cs.put16(0x00, VENDOR_MELLANOX);
+        cs.put16(0x00, cfg.vendor());
         cs.put16(0x02, info.pci_device_id);
         cs.put16(0x04, 0x0006); // memory space + bus master
         cs.mask16(0x04, 0x0547);
@@ -73,7 +73,7 @@ impl ConfigSpace {
         cs.put32(0x14, (bar >> 32) as u32);
         cs.mask32(0x10, !(BAR0_SIZE as u32 - 1));
         cs.mask32(0x14, 0xffff_ffff);
-        cs.put16(0x2c, VENDOR_MELLANOX);
+        cs.put16(0x2c, cfg.vendor());
         cs.put16(0x2e, info.subsystem_device);
         cs.put8(0x34, if has_vsec { VSEC_OFF } else { PCIE_OFF } as u8);
         cs.put8(0x3c, 0xff); // interrupt line

@@ -73,14 +73,22 @@ pub fn build_pci_devices(root: &Path, devices: &[DeviceConfig]) -> Result<Vec<Bi
         let m = d.model_info();
         let dir = root.join(&d.bdf);
         mkdir(&dir)?;
-        write_file(&dir.join("vendor"), "0x15b3\n", 0o444)?;
+        write_file(
+            &dir.join("vendor"),
+            &format!("0x{:04x}\n", d.vendor()),
+            0o444,
+        )?;
         write_file(
             &dir.join("device"),
             &format!("0x{:04x}\n", m.pci_device_id),
             0o444,
         )?;
         write_file(&dir.join("class"), &format!("0x{:06x}\n", m.class), 0o444)?;
-        write_file(&dir.join("subsystem_vendor"), "0x15b3\n", 0o444)?;
+        write_file(
+            &dir.join("subsystem_vendor"),
+            &format!("0x{:04x}\n", d.vendor()),
+            0o444,
+        )?;
         write_file(
             &dir.join("subsystem_device"),
             &format!("0x{:04x}\n", m.subsystem_device),
@@ -153,7 +161,9 @@ pub fn proc_devices_text(devices: &[DeviceConfig]) -> String {
         let devfn = (u32::from(dev) << 3) | u32::from(func);
         s.push_str(&format!(
             "{bus:02x}{devfn:02x}\t{:04x}{:04x}\t{:x}",
-            0x15b3, m.pci_device_id, 0
+            d.vendor(),
+            m.pci_device_id,
+            0
         ));
         let starts = [bar0_start(&d.bdf) | 0xc, 0, 0, 0, 0, 0, 0];
         let sizes = [BAR0_SIZE, 0, 0, 0, 0, 0, 0];
