@@ -163,6 +163,8 @@ pub fn check_euid() -> Result<()> {
 pub struct Plan {
     pub steps: Vec<(PathKind, Option<PathBuf>)>,
     pub reason: String,
+    /// The caller, the device name or the environment chose the path: no fallback beyond it.
+    pub forced: bool,
 }
 
 impl Plan {
@@ -250,6 +252,7 @@ pub fn plan(
         Plan {
             steps,
             reason: format!("{} forced by {why}", k.as_str()),
+            forced: true,
         }
     };
     if let Some(k) = opt_force {
@@ -274,6 +277,7 @@ pub fn plan(
         return Plan {
             steps,
             reason: "driver node named by the device name, else sysfs".into(),
+            forced: false,
         };
     }
     if resolved.force_config {
@@ -282,6 +286,7 @@ pub fn plan(
         return Plan {
             steps,
             reason: "config requested by the device name (driver first)".into(),
+            forced: true,
         };
     }
     let memory_first = pci_device_id.filter(|id| ids::MEMORY_FIRST_IDS.contains(id));
@@ -299,6 +304,7 @@ pub fn plan(
                     }
                     None => "memory access requested: memory first, then config".into(),
                 },
+                forced: false,
             }
         }
         _ => {
@@ -307,6 +313,7 @@ pub fn plan(
             Plan {
                 steps,
                 reason: "default: kernel drivers first, then sysfs config".into(),
+                forced: false,
             }
         }
     }
@@ -376,8 +383,10 @@ pub fn open_planned(ctx: &OpenContext<'_>, plan: &Plan) -> Result<Box<dyn Access
     // Config space refused for lack of privilege (truncated view, kernel lockdown): where the
     // plan was not forced and did not try it, `resource0` may still work.
     if let Some(e) = &last {
-        let forced = plan.reason.contains(" forced by ");
-        if e.errno() == libc::EPERM && !forced && !plan.order.contains(&PathKind::SysfsMemory) {
+        if e.errno() == libc::EPERM
+            && !plan.forced
+            && !plan.order().contains(&PathKind::SysfsMemory)
+        {
             match open_memory(ctx) {
                 Ok(a) => {
                     log::warn!("{bdf}: {e}; using the memory path (resource0) instead");
