@@ -531,8 +531,19 @@ mod tests {
         assert_eq!(d.path(), PathKind::SysfsConfig);
         std::fs::rename(proc_dir.join("00.0"), &cfg).unwrap();
 
-        // Truncated config (container): a clear error.
+        // Truncated config (container): resource0 still serves, unless config was asked
+        // for, or there is no resource0: then a clear error.
         std::fs::write(fs.dir("0000:05:00.0").join("config"), [0u8; 64]).unwrap();
+        let d = Device::open_in(&root, "05:00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsMemory);
+        let forced = OpenOptions {
+            force: Some(PathKind::SysfsConfig),
+            ..Default::default()
+        };
+        let e = Device::open_in(&root, "05:00.0", &forced, t()).unwrap_err();
+        assert_eq!(e.errno(), libc::EPERM);
+        assert!(e.to_string().contains("truncated to 64 bytes"), "{e}");
+        std::fs::remove_file(fs.dir("0000:05:00.0").join("resource0")).unwrap();
         let e = Device::open_in(&root, "05:00.0", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::EPERM);
         assert!(e.to_string().contains("truncated to 64 bytes"), "{e}");

@@ -11,10 +11,11 @@ pub const FLASH_REG_ACCESS: u16 = 0x9001;
 /// Operation TLV (16 bytes) + register TLV header (4 bytes).
 pub const REGISTER_HEADERS_SIZE: usize = 20;
 
-/// MError for a non-zero firmware register status (`return_by_reg_status`).
+/// MError for a non-zero firmware register status (`return_by_reg_status`). As in the stock
+/// library, 0 is not a valid argument and maps to `ME_REG_ACCESS_UNKNOWN_ERR`: callers test
+/// the status for 0 first.
 pub fn return_by_reg_status(status: i32) -> i32 {
     match status {
-        0 => ME_OK,
         1 => ME_REG_ACCESS_DEV_BUSY,
         2 => ME_REG_ACCESS_VER_NOT_SUPP,
         3 => ME_REG_ACCESS_UNKNOWN_TLV,

@@ -406,6 +406,18 @@ pub fn mask_supports(mask: u32, space: u32) -> bool {
     space < AS_END && mask & (1 << bit) != 0 && (bit != VCC_INITIALIZED || space == AS_RECOVERY)
 }
 
+/// A driver path: with a functional gateway behind the driver the spaces of its capability
+/// mask are allowed, else crspace only.
+fn driver_access(ops: Box<dyn driver::DriverOps>, info: GatewayInfo) -> Box<dyn Access> {
+    let mask = info.cap_mask;
+    let ok: Box<dyn Fn(u32) -> bool + Send> = if info.functional_vsec {
+        Box::new(move |s| mask_supports(mask, s))
+    } else {
+        Box::new(is_crspace)
+    };
+    Box::new(DriverAccess::new(ops, info, ok))
+}
+
 /// Open a kernel-driver path on `node`.
 pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result<Box<dyn Access>> {
     let bdf = ctx.resolved.bdf;
@@ -430,12 +442,7 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
                 pxir: gateway::pxir(mask),
                 vsec_addr: off,
             };
-            let ok: Box<dyn Fn(u32) -> bool + Send> = if off != 0 {
-                Box::new(move |s| mask_supports(mask, s))
-            } else {
-                Box::new(is_crspace)
-            };
-            Ok(Box::new(DriverAccess::new(Box::new(ops), info, ok)))
+            Ok(driver_access(Box::new(ops), info))
         }
         PathKind::MstDriver | PathKind::MstDriverCr => {
             let memory = kind == PathKind::MstDriverCr;
@@ -463,12 +470,7 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
                 pxir: false,
                 vsec_addr: off,
             };
-            let ok: Box<dyn Fn(u32) -> bool + Send> = if off != 0 {
-                Box::new(move |s| mask_supports(mask, s))
-            } else {
-                Box::new(is_crspace)
-            };
-            Ok(Box::new(DriverAccess::new(Box::new(ops), info, ok)))
+            Ok(driver_access(Box::new(ops), info))
         }
         PathKind::MftPciconf => {
             let ops = mft::MftPciconf::new(Node::open(node)?, bdf)?;
@@ -480,12 +482,7 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
                 pxir: false,
                 vsec_addr: if full { ops.vsec } else { 0 },
             };
-            let ok: Box<dyn Fn(u32) -> bool + Send> = if full {
-                Box::new(move |s| mask_supports(mask, s))
-            } else {
-                Box::new(is_crspace)
-            };
-            Ok(Box::new(DriverAccess::new(Box::new(ops), info, ok)))
+            Ok(driver_access(Box::new(ops), info))
         }
         PathKind::MftPci => {
             let lock = LockFile::open_or_warn(&ctx.root.lock_dir, bdf, "mem");

@@ -10,9 +10,8 @@
 //!   writes — under the stock `_mem` flock, write 0 to 0xf0380 and wait (bounded, 100 ms) until
 //!   it reads back 0.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
@@ -67,19 +66,10 @@ impl Mmio {
     /// Map `path` (a `resource0`), check the signature. `lock` is the `_mem` lock file used by
     /// the ConnectX flush.
     pub fn open(path: &Path, lock: Option<LockFile>) -> Result<Mmio> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_SYNC | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) => Error::NoDevice(format!("open {}: {e}", path.display())),
-                Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission(format!(
-                    "open {}: {e} (BAR access refused: run as root; kernel lockdown forbids it)",
-                    path.display()
-                )),
-                _ => Error::io(format!("open {}", path.display()), e),
-            })?;
+        let file = super::open_rw_sync(
+            path,
+            "BAR access refused: run as root; kernel lockdown forbids it",
+        )?;
         Self::from_file(file, path, lock, PathKind::SysfsMemory)
     }
 

@@ -173,3 +173,26 @@ pub fn partial(done_bytes: usize, e: Error) -> Error {
         },
     }
 }
+
+/// Open a device file read-write with `O_SYNC` (as the stock library does). A missing file is
+/// `NoDevice`; a refused open is `Permission`, its message ending with `remedy` when given.
+pub fn open_rw_sync(path: &std::path::Path, remedy: &str) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_SYNC | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
+                Error::NoDevice(format!("open {}: {e}", path.display()))
+            }
+            Some(libc::EPERM) | Some(libc::EACCES) if remedy.is_empty() => {
+                Error::Permission(format!("open {}: {e}", path.display()))
+            }
+            Some(libc::EPERM) | Some(libc::EACCES) => {
+                Error::Permission(format!("open {}: {e} ({remedy})", path.display()))
+            }
+            _ => Error::io(format!("open {}", path.display()), e),
+        })
+}

@@ -2,9 +2,9 @@
 //! `/proc/bus/pci/...`), opened `O_RDWR | O_SYNC`: exactly one 4-byte `pread`/`pwrite` per
 //! dword, nothing else per access.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::ConfigIo;
@@ -34,20 +34,10 @@ impl SysfsConfig {
     /// Open `path` read-write (O_SYNC). A file shorter than 0x100 bytes is refused with a
     /// clear message (unprivileged readers and some containers see only 64 bytes).
     pub fn open(path: &Path) -> Result<SysfsConfig> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_SYNC | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) => Error::NoDevice(format!("open {}: {e}", path.display())),
-                Some(libc::EACCES) | Some(libc::EPERM) => Error::Permission(format!(
-                    "open {} read-write: {e} (run as root; under kernel lockdown load a \
-                     kernel driver such as mstflint_access)",
-                    path.display()
-                )),
-                _ => Error::io(format!("open {}", path.display()), e),
-            })?;
+        let file = super::open_rw_sync(
+            path,
+            "run as root; under kernel lockdown load a kernel driver such as mstflint_access",
+        )?;
         let size = file
             .metadata()
             .map_err(|e| Error::io(format!("stat {}", path.display()), e))?

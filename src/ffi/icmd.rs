@@ -224,10 +224,10 @@ pub unsafe extern "C" fn maccess_reg(
             .map_err(merr)?;
         // SAFETY: caller contract.
         unsafe { reg_status.write_unaligned(c_int::from(r.status)) };
-        match crate::reg_access::return_by_reg_status(c_int::from(r.status)) {
-            ME_OK => Ok(ME_OK),
-            code => Err(fail(
-                code,
+        match r.status {
+            0 => Ok(ME_OK),
+            st => Err(fail(
+                crate::reg_access::return_by_reg_status(c_int::from(st)),
                 libc::EIO,
                 format!("register {reg_id:#x}: firmware status {:#x}", r.status),
             )),

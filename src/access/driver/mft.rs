@@ -10,9 +10,7 @@
 
 use std::path::Path;
 
-use super::{
-    block_result, dma_addrs, dma_arg, io, ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES,
-};
+use super::{block_result, io, ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
 use crate::access::lock::LockFile;
 use crate::access::mmio::Mmio;
 use crate::device::Bdf;
@@ -216,32 +214,28 @@ impl DriverOps for MftPciconf {
     }
 
     fn config_dword(&mut self, offset: u32) -> Result<u32> {
-        let mut a = Arg::new(8);
-        a.put(0, offset);
-        self.node.ioctl(
+        self.node.config_dword(
             "PCICONF_READ_DWORD_FROM_CONFIG_SPACE",
             MFT_PCICONF_READ_DWORD_FROM_CONFIG_SPACE,
-            &mut a,
-        )?;
-        Ok(a.get(4))
+            offset,
+        )
     }
 
     fn get_dma_pages(&mut self, user_buf: u64, pages: usize) -> Result<Vec<u64>> {
-        let mut a = dma_arg(PAGE_INFO_SIZE, user_buf, pages);
-        self.node
-            .ioctl("PCICONF_GET_DMA_PAGES", MFT_PCICONF_GET_DMA_PAGES, &mut a)?;
-        Ok(dma_addrs(&a, pages))
+        self.node.get_dma_pages(
+            "PCICONF_GET_DMA_PAGES",
+            MFT_PCICONF_GET_DMA_PAGES,
+            user_buf,
+            pages,
+        )
     }
 
     fn release_dma_pages(&mut self, pages: usize) -> Result<()> {
-        let mut a = Arg::new(PAGE_INFO_SIZE);
-        a.put(0, pages as u32);
-        self.node.ioctl(
+        self.node.release_dma_pages(
             "PCICONF_RELEASE_DMA_PAGES",
             MFT_PCICONF_RELEASE_DMA_PAGES,
-            &mut a,
-        )?;
-        Ok(())
+            pages,
+        )
     }
 
     fn max_dma_pages(&self) -> usize {

@@ -21,8 +21,7 @@ pub mod mft;
 pub mod mst_driver;
 pub mod mstflint_access;
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -114,20 +113,7 @@ pub fn is_wrong_abi(e: &Error) -> bool {
 impl Node {
     /// Open a node read-write (`O_SYNC`, as the stock library does).
     pub fn open(path: &Path) -> Result<Node> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_SYNC | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
-                    Error::NoDevice(format!("open {}: {e}", path.display()))
-                }
-                Some(libc::EPERM) | Some(libc::EACCES) => {
-                    Error::Permission(format!("open {}: {e}", path.display()))
-                }
-                _ => Error::io(format!("open {}", path.display()), e),
-            })?;
+        let file = super::open_rw_sync(path, "")?;
         Ok(Node {
             file,
             path: path.to_path_buf(),
@@ -170,6 +156,41 @@ impl Node {
             ));
         }
         Ok(r)
+    }
+
+    /// READ_DWORD_FROM_CONFIG_SPACE, the same `{u32 offset; u32 data}` in every driver.
+    pub fn config_dword(&self, what: &str, req: u32, offset: u32) -> Result<u32> {
+        let mut a = Arg::new(8);
+        a.put(0, offset);
+        self.ioctl(what, req, &mut a)?;
+        Ok(a.get(4))
+    }
+
+    /// GET_DMA_PAGES with the page_info struct every driver shares (its size, 32 pages or
+    /// MFT's 8, is the one `req` encodes): 0 u32 count · 8 u64 user address ·
+    /// 16 {u64 dma, u64 virt}[N]. Returns the DMA address of each page.
+    pub fn get_dma_pages(
+        &self,
+        what: &str,
+        req: u32,
+        user_buf: u64,
+        pages: usize,
+    ) -> Result<Vec<u64>> {
+        let mut a = Arg::new(ioc_size(req));
+        a.put(0, pages as u32).put64(8, user_buf);
+        for i in 0..pages {
+            a.put64(16 + 16 * i + 8, user_buf + (i as u64) * page_size());
+        }
+        self.ioctl(what, req, &mut a)?;
+        Ok((0..pages).map(|i| a.get64(16 + 16 * i)).collect())
+    }
+
+    /// RELEASE_DMA_PAGES (same page_info struct, only the count is read).
+    pub fn release_dma_pages(&self, what: &str, req: u32, pages: usize) -> Result<()> {
+        let mut a = Arg::new(ioc_size(req));
+        a.put(0, pages as u32);
+        self.ioctl(what, req, &mut a)?;
+        Ok(())
     }
 }
 
@@ -405,22 +426,6 @@ impl ConfigIo for DriverAccess {
             "config write at {off:#x}: kernel drivers offer no config-space writes"
         )))
     }
-}
-
-/// The page_info struct shared by mstflint_access / Gen-1 (32 pages, 528 bytes) and MFT
-/// (8 pages, 144 bytes): 0 u32 count · 8 u64 user address · 16 {u64 dma, u64 virt}[N].
-pub fn dma_arg(len: usize, user_buf: u64, pages: usize) -> Arg {
-    let mut a = Arg::new(len);
-    a.put(0, pages as u32).put64(8, user_buf);
-    for i in 0..pages {
-        a.put64(16 + 16 * i + 8, user_buf + (i as u64) * page_size());
-    }
-    a
-}
-
-/// Read the DMA addresses back from a page_info struct.
-pub fn dma_addrs(a: &Arg, pages: usize) -> Vec<u64> {
-    (0..pages).map(|i| a.get64(16 + 16 * i)).collect()
 }
 
 /// The system page size.

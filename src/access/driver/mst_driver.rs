@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use super::{dma_addrs, dma_arg, ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
+use super::{ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
 
@@ -174,29 +174,21 @@ impl DriverOps for MstDriver {
     }
 
     fn config_dword(&mut self, offset: u32) -> Result<u32> {
-        let mut a = Arg::new(8);
-        a.put(0, offset);
-        self.node.ioctl(
+        self.node.config_dword(
             "MST_READ_DWORD_FROM_CONFIG_SPACE",
             MST_READ_DWORD_FROM_CONFIG_SPACE,
-            &mut a,
-        )?;
-        Ok(a.get(4))
+            offset,
+        )
     }
 
     fn get_dma_pages(&mut self, user_buf: u64, pages: usize) -> Result<Vec<u64>> {
-        let mut a = dma_arg(PAGE_INFO_SIZE, user_buf, pages);
         self.node
-            .ioctl("MST_GET_DMA_PAGES", MST_GET_DMA_PAGES, &mut a)?;
-        Ok(dma_addrs(&a, pages))
+            .get_dma_pages("MST_GET_DMA_PAGES", MST_GET_DMA_PAGES, user_buf, pages)
     }
 
     fn release_dma_pages(&mut self, pages: usize) -> Result<()> {
-        let mut a = Arg::new(PAGE_INFO_SIZE);
-        a.put(0, pages as u32);
         self.node
-            .ioctl("MST_RELEASE_DMA_PAGES", MST_RELEASE_DMA_PAGES, &mut a)?;
-        Ok(())
+            .release_dma_pages("MST_RELEASE_DMA_PAGES", MST_RELEASE_DMA_PAGES, pages)
     }
 
     fn max_dma_pages(&self) -> usize {

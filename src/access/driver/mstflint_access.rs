@@ -7,8 +7,7 @@
 //! `+ENODEV` on an uninitialized device; blocks are clamped to 256 bytes (no kernel check).
 
 use super::{
-    block_result, dma_addrs, dma_arg, ior, iow, is_wrong_abi, positive_errno, Arg, DriverOps, Node,
-    MAX_BLOCK_BYTES,
+    block_result, ior, iow, is_wrong_abi, positive_errno, Arg, DriverOps, Node, MAX_BLOCK_BYTES,
 };
 use crate::error::Result;
 use crate::select::PathKind;
@@ -218,32 +217,28 @@ impl DriverOps for MstflintAccess {
     }
 
     fn config_dword(&mut self, offset: u32) -> Result<u32> {
-        let mut a = Arg::new(8);
-        a.put(0, offset);
-        self.node.ioctl(
+        self.node.config_dword(
             "PCICONF_READ_DWORD_FROM_CONFIG_SPACE",
             PCICONF_READ_DWORD_FROM_CONFIG_SPACE,
-            &mut a,
-        )?;
-        Ok(a.get(4))
+            offset,
+        )
     }
 
     fn get_dma_pages(&mut self, user_buf: u64, pages: usize) -> Result<Vec<u64>> {
-        let mut a = dma_arg(PAGE_INFO_SIZE, user_buf, pages);
-        self.node
-            .ioctl("PCICONF_GET_DMA_PAGES", PCICONF_GET_DMA_PAGES, &mut a)?;
-        Ok(dma_addrs(&a, pages))
+        self.node.get_dma_pages(
+            "PCICONF_GET_DMA_PAGES",
+            PCICONF_GET_DMA_PAGES,
+            user_buf,
+            pages,
+        )
     }
 
     fn release_dma_pages(&mut self, pages: usize) -> Result<()> {
-        let mut a = Arg::new(PAGE_INFO_SIZE);
-        a.put(0, pages as u32);
-        self.node.ioctl(
+        self.node.release_dma_pages(
             "PCICONF_RELEASE_DMA_PAGES",
             PCICONF_RELEASE_DMA_PAGES,
-            &mut a,
-        )?;
-        Ok(())
+            pages,
+        )
     }
 
     fn max_dma_pages(&self) -> usize {
