@@ -46,7 +46,7 @@ fn eight_threads_one_device() {
             let d = d.clone();
             std::thread::spawn(move || {
                 let base = 0x80_0000 + t * 0x2_0000;
-                let icmd = 0x1000 + t * 0x100;
+                let icmd = 0x3000 + t * 0x100; // plain ICMD-space storage (below: the mailbox registers)
                 let mut bad = Vec::new();
                 for r in 0..ROUNDS {
                     let v = pattern(t, r, 0);
