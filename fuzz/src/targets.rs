@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use mtcr_sim::config::{DeviceConfig, Faults, GatewayKind};
-use mtcr_sim::model::{CrStore, SimDevice};
+use mtcr_sim::model::{CrStore, SimDevice, ICMD_CTRL, ICMD_MBOX_SIZE_ADDR};
 use mtcr_ul::access::gateway::{self, Gateway, Tuning};
 use mtcr_ul::access::legacy::Legacy;
 use mtcr_ul::access::{vpd, Access, ConfigIo};
@@ -490,6 +490,11 @@ fn fault(f: u8, n: u8) -> Faults {
 fn model_word(dev: &SimDevice, gw: bool, space: u32, addr: u32) -> Option<u32> {
     let s = eff_space(gw, space);
     if s == AS_SEMAPHORE || s == AS_PCI_GLOBAL_SEMAPHORE {
+        return None;
+    }
+    // The ICMD mailbox's control (busy bit polled away by reads, commands run by writes) and
+    // its read-only size register are registers with side effects, not storage.
+    if s == AS_ICMD && (addr == ICMD_CTRL || addr == ICMD_MBOX_SIZE_ADDR) {
         return None;
     }
     dev.cr_read(s, addr).ok()
