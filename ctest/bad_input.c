@@ -296,7 +296,7 @@ static void vanished(void)
     if (!CHECK(m != NULL, "mopen before the device vanishes")) {
         return;
     }
-    snprintf(cmd, sizeof(cmd), "%s fault --set vanish_after=1 >/dev/null", sim);
+    snprintf(cmd, sizeof(cmd), "%s fault --bdf 0000:05:00.0 --set vanish_after=1 >/dev/null", sim);
     CHECK(system(cmd) == 0, "fault vanish_after=1");
     uint32_t v = 0;
     errno = 0;
@@ -306,7 +306,7 @@ static void vanished(void)
     CHECK(mclose(m) == 0, "mclose on the vanished device: 0");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     CHECK(t1.tv_sec - t0.tv_sec < 2, "mclose on the vanished device is quick");
-    snprintf(cmd, sizeof(cmd), "%s fault --clear >/dev/null", sim);
+    snprintf(cmd, sizeof(cmd), "%s fault --bdf 0000:05:00.0 --clear >/dev/null", sim);
     CHECK(system(cmd) == 0, "fault --clear");
 }
 
