@@ -47,6 +47,11 @@ struct Inner {
     config: Option<SysfsConfig>,
 }
 
+/// (hw device id, revision) of the hw id dword.
+fn split_hw_id(v: u32) -> (u16, u16) {
+    ((v & 0xffff) as u16, ((v >> 16) & 0xf) as u16)
+}
+
 /// An open ConnectX/BlueField function. `Send + Sync`: every call is atomic with respect to
 /// the others on the same `Device` (one gateway transaction at a time).
 pub struct Device {
@@ -55,6 +60,8 @@ pub struct Device {
     kind: PathKind,
     gw: GatewayInfo,
     space: AtomicU32,
+    /// The hw id dword the open read on its way (see [`Device::hw_id_at_open`]).
+    open_hw_id: Option<u32>,
     root: SysfsRoot,
     inner: Mutex<Inner>,
 }
@@ -161,7 +168,8 @@ impl Device {
                 _ => "config",
             },
         };
-        let access = select::open_planned(&ctx, &plan)?;
+        let mut access = select::open_planned(&ctx, &plan)?;
+        let open_hw_id = access.take_open_hw_id();
         let kind = access.kind();
         let gw = access.gateway_info();
         let space = if gw.functional_vsec { AS_CR_SPACE } else { 0 };
@@ -171,6 +179,7 @@ impl Device {
             kind,
             gw,
             space: AtomicU32::new(space),
+            open_hw_id,
             root: root.clone(),
             inner: Mutex::new(Inner {
                 access,
@@ -376,10 +385,18 @@ impl Device {
         }
     }
 
-    /// The hardware id register (0xf0014) low 16 bits, and the revision (bits 19:16).
+    /// [`Device::hw_id`] as read during the open when the path could do it for free
+    /// (the gateway reads it in its probe's semaphore hold), else read now.
+    pub fn hw_id_at_open(&self) -> Result<(u16, u16)> {
+        match self.open_hw_id {
+            Some(v) => Ok(split_hw_id(v)),
+            None => self.hw_id(),
+        }
+    }
+
+    /// The hw device id (bits 15:0 of crspace 0xf0014) and revision (bits 19:16).
     pub fn hw_id(&self) -> Result<(u16, u16)> {
-        let v = self.read4_in(AS_CR_SPACE, HW_ID_ADDR)?;
-        Ok(((v & 0xffff) as u16, ((v >> 16) & 0xf) as u16))
+        Ok(split_hw_id(self.read4_in(AS_CR_SPACE, HW_ID_ADDR)?))
     }
 
     /// Whether the function is in flash-recovery ("livefish") mode: its PCI device id is a

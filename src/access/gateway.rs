@@ -71,7 +71,9 @@ const STATUS_SHIFT: u32 = 29;
 /// Syndrome code meaning "address out of range for this space" (PXIR devices).
 const SYNDROME_ADDRESS_OUT_OF_RANGE: u32 = 3;
 
-/// Probe order of the address spaces at open (stock order).
+/// Probe order of the address spaces at open: stock's set, with crspace moved last so that
+/// it is still selected when the probe ends and the hw id (which every open reads) comes in
+/// the same semaphore hold, without a second acquire/select/release.
 pub const PROBE_ORDER: &[u32] = &[
     AS_ICMD,
     AS_NODNIC_INIT_SEG,
@@ -81,13 +83,13 @@ pub const PROBE_ORDER: &[u32] = &[
     AS_MAC,
     AS_ICMD_EXT,
     AS_SEMAPHORE,
-    AS_CR_SPACE,
     AS_PCI_ICMD,
     AS_PCI_CRSPACE,
     AS_PCI_ALL_ICMD,
     AS_PCI_SCAN_CRSPACE,
     AS_PCI_GLOBAL_SEMAPHORE,
     AS_RECOVERY,
+    AS_CR_SPACE,
 ];
 
 /// Time and size bounds of the protocol.
@@ -417,6 +419,8 @@ pub struct Gateway<C: ConfigIo> {
     tuning: Tuning,
     ctrl_hi: Option<u32>,
     stale: Option<u32>,
+    /// The hw id dword read at the end of the probe (see [`PROBE_ORDER`]), until taken.
+    open_hw_id: Option<u32>,
 }
 
 impl<C: ConfigIo> Gateway<C> {
@@ -439,6 +443,7 @@ impl<C: ConfigIo> Gateway<C> {
             tuning,
             ctrl_hi: None,
             stale: None,
+            open_hw_id: None,
         };
         match gw.probe(clear_semaphore) {
             Ok(mask) => {
@@ -477,9 +482,16 @@ impl<C: ConfigIo> Gateway<C> {
                 }
             }
         }
+        // Crspace was probed last: when supported it is still selected, so the hw id costs
+        // only its read. A failure here is not an open failure (a later hw id read reports).
+        let mut hw_id = None;
+        if result.is_ok() && mask & (1 << space_to_cap_offset(AS_CR_SPACE)) != 0 {
+            hw_id = h.read(AS_CR_SPACE, HW_ID_ADDR, pxir(mask)).ok();
+        }
         let rel = h.release();
         result?;
         rel?;
+        self.open_hw_id = hw_id;
         Ok(mask | (1 << VCC_INITIALIZED))
     }
 
@@ -663,6 +675,10 @@ impl<C: ConfigIo> Access for Gateway<C> {
 
     fn config_io(&mut self) -> Option<&mut dyn ConfigIo> {
         Some(&mut self.io)
+    }
+
+    fn take_open_hw_id(&mut self) -> Option<u32> {
+        self.open_hw_id.take()
     }
 
     fn close(&mut self) {

@@ -130,6 +130,12 @@ pub trait Access: Send {
         None
     }
 
+    /// The hw id dword (crspace 0xf0014) when the open already read it, once: lets the open
+    /// fill `mfile.hw_dev_id` without another transaction.
+    fn take_open_hw_id(&mut self) -> Option<u32> {
+        None
+    }
+
     /// VPD through the path itself (driver ioctls); `None` = use sysfs `vpd`.
     fn vpd_read4(&mut self, _offset: u32) -> Option<Result<[u8; 4]>> {
         None

@@ -51,15 +51,35 @@ fn probe_builds_cap_mask() {
 }
 
 #[test]
+fn probe_reads_the_hw_id_in_its_own_hold() {
+    let fake = FakeConfig::new(Kind::Vsec);
+    let mut io = fake.clone();
+    let hdr = gateway::find_vsec(&mut io).unwrap().unwrap();
+    fake.reset_counts();
+    let mut gw = Gateway::new(io, hdr.addr, None, false, fast())
+        .map_err(|(e, _)| e)
+        .unwrap();
+    // One hold: acquire (pair read, ticket write, CTRL..SEMAPHORE read) = 3, select with
+    // read-back = 2 per probed space (15), the hw id read = 2, release = 1.
+    let (r, w) = fake.counts();
+    assert_eq!(r + w, 3 + 2 * gateway::PROBE_ORDER.len() as u64 + 2 + 1);
+    assert_eq!(*gateway::PROBE_ORDER.last().unwrap(), AS_CR_SPACE);
+    assert_eq!(gw.take_open_hw_id(), Some(pattern(2, 0xf0014)));
+}
+
+#[test]
 fn read_write_roundtrip_and_exact_costs() {
     let fake = FakeConfig::new(Kind::Vsec);
     let mut gw = open_gw(&fake, fast());
+    // The probe ends in crspace and reads the hw id in the same hold, once.
+    assert_eq!(gw.take_open_hw_id(), Some(pattern(2, 0xf0014)));
+    assert_eq!(gw.take_open_hw_id(), None);
     fake.reset_counts();
     assert_eq!(gw.read4(AS_CR_SPACE, 0xf0014).unwrap(), pattern(2, 0xf0014));
     assert_eq!(
         fake.counts(),
-        (4, 4),
-        "read4 selecting the space = 8 config accesses"
+        (3, 3),
+        "the probe left crspace selected: read4 = 6 config accesses"
     );
     fake.reset_counts();
     assert_eq!(gw.read4(AS_CR_SPACE, 0xf0014).unwrap(), pattern(2, 0xf0014));
@@ -113,8 +133,8 @@ fn long_blocks_release_the_semaphore_between_holds() {
     let (r, w) = fake.counts();
     assert_eq!(
         r + w,
-        2 * 250 + 4 * 3 + 2,
-        "three holds (the first selects the space)"
+        2 * 250 + 4 * 3,
+        "three holds (crspace still selected from the probe)"
     );
     assert_eq!(out[249], pattern(2, 249 * 4));
 }
@@ -210,9 +230,9 @@ fn eio_part_way_reports_partial_progress() {
     let fake = FakeConfig::new(Kind::Vsec);
     let mut gw = open_gw(&fake, fast());
     fake.reset_counts();
-    // Hold setup: 2 reads + 1 write + select 2 (the probe left another space selected) = 5
-    // accesses, then 2 per dword: let 5 dwords through, fail in the 6th.
-    fake.st().eio_after = 5 + 2 * 5 + 1;
+    // Hold setup: 2 reads + 1 write (the probe left crspace selected) = 3 accesses, then 2
+    // per dword: let 5 dwords through, fail in the 6th.
+    fake.st().eio_after = 3 + 2 * 5 + 1;
     let mut out = [0u32; 16];
     let e = gw.read_block(AS_CR_SPACE, 0, &mut out).unwrap_err();
     assert_eq!((e.errno(), e.done_bytes()), (libc::EIO, 20), "{e}");

@@ -262,7 +262,7 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
         sync_fields(mf, &dev);
         // Tools read hw_dev_id/rev_id straight from the mfile: fill them now (a failure here
         // is not an open failure; read_device_id reports it).
-        if let Ok((hw, rev)) = dev.hw_id() {
+        if let Ok((hw, rev)) = dev.hw_id_at_open() {
             m.hw_dev_id = hw;
             m.rev_id = rev;
         }
