@@ -243,6 +243,12 @@ impl Device {
         self.gw.vsec_addr
     }
 
+    /// Whether `space` is reachable: only through a VSEC gateway, for the spaces it supports
+    /// (probed at open on the config path, on first use behind mstflint_access).
+    pub fn supports_space(&self, space: u32) -> bool {
+        self.gw.functional_vsec && self.inner.lock().access.supports_space(space)
+    }
+
     /// Current address space (`mget_addr_space`).
     pub fn address_space(&self) -> u32 {
         self.space.load(Ordering::Relaxed)
@@ -251,8 +257,7 @@ impl Device {
     /// Select the address space used by later accesses (`mset_addr_space`): only on a VSEC
     /// gateway, for spaces its probe found (else `SpaceNotSupported`, EINVAL).
     pub fn set_address_space(&self, space: u32) -> Result<()> {
-        let ok = self.gw.functional_vsec && self.inner.lock().access.supports_space(space);
-        if !ok {
+        if !self.supports_space(space) {
             return Err(Error::SpaceNotSupported(space));
         }
         self.space.store(space, Ordering::Relaxed);

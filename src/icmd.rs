@@ -106,10 +106,7 @@ impl Device {
     /// Whether ICMD can be used: functional VSEC with the ICMD and semaphore spaces, not a
     /// livefish device. Returns the maximal mailbox size in bytes.
     pub fn icmd_open(&self) -> IcmdResult<u32> {
-        if !self.functional_vsec()
-            || self.vsec_cap_mask() & (1 << 3) == 0
-            || self.vsec_cap_mask() & (1 << 8) == 0
-        {
+        if !self.supports_space(AS_ICMD) || !self.supports_space(AS_SEMAPHORE) {
             return Err(MError::new(
                 ME_ICMD_NOT_SUPPORTED,
                 "ICMD needs a VSEC gateway with the ICMD and semaphore spaces",

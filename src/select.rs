@@ -21,7 +21,7 @@
 //! chosen and why the others were skipped is logged at `info` level.
 
 use crate::access::driver::{
-    self, mft, mst_driver, mstflint_access, DriverAccess, DriverOps, Node,
+    self, mft, mst_driver, mstflint_access, DriverAccess, DriverOps, Node, Spaces,
 };
 use crate::access::gateway::{self, Gateway, Tuning};
 use crate::access::legacy::Legacy;
@@ -415,7 +415,7 @@ fn driver_access(ops: Box<dyn driver::DriverOps>, info: GatewayInfo) -> Box<dyn 
     } else {
         Box::new(is_crspace)
     };
-    Box::new(DriverAccess::new(ops, info, ok))
+    Box::new(DriverAccess::new(ops, info, Spaces::Fixed(ok), None))
 }
 
 /// Open a kernel-driver path on `node`.
@@ -425,24 +425,33 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
         PathKind::MstflintAccess => {
             let mut ops = mstflint_access::MstflintAccess::new(Node::open(node)?)?;
             let off = ops.params().functional_vsc_offset;
-            let mut mask = 0;
-            if off != 0 {
-                // The driver runs the gateway itself: find the spaces it can reach by reading
-                // address 0 of each (an unsupported space fails the ioctl).
-                mask = 1 << VCC_INITIALIZED;
-                for &sp in gateway::PROBE_ORDER {
-                    if ops.read4(sp, 0).is_ok() {
-                        mask |= 1 << space_to_cap_offset(sp);
-                    }
-                }
+            if off == 0 {
+                let info = GatewayInfo::default();
+                return Ok(driver_access(Box::new(ops), info));
+            }
+            // The driver runs the gateway itself and fails the ioctl of a space it cannot
+            // select: the other spaces are found on first use (Spaces::Lazy), crspace by the
+            // hw id read that every open needs.
+            let hw_id = ops.read4(AS_CR_SPACE, HW_ID_ADDR).ok();
+            let mut ok = 1 << VCC_INITIALIZED;
+            let mut bad = 0;
+            match hw_id {
+                Some(_) => ok |= 1 << VCC_CRSPACE_SPACE_SUPPORTED,
+                None => bad |= 1 << VCC_CRSPACE_SPACE_SUPPORTED,
             }
             let info = GatewayInfo {
-                functional_vsec: off != 0,
-                cap_mask: mask,
-                pxir: gateway::pxir(mask),
+                functional_vsec: true,
+                cap_mask: ok,
+                pxir: false,
                 vsec_addr: off,
             };
-            Ok(driver_access(Box::new(ops), info))
+            let spaces = Spaces::Lazy { ok, bad };
+            Ok(Box::new(DriverAccess::new(
+                Box::new(ops),
+                info,
+                spaces,
+                hw_id,
+            )))
         }
         PathKind::MstDriver | PathKind::MstDriverCr => {
             let memory = kind == PathKind::MstDriverCr;

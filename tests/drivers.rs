@@ -331,6 +331,22 @@ fn one_ioctl_per_block_on_the_unified_driver() {
         d.read_block(0x4_0000, &mut out).unwrap();
         assert_eq!(ioctl(bdf, name) - before, 64, "{bdf} {name}");
     }
+    // mstflint_access: the open costs the Gen-1 probe (refused), the parameters and the hw id
+    // read; other address spaces are probed on first use, once each.
+    let bdf = "0000:06:00.0";
+    let all = || sim.counters(bdf).ioctls.values().sum::<u64>();
+    let before = all();
+    let m = open(bdf, None);
+    assert_eq!(all() - before, 3, "{:?}", sim.counters(bdf).ioctls);
+    assert_eq!(m.vsec_cap_mask(), (1 << VCC_INITIALIZED) | (1 << VCC_CRSPACE_SPACE_SUPPORTED));
+    let before = all();
+    for _ in 0..2 {
+        m.set_address_space(AS_ICMD).unwrap();
+        m.set_address_space(AS_CR_SPACE).unwrap();
+        assert!(m.set_address_space(AS_PCI_CRSPACE).is_err());
+    }
+    assert_eq!(all() - before, 2, "one probe each for ICMD and PCI_CRSPACE");
+    drop(m);
     // No config-space traffic from userspace on a driver path.
     let c0 = sim.counters("0000:05:00.0");
     let mut out = vec![0u32; 256];

@@ -554,7 +554,7 @@ impl<C: ConfigIo> Gateway<C> {
         }
     }
 
-    fn check_space(&self, space: u32) -> Result<()> {
+    fn check_space(&mut self, space: u32) -> Result<()> {
         if self.supports_space(space) {
             Ok(())
         } else {
@@ -655,7 +655,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
         Ok(())
     }
 
-    fn supports_space(&self, space: u32) -> bool {
+    fn supports_space(&mut self, space: u32) -> bool {
         let space = effective_space(space);
         space < AS_END && self.cap_mask & (1 << space_to_cap_offset(space)) != 0 && {
             // space_to_cap_offset maps unknown spaces to bit 0 (INITIALIZED): only

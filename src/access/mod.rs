@@ -115,8 +115,8 @@ pub trait Access: Send {
         Ok(())
     }
 
-    /// Whether `space` can be used on this path.
-    fn supports_space(&self, space: u32) -> bool {
+    /// Whether `space` can be used on this path (a path may find out on first use).
+    fn supports_space(&mut self, space: u32) -> bool {
         is_crspace(space)
     }
 

@@ -38,7 +38,7 @@ fn fake_state_value(space: u32, addr: u32) -> u32 {
 #[test]
 fn probe_builds_cap_mask() {
     let fake = FakeConfig::new(Kind::Vsec);
-    let gw = open_gw(&fake, fast());
+    let mut gw = open_gw(&fake, fast());
     // ICMD_EXT(1) CR(2) ICMD(3) ND_CR(6) SCAN_CR(7) SEMAPHORE(bit 8) + INITIALIZED(0)
     assert_eq!(gw.cap_mask(), 0x1cf);
     assert!(gw.is_usable());

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::access::{block_addr, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
+use crate::types::{space_to_cap_offset, AS_END, AS_RECOVERY, VCC_INITIALIZED};
 
 /// Largest data block one block ioctl moves (all drivers: 64 dwords; several do not check).
 pub const MAX_BLOCK_BYTES: usize = 256;
@@ -234,20 +235,33 @@ pub trait DriverOps: Send {
 pub struct DriverAccess {
     ops: Box<dyn DriverOps>,
     info: GatewayInfo,
-    /// Spaces known to work (userspace VCC bit numbering, as `GatewayInfo::cap_mask`).
-    space_ok: Box<dyn Fn(u32) -> bool + Send>,
+    spaces: Spaces,
+    /// The hw id dword when the open read it (see `Access::take_open_hw_id`).
+    open_hw_id: Option<u32>,
+}
+
+/// Which address spaces a driver path can reach.
+pub enum Spaces {
+    /// Decided at open.
+    Fixed(Box<dyn Fn(u32) -> bool + Send>),
+    /// Found on first use: a space works when the driver reads its address 0 (the driver
+    /// runs the gateway itself and fails the ioctl for a space it cannot select). `ok` and
+    /// `bad` are `vsec_cap_mask` bits, `ok` reported as the path's capability mask.
+    Lazy { ok: u32, bad: u32 },
 }
 
 impl DriverAccess {
     pub fn new(
         ops: Box<dyn DriverOps>,
         info: GatewayInfo,
-        space_ok: Box<dyn Fn(u32) -> bool + Send>,
+        spaces: Spaces,
+        open_hw_id: Option<u32>,
     ) -> DriverAccess {
         DriverAccess {
             ops,
             info,
-            space_ok,
+            spaces,
+            open_hw_id,
         }
     }
 
@@ -340,12 +354,50 @@ impl Access for DriverAccess {
         Ok(())
     }
 
-    fn supports_space(&self, space: u32) -> bool {
-        (self.space_ok)(space)
+    fn supports_space(&mut self, space: u32) -> bool {
+        match &mut self.spaces {
+            Spaces::Fixed(f) => f(space),
+            Spaces::Lazy { ok, bad } => {
+                let bit = space_to_cap_offset(space);
+                if space >= AS_END || bit == VCC_INITIALIZED {
+                    // Bit 0 stands for every space without a bit of its own: only
+                    // AS_RECOVERY may use it, as on the gateway.
+                    return space == AS_RECOVERY;
+                }
+                if *ok & (1 << bit) != 0 {
+                    return true;
+                }
+                if *bad & (1 << bit) != 0 {
+                    return false;
+                }
+                let works = self.ops.read4(space, 0).is_ok();
+                log::debug!(
+                    "driver space {space:#x}: {}",
+                    if works { "works" } else { "not supported" }
+                );
+                if works {
+                    *ok |= 1 << bit;
+                } else {
+                    *bad |= 1 << bit;
+                }
+                works
+            }
+        }
     }
 
     fn gateway_info(&self) -> GatewayInfo {
-        self.info
+        match self.spaces {
+            Spaces::Lazy { ok, .. } => GatewayInfo {
+                cap_mask: ok,
+                pxir: super::gateway::pxir(ok),
+                ..self.info
+            },
+            Spaces::Fixed(_) => self.info,
+        }
+    }
+
+    fn take_open_hw_id(&mut self) -> Option<u32> {
+        self.open_hw_id.take()
     }
 
     fn config_io(&mut self) -> Option<&mut dyn ConfigIo> {
