@@ -29,10 +29,10 @@ unsafe fn with_dev<T: Copy>(
 ) -> Outcome<T> {
     // SAFETY: caller contract.
     let c = unsafe { ctx(mf, ret) }?;
-    let d = c.devs.read();
+    let d = c;
     // SAFETY: caller contract.
-    unsafe { sync_space(mf, &d.active, ret) }?;
-    f(&d.active)
+    unsafe { sync_space(mf, d.active(), ret) }?;
+    f(d.active())
 }
 
 fn is_vsec(dev: &Device) -> bool {
@@ -406,8 +406,8 @@ pub unsafe extern "C" fn mset_addr_space(mf: *mut mfile, space: c_int) -> c_int 
                 format!("address space {space:#x} out of range"),
             ));
         }
-        let d = c.devs.read();
-        d.active
+        let d = c;
+        d.active()
             .set_address_space(space as u32)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: caller contract.
@@ -488,9 +488,7 @@ pub unsafe extern "C" fn read_dword_from_conf_space(
             return Err(fail(-1, libc::EINVAL, "NULL data pointer"));
         }
         let v = c
-            .devs
-            .read()
-            .active
+            .active()
             .read_config_dword(offset)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: caller contract.
@@ -510,9 +508,9 @@ unsafe fn semaphore_op(
 ) -> Outcome<c_int> {
     // SAFETY: caller contract.
     let c = unsafe { ctx(mf, ME_ICMD_STATUS_CR_FAIL) }?;
-    let d = c.devs.read();
-    let gw = is_vsec(&d.active);
-    let r = f(&d.active, gw);
+    let d = c;
+    let gw = is_vsec(d.active());
+    let r = f(d.active(), gw);
     if gw {
         // SAFETY: caller contract.
         unsafe { (*mf).address_space = AS_CR_SPACE as c_int };
@@ -590,7 +588,7 @@ pub unsafe extern "C" fn mvpd_read4(mf: *mut mfile, offset: c_uint, value: *mut 
         if unsafe { (*mf).dinfo }.is_null() {
             return Err(fail(-1, libc::EPERM, "no device info"));
         }
-        match c.devs.read().active.vpd_read4(offset) {
+        match c.active().vpd_read4(offset) {
             Ok(b) => {
                 // SAFETY: value writable for 4 bytes.
                 unsafe { ptr::copy_nonoverlapping(b.as_ptr(), value, 4) };
@@ -625,8 +623,8 @@ pub unsafe extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut
         let Ok(c) = (unsafe { ctx(mf, ME_UNSUPPORTED_OPERATION) }) else {
             return unsupported();
         };
-        let d = c.devs.read();
-        if !d.active.path().is_driver() {
+        let d = c;
+        if !d.active().path().is_driver() {
             return unsupported();
         }
         if value.is_null() {
@@ -635,7 +633,7 @@ pub unsafe extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut
         let mut b = [0u8; 4];
         // SAFETY: value readable for 4 bytes (caller contract).
         unsafe { ptr::copy_nonoverlapping(value, b.as_mut_ptr(), 4) };
-        match d.active.vpd_write4(offset, b) {
+        match d.active().vpd_write4(offset, b) {
             Ok(()) => Ok(0),
             Err(e) => Err(fail_with(e.errno(), &e)),
         }

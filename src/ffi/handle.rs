@@ -5,7 +5,8 @@
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
-use parking_lot::RwLock;
+use once_cell::sync::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::abi::{dev_info, mfile, vf_info};
 use super::boundary::{fail, fail_with, Outcome};
@@ -15,16 +16,43 @@ use crate::types::{MDEVS_TAVOR_CR, MST_TAVOR};
 
 const CTX_MAGIC: u64 = 0x6d74_6372_2d72_7331; // "mtcr-rs1"
 
-/// The active access and, after `mpci_change`, the other one.
-pub(crate) struct Devices {
-    pub active: Device,
-    pub reserve: Option<Device>,
-}
-
-/// What `mfile.ul_ctx` points to for an mfile made by this library.
+/// What `mfile.ul_ctx` points to for an mfile made by this library: the access opened by
+/// `mopen` and, after `mpci_change` on a memory open, its config-space companion. No lock on
+/// the way to the device (each `Device` serializes its own accesses): `mpci_change` only sets
+/// the companion once and flips which one is active.
 pub(crate) struct UlCtx {
     magic: u64,
-    pub devs: RwLock<Devices>,
+    primary: Device,
+    companion: OnceCell<Device>,
+    use_companion: AtomicBool,
+}
+
+impl UlCtx {
+    /// The access calls go to.
+    pub fn active(&self) -> &Device {
+        match self.companion.get() {
+            Some(c) if self.use_companion.load(Ordering::Acquire) => c,
+            _ => &self.primary,
+        }
+    }
+
+    /// The mfile's first access (the one `mopen` chose).
+    pub fn primary(&self) -> &Device {
+        &self.primary
+    }
+
+    /// The companion, opened by `open` on first use.
+    pub fn companion_or_open(
+        &self,
+        open: impl FnOnce() -> crate::Result<Device>,
+    ) -> crate::Result<&Device> {
+        self.companion.get_or_try_init(open)
+    }
+
+    /// Make the other access the active one.
+    pub fn flip(&self) {
+        self.use_companion.fetch_xor(true, Ordering::AcqRel);
+    }
 }
 
 /// The context of `mf`, or a failure (EINVAL) for NULL, or for an mfile this library did not
@@ -268,10 +296,9 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
         }
         let ctx = Box::new(UlCtx {
             magic: CTX_MAGIC,
-            devs: RwLock::new(Devices {
-                active: dev,
-                reserve: None,
-            }),
+            primary: dev,
+            companion: OnceCell::new(),
+            use_companion: AtomicBool::new(false),
         });
         m.ul_ctx = Box::into_raw(ctx) as *mut c_void;
     }

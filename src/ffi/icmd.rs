@@ -45,7 +45,7 @@ pub unsafe extern "C" fn icmd_open(mf: *mut mfile) -> c_int {
     call("icmd_open", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
-        let max = c.devs.read().active.icmd_open().map_err(merr)?;
+        let max = c.active().icmd_open().map_err(merr)?;
         // SAFETY: ctx checked mf.
         unsafe { note_icmd(mf, max, None) };
         Ok(ME_OK)
@@ -91,8 +91,8 @@ unsafe fn send(
     // Work on a dword-padded copy; the caller's buffer only receives the answer.
     let mut tmp = buf.to_vec();
     tmp.resize(len.div_ceil(4) * 4, 0);
-    let d = c.devs.read();
-    let res = d.active.icmd_send(
+    let d = c;
+    let res = d.active().icmd_send(
         opcode as u16,
         &mut tmp,
         (w as usize).div_ceil(4) * 4,
@@ -101,13 +101,13 @@ unsafe fn send(
     );
     let syndrome = match &res {
         Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => d
-            .active
+            .active()
             .read4_in(AS_ICMD, crate::icmd::ICMD_SYNDROME_ADDR)
             .ok()
             .map(|v| v as c_int),
         _ => Some(0),
     };
-    if let Ok(max) = d.active.icmd_open() {
+    if let Ok(max) = d.active().icmd_open() {
         // SAFETY: ctx checked mf.
         unsafe { note_icmd(mf, max, syndrome) };
     }
@@ -164,7 +164,7 @@ pub unsafe extern "C" fn icmd_clear_semaphore(mf: *mut mfile) -> c_int {
     call("icmd_clear_semaphore", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
-        c.devs.read().active.icmd_clear_semaphore().map_err(merr)?;
+        c.active().icmd_clear_semaphore().map_err(merr)?;
         Ok(ME_OK)
     })
 }
@@ -200,8 +200,8 @@ pub unsafe extern "C" fn maccess_reg(
                 "bad maccess_reg arguments",
             ));
         }
-        let d = c.devs.read();
-        let max = d.active.max_reg_size();
+        let d = c;
+        let max = d.active().max_reg_size();
         let biggest = reg_size.max(r_size_reg).max(w_size_reg);
         if biggest > max {
             return Err(fail(
@@ -213,7 +213,7 @@ pub unsafe extern "C" fn maccess_reg(
         // SAFETY: caller contract: reg_data valid for `biggest` bytes.
         let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
         let r = d
-            .active
+            .active()
             .access_reg(
                 reg_id,
                 reg_method,
@@ -249,7 +249,7 @@ pub unsafe extern "C" fn mget_max_reg_size(
     call("mget_max_reg_size", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let max = c.devs.read().active.max_reg_size();
+        let max = c.active().max_reg_size();
         if max > 0 {
             // SAFETY: ctx checked mf.
             unsafe {

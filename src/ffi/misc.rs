@@ -103,7 +103,7 @@ pub unsafe extern "C" fn get_dma_pages(
         }
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, -1) }?;
-        let d = c.devs.read();
+        let d = c;
         // SAFETY: caller contract.
         if unsafe { (*mf).user_page_list[0] } != 0 {
             return Err(fail(
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn get_dma_pages(
             libc::mlock(buf, len);
         }
         let addr = buf as u64;
-        match d.active.get_dma_pages(addr, pages) {
+        match d.active().get_dma_pages(addr, pages) {
             Ok(dma) => {
                 let mut info = mtcr_page_info {
                     page_amount: pages as u32,
@@ -169,8 +169,8 @@ pub unsafe extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -
         }
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, -1) }?;
-        let d = c.devs.read();
-        d.active
+        let d = c;
+        d.active()
             .release_dma_pages(page_amount as usize)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: mf is live.
@@ -291,7 +291,7 @@ pub unsafe extern "C" fn is_pcie_switch_device(mf: *mut mfile) -> c_int {
     call("is_pcie_switch_device", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        Ok(c_int::from(c.devs.read().active.is_pcie_switch()))
+        Ok(c_int::from(c.active().is_pcie_switch()))
     })
 }
 
@@ -314,8 +314,8 @@ pub unsafe extern "C" fn is_zombiefish_device(mf: *mut mfile) -> c_int {
     call("is_zombiefish_device", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let d = c.devs.read();
-        let dev = &d.active;
+        let d = c;
+        let dev = d.active();
         let hw = dev
             .read4_in(AS_CR_SPACE, HW_ID_ADDR)
             .or_else(|_| dev.read4(HW_ID_ADDR))

@@ -173,29 +173,25 @@ pub unsafe extern "C" fn mpci_change(mf: *mut mfile) {
     call("mpci_change", (), || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ()) }?;
-        let mut d = c.devs.write();
-        if d.reserve.is_none() {
-            if !d.active.is_memory() {
-                return Err(fail(
-                    (),
-                    libc::ENOTSUP,
-                    "no companion access to change to (config-space open)",
-                ));
-            }
+        let first = c.primary();
+        if !first.is_memory() {
+            return Err(fail(
+                (),
+                libc::ENOTSUP,
+                "no companion access to change to (config-space open)",
+            ));
+        }
+        c.companion_or_open(|| {
             let opts = OpenOptions {
                 clear_semaphore: false,
                 force: Some(PathKind::SysfsConfig),
             };
-            let other = Device::open_with(&d.active.info().dev_name(), &opts)
-                .map_err(|e| fail_with((), &e))?;
-            d.reserve = Some(other);
-        }
-        let d = &mut *d;
-        if let Some(r) = d.reserve.as_mut() {
-            std::mem::swap(&mut d.active, r);
-        }
+            Device::open_with(&first.info().dev_name(), &opts)
+        })
+        .map_err(|e| fail_with((), &e))?;
+        c.flip();
         // SAFETY: mf is live (caller contract).
-        unsafe { sync_fields(mf, &d.active) };
+        unsafe { sync_fields(mf, c.active()) };
         Ok(())
     })
 }
