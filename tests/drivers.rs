@@ -338,7 +338,10 @@ fn one_ioctl_per_block_on_the_unified_driver() {
     let before = all();
     let m = open(bdf, None);
     assert_eq!(all() - before, 3, "{:?}", sim.counters(bdf).ioctls);
-    assert_eq!(m.vsec_cap_mask(), (1 << VCC_INITIALIZED) | (1 << VCC_CRSPACE_SPACE_SUPPORTED));
+    assert_eq!(
+        m.vsec_cap_mask(),
+        (1 << VCC_INITIALIZED) | (1 << VCC_CRSPACE_SPACE_SUPPORTED)
+    );
     let before = all();
     for _ in 0..2 {
         m.set_address_space(AS_ICMD).unwrap();
