@@ -57,7 +57,7 @@ PATHS = {
     "mstflint_access": ('[[device]]\ndriver = "mstflint_access"\n', BDF, True, True),
     "mst_driver": ('[[device]]\ndriver = "mst_driver"\n', BDF, True, False),
 }
-NA_OURS_DRIVER = "n/a until issue 4 lands"
+NA_OURS_DRIVER = "n/a (ours did not use the driver: see the log)"
 NA_STOCK_GEN1 = "n/a (stock fails on MST_PARAMS)"
 
 
@@ -222,8 +222,8 @@ def main():
                 small = [r for r in rows if r in SMALL_ROWS]
                 big = [r for r in rows if r in BIG_ROWS]
                 if who == "ours" and PATHS[p][2] and rnd == 0:
-                    # Does ours use the driver at all? (One cheap row; until issue 4 lands the
-                    # library opens the device through sysfs instead.)
+                    # Does ours use the driver at all? (One cheap row; a library that falls back to
+                    # sysfs when the driver path fails shows no ioctls.)
                     try:
                         probe = timed_pass(args, p, libs[who], ["read4"], 1, workdir)
                     except RuntimeError as e:
