@@ -21,12 +21,14 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::access::gateway::Tuning;
+use crate::access::mmio::Window;
 use crate::access::sysfs_config::SysfsConfig;
-use crate::access::{vpd, Access, ConfigIo, GatewayInfo};
+use crate::access::{is_crspace, vpd, Access, ConfigIo, GatewayInfo};
 use crate::device::{enumerate, ids, name, sysfs, Bdf, DeviceInfo, SysfsRoot};
 use crate::error::{Error, Result};
 use crate::select::{self, OpenContext, PathKind};
@@ -62,6 +64,8 @@ pub struct Device {
     space: AtomicU32,
     /// The hw id dword the open read on its way (see [`Device::hw_id_at_open`]).
     open_hw_id: Option<u32>,
+    /// The BAR mapping, when single crspace dwords can bypass `inner`'s lock.
+    window: Option<Arc<Window>>,
     root: SysfsRoot,
     inner: Mutex<Inner>,
 }
@@ -170,6 +174,7 @@ impl Device {
         };
         let mut access = select::open_planned(&ctx, &plan)?;
         let open_hw_id = access.take_open_hw_id();
+        let window = access.shared_window();
         let kind = access.kind();
         let gw = access.gateway_info();
         let space = if gw.functional_vsec { AS_CR_SPACE } else { 0 };
@@ -180,6 +185,7 @@ impl Device {
             gw,
             space: AtomicU32::new(space),
             open_hw_id,
+            window,
             root: root.clone(),
             inner: Mutex::new(Inner {
                 access,
@@ -276,11 +282,21 @@ impl Device {
 
     /// Read one dword in an explicit address space (the current one is left unchanged).
     pub fn read4_in(&self, space: u32, addr: u32) -> Result<u32> {
+        if let Some(w) = &self.window {
+            if is_crspace(space) {
+                return w.load(addr);
+            }
+        }
         self.inner.lock().access.read4(space, addr)
     }
 
     /// Write one dword in an explicit address space.
     pub fn write4_in(&self, space: u32, addr: u32, value: u32) -> Result<()> {
+        if let Some(w) = &self.window {
+            if is_crspace(space) {
+                return w.store(addr, value);
+            }
+        }
         self.inner.lock().access.write4(space, addr, value)
     }
 

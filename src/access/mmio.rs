@@ -14,6 +14,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lock::{lock_opt, LockFile};
@@ -28,10 +29,65 @@ pub const MAP_SIZE: usize = 0x400_0000;
 pub const CONNECTX_FLUSH_ADDR: u32 = 0xf0380;
 const FLUSH_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// A mapped `resource0`.
-pub struct Mmio {
+/// The mapping itself: one volatile load or store per dword, through `&self`, so that it can
+/// be shared with a lock-free single-dword path (see [`Access::shared_window`]).
+pub struct Window {
     base: NonNull<u8>,
     len: usize,
+}
+
+// SAFETY: the mapping is owned by this value (unmapped on drop) and is device memory: every
+// access is one aligned volatile load or store, which any thread may do at any time (the
+// stock library does the same without a lock).
+unsafe impl Send for Window {}
+// SAFETY: as above; `&Window` only allows aligned volatile dword loads and stores.
+unsafe impl Sync for Window {}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // SAFETY: base/len describe a mapping created in `Mmio::from_file`, not yet unmapped.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+impl Window {
+    fn ptr(&self, addr: u32) -> Result<*mut u32> {
+        let a = addr as usize;
+        if a & 3 != 0 || a.checked_add(4).is_none_or(|end| end > self.len) {
+            return Err(Error::Io {
+                context: format!(
+                    "crspace offset {addr:#x} outside the {:#x}-byte map",
+                    self.len
+                ),
+                source: std::io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        // SAFETY: a + 4 <= len, inside the mapping.
+        Ok(unsafe { self.base.as_ptr().add(a) }.cast::<u32>())
+    }
+
+    /// Read the dword at `addr` (host order).
+    pub fn load(&self, addr: u32) -> Result<u32> {
+        let p = self.ptr(addr)?;
+        // SAFETY: aligned pointer inside a live mapping; volatile because it is device memory.
+        let v = u32::from_be(unsafe { std::ptr::read_volatile(p) });
+        log::trace!("mmio read {addr:#x} -> {v:#010x}");
+        Ok(v)
+    }
+
+    /// Write the dword at `addr`.
+    pub fn store(&self, addr: u32, v: u32) -> Result<()> {
+        log::trace!("mmio write {addr:#x} <- {v:#010x}");
+        let p = self.ptr(addr)?;
+        // SAFETY: as in `load`.
+        unsafe { std::ptr::write_volatile(p, v.to_be()) };
+        Ok(())
+    }
+}
+
+/// A mapped `resource0`.
+pub struct Mmio {
+    map: Arc<Window>,
     _file: File,
     path: PathBuf,
     flush: bool,
@@ -39,17 +95,6 @@ pub struct Mmio {
     lock: Option<LockFile>,
     signature: u32,
     kind: PathKind,
-}
-
-// SAFETY: the mapping is owned by this value and only accessed through `&mut self`; the raw
-// pointer is not shared with anything else in this process.
-unsafe impl Send for Mmio {}
-
-impl Drop for Mmio {
-    fn drop(&mut self) {
-        // SAFETY: base/len describe a mapping created in `open` and not yet unmapped.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-    }
 }
 
 /// Whether the hw-id signature says memory access is unusable.
@@ -115,8 +160,10 @@ impl Mmio {
         let base = NonNull::new(p.cast::<u8>())
             .ok_or_else(|| Error::io("mmap", std::io::Error::from_raw_os_error(libc::ENOMEM)))?;
         let mut m = Mmio {
-            base,
-            len: MAP_SIZE,
+            map: Arc::new(Window {
+                base,
+                len: MAP_SIZE,
+            }),
             _file: file,
             path: path.to_path_buf(),
             flush: false,
@@ -154,18 +201,7 @@ impl Mmio {
     }
 
     fn ptr(&self, addr: u32) -> Result<*mut u32> {
-        let a = addr as usize;
-        if a & 3 != 0 || a.checked_add(4).is_none_or(|end| end > self.len) {
-            return Err(Error::Io {
-                context: format!(
-                    "crspace offset {addr:#x} outside the {:#x}-byte map",
-                    self.len
-                ),
-                source: std::io::Error::from_raw_os_error(libc::EINVAL),
-            });
-        }
-        // SAFETY: a + 4 <= len, inside the mapping.
-        Ok(unsafe { self.base.as_ptr().add(a) }.cast::<u32>())
+        self.map.ptr(addr)
     }
 
     /// Address of the last dword of an `n`-dword block at `addr` when the whole block is
@@ -175,20 +211,15 @@ impl Mmio {
             return None;
         }
         let end = (addr as usize).checked_add(n.checked_mul(4)?)?;
-        (end <= self.len).then(|| (end - 4) as u32)
+        (end <= self.map.len).then(|| (end - 4) as u32)
     }
 
     fn load(&self, addr: u32) -> Result<u32> {
-        let p = self.ptr(addr)?;
-        // SAFETY: aligned pointer inside a live mapping; volatile because it is device memory.
-        Ok(u32::from_be(unsafe { std::ptr::read_volatile(p) }))
+        self.map.load(addr)
     }
 
     fn store(&self, addr: u32, v: u32) -> Result<()> {
-        let p = self.ptr(addr)?;
-        // SAFETY: as in `load`.
-        unsafe { std::ptr::write_volatile(p, v.to_be()) };
-        Ok(())
+        self.map.store(addr, v)
     }
 
     fn do_flush(&mut self) -> Result<()> {
@@ -212,6 +243,10 @@ impl Access for Mmio {
         self.kind
     }
 
+    fn shared_window(&self) -> Option<Arc<Window>> {
+        (!self.flush).then(|| Arc::clone(&self.map))
+    }
+
     fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {
         if !is_crspace(space) {
             return Err(Error::SpaceNotSupported(space));
@@ -220,16 +255,13 @@ impl Access for Mmio {
             self.do_flush()?;
             self.need_flush = false;
         }
-        let v = self.load(addr)?;
-        log::trace!("mmio read {addr:#x} -> {v:#010x}");
-        Ok(v)
+        self.load(addr)
     }
 
     fn write4(&mut self, space: u32, addr: u32, v: u32) -> Result<()> {
         if !is_crspace(space) {
             return Err(Error::SpaceNotSupported(space));
         }
-        log::trace!("mmio write {addr:#x} <- {v:#010x}");
         self.store(addr, v)?;
         self.need_flush = self.flush;
         Ok(())
@@ -321,6 +353,15 @@ mod tests {
         assert_eq!(out, [0, 0x1122_3344, 0]);
         let e = m.read_block(2, MAP_SIZE as u32 - 8, &mut out).unwrap_err();
         assert_eq!(e.done_bytes(), 8);
+        // The shared window sees the same mapping, outlives the Mmio, and checks bounds.
+        let w = m.shared_window().expect("plain BAR: lock-free window");
+        assert_eq!(w.load(0x100).unwrap(), 0x1122_3344);
+        w.store(0x104, 0x5566_7788).unwrap();
+        assert_eq!(m.read4(2, 0x104).unwrap(), 0x5566_7788);
+        drop(m);
+        assert_eq!(w.load(HW_ID_ADDR).unwrap(), 0x20d);
+        assert_eq!(w.load(MAP_SIZE as u32).unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(w.store(0x102, 1).unwrap_err().errno(), libc::EINVAL);
     }
 
     #[test]
@@ -363,6 +404,7 @@ mod tests {
         let p = make(&fs, 0x0001_01f5);
         let mut m = Mmio::open(&p, None).unwrap();
         assert!(m.flush);
+        assert!(m.shared_window().is_none(), "writes need the flush: no bypass");
         m.write4(2, CONNECTX_FLUSH_ADDR, 5).unwrap();
         // The flush writes 0 to the register before the read.
         assert_eq!(m.read4(2, CONNECTX_FLUSH_ADDR).unwrap(), 0);

@@ -130,6 +130,12 @@ pub trait Access: Send {
         None
     }
 
+    /// A mapping that single crspace dwords may be read and written through without taking
+    /// the device's lock (plain BAR mappings; not when writes need the ConnectX-3 flush).
+    fn shared_window(&self) -> Option<std::sync::Arc<mmio::Window>> {
+        None
+    }
+
     /// The hw id dword (crspace 0xf0014) when the open already read it, once: lets the open
     /// fill `mfile.hw_dev_id` without another transaction.
     fn take_open_hw_id(&mut self) -> Option<u32> {
