@@ -404,7 +404,10 @@ mod tests {
         let p = make(&fs, 0x0001_01f5);
         let mut m = Mmio::open(&p, None).unwrap();
         assert!(m.flush);
-        assert!(m.shared_window().is_none(), "writes need the flush: no bypass");
+        assert!(
+            m.shared_window().is_none(),
+            "writes need the flush: no bypass"
+        );
         m.write4(2, CONNECTX_FLUSH_ADDR, 5).unwrap();
         // The flush writes 0 to the register before the read.
         assert_eq!(m.read4(2, CONNECTX_FLUSH_ADDR).unwrap(), 0);
