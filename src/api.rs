@@ -57,6 +57,8 @@ pub struct Device {
     space: AtomicU32,
     root: SysfsRoot,
     inner: Mutex<Inner>,
+    /// Whether the tools HCR's CR mailbox works (probed on the first HCR register access).
+    hcr_cr_mbox: Mutex<crate::cmdif::CrMbox>,
 }
 
 impl Drop for Device {
@@ -176,7 +178,35 @@ impl Device {
                 access,
                 config: None,
             }),
+            hcr_cr_mbox: Mutex::new(Default::default()),
         })
+    }
+
+    /// A device over an already open access path (unit tests: the simulator's model in
+    /// process). Identity fields are defaults.
+    #[cfg(test)]
+    pub(crate) fn from_access(access: Box<dyn Access>) -> Device {
+        let kind = access.kind();
+        let gw = access.gateway_info();
+        let space = if gw.functional_vsec { AS_CR_SPACE } else { 0 };
+        Device {
+            name: String::new(),
+            info: DeviceInfo::default(),
+            kind,
+            gw,
+            space: AtomicU32::new(space),
+            root: SysfsRoot::default(),
+            inner: Mutex::new(Inner {
+                access,
+                config: None,
+            }),
+            hcr_cr_mbox: Mutex::new(Default::default()),
+        }
+    }
+
+    /// The tools-HCR CR-mailbox cache used by register access (see [`crate::cmdif`]).
+    pub(crate) fn hcr_cr_mbox(&self) -> &Mutex<crate::cmdif::CrMbox> {
+        &self.hcr_cr_mbox
     }
 
     /// The name the device was opened with.
