@@ -21,6 +21,53 @@ pub(crate) struct Devices {
     pub reserve: Option<Device>,
 }
 
+impl Devices {
+    /// Open the config-space companion of a memory-mapped access (what `mpci_change`
+    /// switches to) if there is none yet. ENOTSUP when the active access is not memory.
+    pub fn open_reserve(&mut self) -> crate::Result<()> {
+        if self.reserve.is_some() {
+            return Ok(());
+        }
+        if !self.active.is_memory() {
+            return Err(crate::Error::NotSupported(
+                "no companion access to change to (config-space open)".into(),
+            ));
+        }
+        let opts = crate::api::OpenOptions {
+            clear_semaphore: false,
+            force: Some(crate::select::PathKind::SysfsConfig),
+        };
+        self.reserve = Some(Device::open_with(&self.active.info().dev_name(), &opts)?);
+        Ok(())
+    }
+
+    /// The config-space access: the active one, or the companion of a memory-mapped one
+    /// (opened on first use). Tools-HCR commands need it, as stock switches to it
+    /// (`mpci_change`) around each of them; falls back to the active access when the
+    /// companion cannot be opened.
+    pub fn config_access(&mut self) -> &Device {
+        if self.active.is_memory() {
+            if let Err(e) = self.open_reserve() {
+                log::debug!("no config-space companion: {e}");
+            }
+            if let Some(r) = self.reserve.as_ref().filter(|r| !r.is_memory()) {
+                return r;
+            }
+        }
+        &self.active
+    }
+
+    /// The access register accesses use: the config-space one for a memory-mapped
+    /// ConnectX-3 family device (its tools HCR is driven through config space, as stock
+    /// does), else the active one.
+    pub fn reg_access(&mut self) -> &Device {
+        if self.active.is_memory() && matches!(self.active.hw_id(), Ok((0x1f5 | 0x1f7, _))) {
+            return self.config_access();
+        }
+        &self.active
+    }
+}
+
 /// What `mfile.ul_ctx` points to for an mfile made by this library.
 pub(crate) struct UlCtx {
     magic: u64,

@@ -8,7 +8,6 @@ use super::abi::mfile;
 use super::boundary::{c_str, call, fail, fail_with, Outcome};
 use super::handle::{ctx, free_mfile, new_mfile, sync_fields};
 use crate::api::{Device, OpenOptions};
-use crate::select::PathKind;
 use crate::types::*;
 
 fn open_named(name: *const c_char, opts: &OpenOptions) -> Outcome<*mut mfile> {
@@ -174,22 +173,7 @@ pub unsafe extern "C" fn mpci_change(mf: *mut mfile) {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ()) }?;
         let mut d = c.devs.write();
-        if d.reserve.is_none() {
-            if !d.active.is_memory() {
-                return Err(fail(
-                    (),
-                    libc::ENOTSUP,
-                    "no companion access to change to (config-space open)",
-                ));
-            }
-            let opts = OpenOptions {
-                clear_semaphore: false,
-                force: Some(PathKind::SysfsConfig),
-            };
-            let other = Device::open_with(&d.active.info().dev_name(), &opts)
-                .map_err(|e| fail_with((), &e))?;
-            d.reserve = Some(other);
-        }
+        d.open_reserve().map_err(|e| fail_with((), &e))?;
         let d = &mut *d;
         if let Some(r) = d.reserve.as_mut() {
             std::mem::swap(&mut d.active, r);
