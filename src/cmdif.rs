@@ -19,6 +19,10 @@
 //! 16 s) and the busy semaphore is retried 1024 times at most 1 ms apart (stock: 0–4 ms random);
 //! every access is in crspace explicitly (stock uses the mfile's current address space);
 //! the semaphore is released on every exit path, as stock does.
+//!
+//! These methods use the [`Device`]'s own access path. The C API (`src/ffi/cmdif.rs`) runs
+//! them over the config-space companion of a memory-mapped open, as stock switches to it
+//! (`mpci_change`) around each command; the simulator sees only config-space accesses.
 
 use std::time::Duration;
 

@@ -35,8 +35,7 @@ fn bad_params(msg: &str) -> Failure<c_int> {
 
 /// Run `f` on the config-space access of `c` (see `Devices::config_access`).
 fn on_config<T>(c: &UlCtx, f: impl FnOnce(&Device) -> T) -> T {
-    let mut d = c.devs.write();
-    f(d.config_access())
+    c.with_access(Device::is_memory, f)
 }
 
 fn done(r: CmdifResult<()>) -> Outcome<c_int> {

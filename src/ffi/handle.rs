@@ -56,15 +56,34 @@ impl Devices {
         }
         &self.active
     }
+}
 
-    /// The access register accesses use: the config-space one for a memory-mapped
-    /// ConnectX-3 family device (its tools HCR is driven through config space, as stock
-    /// does), else the active one.
-    pub fn reg_access(&mut self) -> &Device {
-        if self.active.is_memory() && matches!(self.active.hw_id(), Ok((0x1f5 | 0x1f7, _))) {
-            return self.config_access();
+/// Whether register accesses on `dev` need its config-space companion: a memory-mapped
+/// ConnectX-3 family device, whose tools HCR is driven through config space as stock does.
+pub(crate) fn regs_need_config(dev: &Device) -> bool {
+    dev.is_memory() && matches!(dev.hw_id(), Ok((0x1f5 | 0x1f7, _)))
+}
+
+impl UlCtx {
+    /// Run `f` on the active access, or on the config-space companion (opened on first use)
+    /// when `need_config` says the active access will not do. Takes the write lock only to
+    /// open the companion.
+    pub fn with_access<T>(
+        &self,
+        need_config: impl Fn(&Device) -> bool,
+        f: impl FnOnce(&Device) -> T,
+    ) -> T {
+        {
+            let d = self.devs.read();
+            if !need_config(&d.active) {
+                return f(&d.active);
+            }
+            if let Some(r) = d.reserve.as_ref().filter(|r| !r.is_memory()) {
+                return f(r);
+            }
         }
-        &self.active
+        let mut d = self.devs.write();
+        f(d.config_access())
     }
 }
 

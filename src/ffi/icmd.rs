@@ -10,7 +10,7 @@ use std::slice;
 
 use super::abi::mfile;
 use super::boundary::{call, fail, Outcome};
-use super::handle::ctx;
+use super::handle::{ctx, regs_need_config};
 use crate::icmd::MError;
 use crate::types::*;
 
@@ -202,28 +202,27 @@ pub unsafe extern "C" fn maccess_reg(
                 "bad maccess_reg arguments",
             ));
         }
-        let mut devs = c.devs.write();
-        let d = devs.reg_access();
-        let max = d.max_reg_size();
         let biggest = reg_size.max(r_size_reg).max(w_size_reg);
-        if biggest > max {
-            return Err(fail(
-                ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
-                libc::EINVAL,
-                format!("register of {biggest} bytes exceeds the limit of {max}"),
-            ));
-        }
-        // SAFETY: caller contract: reg_data valid for `biggest` bytes.
-        let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
-        let r = d
-            .access_reg(
+        let r = c.with_access(regs_need_config, |d| {
+            let max = d.max_reg_size();
+            if biggest > max {
+                return Err(fail(
+                    ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
+                    libc::EINVAL,
+                    format!("register of {biggest} bytes exceeds the limit of {max}"),
+                ));
+            }
+            // SAFETY: caller contract: reg_data valid for `biggest` bytes.
+            let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
+            d.access_reg(
                 reg_id,
                 reg_method,
                 buf,
                 r_size_reg as usize,
                 w_size_reg as usize,
             )
-            .map_err(merr)?;
+            .map_err(merr)
+        })?;
         // SAFETY: caller contract.
         unsafe { reg_status.write_unaligned(c_int::from(r.status)) };
         match r.status {
@@ -251,7 +250,7 @@ pub unsafe extern "C" fn mget_max_reg_size(
     call("mget_max_reg_size", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let max = c.devs.write().reg_access().max_reg_size();
+        let max = c.with_access(regs_need_config, |d| d.max_reg_size());
         if max > 0 {
             // SAFETY: ctx checked mf.
             unsafe {
