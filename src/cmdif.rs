@@ -83,7 +83,7 @@ pub struct HcrAnswer {
 }
 
 /// Whether the CR mailbox is known to work (the `mfile.hcr_params` cache: 0 unknown, 1 yes,
-/// -1 no).
+/// -1 no; as stock, any other value counts as no).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CrMbox {
     #[default]
@@ -95,9 +95,9 @@ pub enum CrMbox {
 impl CrMbox {
     pub fn from_c(v: i32) -> CrMbox {
         match v {
+            0 => CrMbox::Unknown,
             1 => CrMbox::Yes,
-            v if v < 0 => CrMbox::No,
-            _ => CrMbox::Unknown,
+            _ => CrMbox::No,
         }
     }
 

@@ -72,6 +72,11 @@ fn pack_and_unpack_follow_the_hcr_layout() {
     assert_eq!(CrMbox::from_c(CrMbox::No.to_c()), CrMbox::No);
     assert_eq!(CrMbox::from_c(CrMbox::Yes.to_c()), CrMbox::Yes);
     assert_eq!(CrMbox::from_c(0), CrMbox::Unknown);
+    assert_eq!(
+        CrMbox::from_c(5),
+        CrMbox::No,
+        "stock: anything but 0 and 1 means no"
+    );
 }
 
 #[test]
