@@ -223,6 +223,50 @@ static void other_functions(mfile *mf)
     mset_i2c_secondary(mf, 0);
 }
 
+/* Not in mtcr.h (stock declares them in its private mtcr_tools_cif.h). */
+int tools_cmdif_reg_access(mfile *mf, void *data, int write_data_size, int read_data_size);
+int tools_cmdif_send_inline_cmd_int(mfile *mf, u_int32_t in_param[2], u_int32_t out_param[2],
+                                    u_int32_t input_modifier, u_int16_t opcode,
+                                    u_int8_t opcode_modifier);
+int tools_cmdif_send_mbox_command_int(mfile *mf, u_int32_t input_modifier, u_int16_t opcode,
+                                      u_int8_t opcode_modifier, int data_offs_in_mbox, void *data,
+                                      int write_data_size, int read_data_size, int skip_write,
+                                      int use_cr_mbox);
+
+/* Tools HCR calls with sizes and offsets that do not fit the 288-byte mailbox: refused before
+ * the device is touched, the buffer (and its canaries) untouched. */
+static void cmdif_args(mfile *mf)
+{
+    uint32_t buf[4 + 2] = {CANARY, 0x11111111, 0x22222222, 0x33333333, 0x44444444, CANARY};
+    static const struct {
+        int offs, w, r;
+    } bad[] = {{0, -1, 8},      {0, 8, -1},      {0, INT_MIN, 8}, {0, 8, INT_MAX}, {INT_MAX, 8, 8},
+               {INT_MIN, 8, 8}, {-8, 0, 0},      {4, 8, 8},       {288, 0, 8},     {0, 296, 0},
+               {280, 16, 0},    {0, INT_MAX, 0}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        errno = 0;
+        int rc = tools_cmdif_send_mbox_command_int(mf, 0, 0x31, 0, bad[i].offs, &buf[1], bad[i].w, bad[i].r,
+                                                   0, (int)(i & 1));
+        int e = errno;
+        CHECK(rc == ME_BAD_PARAMS && e == EINVAL,
+              "tools_cmdif_send_mbox_command_int(offset %d, write %d, read %d): ME_BAD_PARAMS EINVAL (%#x, %d)",
+              bad[i].offs, bad[i].w, bad[i].r, rc, e);
+    }
+    CHECK(tools_cmdif_send_mbox_command(mf, 0, 0x31, 0, 0, &buf[1], -16, 0) == ME_BAD_PARAMS,
+          "tools_cmdif_send_mbox_command(size -16): ME_BAD_PARAMS");
+    CHECK(tools_cmdif_send_mbox_command(mf, 0, 0x31, 0, 0, NULL, 16, 0) == ME_BAD_PARAMS,
+          "tools_cmdif_send_mbox_command(NULL data): ME_BAD_PARAMS");
+    CHECK(tools_cmdif_reg_access(mf, &buf[1], INT_MIN, 16) == ME_BAD_PARAMS &&
+              tools_cmdif_reg_access(mf, &buf[1], 16, INT_MAX) == ME_BAD_PARAMS &&
+              tools_cmdif_reg_access(mf, NULL, 16, 16) == ME_BAD_PARAMS,
+          "tools_cmdif_reg_access with bad sizes / NULL data: ME_BAD_PARAMS");
+    CHECK(tools_cmdif_send_inline_cmd_int(mf, NULL, &buf[1], 0, 0x31, 0) == ME_BAD_PARAMS,
+          "tools_cmdif_send_inline_cmd_int(NULL in_param): ME_BAD_PARAMS");
+    CHECK(buf[0] == CANARY && buf[5] == CANARY && buf[1] == 0x11111111 && buf[4] == 0x44444444,
+          "buffer and canaries untouched");
+    CHECK(maccess_reg_cmdif(mf, RA_MFPA, NULL, 0) == ME_NOT_IMPLEMENTED, "maccess_reg_cmdif: ME_NOT_IMPLEMENTED");
+}
+
 static void names(void)
 {
     char longname[8192];
@@ -322,6 +366,8 @@ int main(void)
     single_dwords(mf, "vsec", 1);
     single_dwords(mm, "memory", 0);
     other_functions(mf);
+    cmdif_args(mf);
+    cmdif_args(mm);
     names();
     CHECK(mclose(mf) == 0 && mclose(mm) == 0, "mclose");
     CHECK(mclose(NULL) == 0, "mclose(NULL) == 0");

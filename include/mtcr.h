@@ -440,6 +440,62 @@ int read_device_id(mfile *mf, uint32_t *id);
 const char *mtcr_last_error(void);
 
 /**
+ * `int tools_cmdif_unlock_semaphore(mfile* mf)`: free the tools semaphore. ME_OK or
+ * ME_CR_ERROR.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int tools_cmdif_unlock_semaphore(mfile *mf);
+
+/**
+ * `int tools_cmdif_send_inline_cmd(mfile* mf, u_int64_t in_param, u_int64_t* out_param,
+ * u_int32_t input_modifier, u_int16_t opcode, u_int8_t opcode_modifier)`: one HCR command
+ * under the tools semaphore; `*out_param` (may be NULL) gets the answer. ME_OK, or
+ * ME_SEM_LOCKED, ME_CMDIF_BUSY / TOUT / BAD_OP / ... (the status), ME_CR_ERROR.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `out_param` NULL or writable.
+ */
+int tools_cmdif_send_inline_cmd(mfile *mf,
+                                uint64_t in_param,
+                                uint64_t *out_param,
+                                uint32_t input_modifier,
+                                uint16_t opcode,
+                                uint8_t opcode_modifier);
+
+/**
+ * `int tools_cmdif_send_mbox_command(mfile* mf, u_int32_t input_modifier,
+ * u_int16_t opcode, u_int8_t opcode_modifier, int data_offs_in_mbox, void* data,
+ * int data_size, int skip_write)`: write `data` into the mailbox at `data_offs_in_mbox`
+ * (a multiple of 8; the rest of the mailbox zero) unless `skip_write`, run the command, read
+ * `data_size` bytes back into `data`. ME_BAD_PARAMS when the data does not fit the 288-byte
+ * mailbox.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `data` NULL or valid for `data_size` bytes.
+ */
+int tools_cmdif_send_mbox_command(mfile *mf,
+                                  uint32_t input_modifier,
+                                  uint16_t opcode,
+                                  uint8_t opcode_modifier,
+                                  int data_offs_in_mbox,
+                                  void *data,
+                                  int data_size,
+                                  int skip_write);
+
+/**
+ * `int maccess_reg_cmdif(mfile* mf, reg_access_t reg_access, void* reg_data,
+ * u_int32_t cmd_type)`: not implemented in the stock library either (it warns on stderr and
+ * returns ME_NOT_IMPLEMENTED); kept for link compatibility with the same result. Register
+ * access goes through `maccess_reg`, which uses the tools HCR on ConnectX-3.
+ *
+ * # Safety
+ * Any arguments (none is dereferenced).
+ */
+int maccess_reg_cmdif(mfile *mf, reg_access_t reg_access, void *reg_data, uint32_t cmd_type);
+
+/**
  * `int mdevices(char* buf, int len, int mask)`: names ("DDDD:BB:DD.F") of the devices of
  * `mask` (nothing unless it has MDEVS_TAVOR_CR) as consecutive NUL-terminated strings.
  * Returns the number of devices, -1 if `buf` is too small (or NULL), -2 if sysfs cannot be
@@ -558,8 +614,9 @@ int icmd_clear_semaphore(mfile *mf);
 /**
  * `int maccess_reg(mfile* mf, u_int16_t reg_id, maccess_reg_method_t reg_method,
  * void* reg_data, u_int32_t reg_size, u_int32_t r_size_reg, u_int32_t w_size_reg,
- * int* reg_status)`: access register `reg_id` over ICMD. ME_OK, ME_BAD_PARAMS,
- * ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* code, or the MError of a non-zero firmware
+ * int* reg_status)`: access register `reg_id` over ICMD (over the tools HCR on a ConnectX-3
+ * family device). ME_OK, ME_BAD_PARAMS, ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* (or
+ * ME_CMDIF_*, ME_SEM_LOCKED, ME_CR_ERROR) code, or the MError of a non-zero firmware
  * status (also stored raw in `*reg_status`).
  *
  * # Safety
@@ -577,7 +634,7 @@ int maccess_reg(mfile *mf,
 
 /**
  * `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD,
- * 0 otherwise (and for NULL).
+ * 268 over the tools HCR (ConnectX-3 family), 0 otherwise (and for NULL).
  *
  * # Safety
  * `mf` NULL or from `mopen*`.

@@ -68,6 +68,8 @@ pub struct Device {
     window: Option<Arc<Window>>,
     root: SysfsRoot,
     inner: Mutex<Inner>,
+    /// Whether the tools HCR's CR mailbox works (probed on the first HCR register access).
+    hcr_cr_mbox: Mutex<crate::cmdif::CrMbox>,
 }
 
 impl Drop for Device {
@@ -172,26 +174,54 @@ impl Device {
                 _ => "config",
             },
         };
-        let mut access = select::open_planned(&ctx, &plan)?;
+        let access = select::open_planned(&ctx, &plan)?;
+        Ok(Self::assemble(name.to_string(), info, root.clone(), access))
+    }
+
+    /// A device over an open access path.
+    fn assemble(
+        name: String,
+        info: DeviceInfo,
+        root: SysfsRoot,
+        mut access: Box<dyn Access>,
+    ) -> Device {
         let open_hw_id = access.take_open_hw_id();
         let window = access.shared_window();
         let kind = access.kind();
         let gw = access.gateway_info();
         let space = if gw.functional_vsec { AS_CR_SPACE } else { 0 };
-        Ok(Device {
-            name: name.to_string(),
+        Device {
+            name,
             info,
             kind,
             gw,
             space: AtomicU32::new(space),
             open_hw_id,
             window,
-            root: root.clone(),
+            root,
             inner: Mutex::new(Inner {
                 access,
                 config: None,
             }),
-        })
+            hcr_cr_mbox: Mutex::new(Default::default()),
+        }
+    }
+
+    /// A device over an already open access path (unit tests: the simulator's model in
+    /// process). Identity fields are defaults.
+    #[cfg(test)]
+    pub(crate) fn from_access(access: Box<dyn Access>) -> Device {
+        Self::assemble(
+            String::new(),
+            DeviceInfo::default(),
+            SysfsRoot::default(),
+            access,
+        )
+    }
+
+    /// The tools-HCR CR-mailbox cache used by register access (see [`crate::cmdif`]).
+    pub(crate) fn hcr_cr_mbox(&self) -> &Mutex<crate::cmdif::CrMbox> {
+        &self.hcr_cr_mbox
     }
 
     /// The name the device was opened with.

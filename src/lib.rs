@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod api;
+pub mod cmdif;
 pub mod device;
 pub mod error;
 pub mod ffi;

@@ -1,6 +1,8 @@
-//! Access registers over ICMD (opcode 0x9001, ACCESS_REGISTER), as `maccess_reg` does on
-//! PCI: an operation TLV and a register TLV in front of the register bytes, the firmware
-//! status in the operation TLV mapped to an MError by [`return_by_reg_status`].
+//! Access registers as `maccess_reg` does on PCI: an operation TLV and a register TLV in front
+//! of the register bytes, the firmware status in the operation TLV mapped to an MError by
+//! [`return_by_reg_status`]. The mailbox travels over ICMD (opcode 0x9001, ACCESS_REGISTER)
+//! when the device has it, else, on a ConnectX-3 / ConnectX-3 Pro whose tools HCR answers,
+//! over the tools HCR (opcode 0x3b, [`crate::cmdif`]), as stock decides.
 
 use crate::api::Device;
 use crate::icmd::{IcmdResult, MError};
@@ -57,12 +59,39 @@ pub fn build_mailbox(reg_id: u16, method: u32, reg: &[u8]) -> Vec<u8> {
     m
 }
 
+/// How registers reach the firmware of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegPath {
+    /// ICMD, with this maximal mailbox (bytes).
+    Icmd(u32),
+    /// The tools HCR (ConnectX-3 family).
+    ToolsHcr,
+    /// Neither.
+    None,
+}
+
 impl Device {
-    /// Largest register (bytes) `access_reg` accepts: 812 over ICMD, 0 without ICMD.
-    pub fn max_reg_size(&self) -> u32 {
+    /// The register-access interface: ICMD when it opens, else the tools HCR on a
+    /// ConnectX-3 family device whose HCR answers (one HCR command to find out).
+    pub fn reg_path(&self) -> RegPath {
         match self.icmd_open() {
-            Ok(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
-            Err(_) => 0,
+            Ok(max) => RegPath::Icmd(max),
+            Err(_) if self.tools_hcr_reg_supported() => RegPath::ToolsHcr,
+            Err(_) => RegPath::None,
+        }
+    }
+
+    /// Largest register (bytes) `access_reg` accepts: 812 over ICMD, 268 over the tools HCR
+    /// (`TOOLS_HCR_MAX_MBOX` - 20), 0 without either.
+    pub fn max_reg_size(&self) -> u32 {
+        Self::max_reg_size_of(self.reg_path())
+    }
+
+    fn max_reg_size_of(p: RegPath) -> u32 {
+        match p {
+            RegPath::Icmd(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
+            RegPath::ToolsHcr => crate::cmdif::TOOLS_HCR_MAX_REG_SIZE as u32,
+            RegPath::None => 0,
         }
     }
 
@@ -81,7 +110,8 @@ impl Device {
         if reg.is_empty() || !(1..MACCESS_LAST_REG_METHOD).contains(&method) {
             return Err(MError::new(ME_BAD_PARAMS, "bad register access arguments"));
         }
-        let max = self.max_reg_size() as usize;
+        let path = self.reg_path();
+        let max = Self::max_reg_size_of(path) as usize;
         let biggest = reg.len().max(r_size).max(w_size);
         if biggest > max {
             return Err(MError::new(
@@ -94,7 +124,12 @@ impl Device {
         mbox.resize(REGISTER_HEADERS_SIZE + biggest.div_ceil(4) * 4, 0);
         let w = REGISTER_HEADERS_SIZE + w_size.div_ceil(4) * 4;
         let r = REGISTER_HEADERS_SIZE + r_size.div_ceil(4) * 4;
-        self.icmd_send(FLASH_REG_ACCESS, &mut mbox, w, r, false)?;
+        if path == RegPath::ToolsHcr {
+            let mut cache = self.hcr_cr_mbox().lock();
+            self.tools_hcr_reg_access(&mut mbox, w, r, &mut cache)?;
+        } else {
+            self.icmd_send(FLASH_REG_ACCESS, &mut mbox, w, r, false)?;
+        }
         let n = r_size.min(reg.len());
         reg[..n].copy_from_slice(&mbox[REGISTER_HEADERS_SIZE..REGISTER_HEADERS_SIZE + n]);
         Ok(RegAccess {

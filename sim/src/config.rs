@@ -159,6 +159,13 @@ pub struct DeviceConfig {
     /// default Mellanox 0x15b3. Another value makes a non-Mellanox function (bad-input tests).
     #[serde(default)]
     pub vendor_id: Option<u16>,
+    /// A tools HCR (ConnectX-3 family command interface) at crspace 0x80780 with the tools
+    /// semaphore at 0xf03bc (see `model::hcr`). Off by default.
+    #[serde(default)]
+    pub tools_hcr: bool,
+    /// With `tools_hcr`: the mailbox is also mapped into crspace at 0xe0000 ("CR mailbox").
+    #[serde(default)]
+    pub tools_hcr_cr_mbox: bool,
 }
 
 impl Default for DeviceConfig {

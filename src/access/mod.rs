@@ -25,7 +25,7 @@ pub mod vpd;
 #[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
-mod sim_tests;
+pub(crate) mod sim_tests;
 #[cfg(test)]
 mod tests;
 

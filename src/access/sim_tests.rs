@@ -69,7 +69,7 @@ impl ConfigIo for ModelConfig {
     }
 }
 
-fn crstore() -> CrStore {
+pub(crate) fn crstore() -> CrStore {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let p = std::env::temp_dir().join(format!(
@@ -110,7 +110,7 @@ fn tuning() -> Tuning {
 }
 
 /// Open whatever the model offers, as `select::open_config` does.
-fn open(dev: &Arc<SimDevice>) -> Box<dyn Access> {
+pub(crate) fn open(dev: &Arc<SimDevice>) -> Box<dyn Access> {
     let mut io = ModelConfig { dev: dev.clone() };
     match gateway::find_vsec(&mut io).unwrap() {
         Some(h) if h.vsc_type == gateway::VSC_TYPE_FUNCTIONAL => {

@@ -36,23 +36,57 @@ impl UlCtx {
         }
     }
 
-    /// The mfile's first access (the one `mopen` chose).
-    pub fn primary(&self) -> &Device {
-        &self.primary
-    }
-
-    /// The companion, opened by `open` on first use.
-    pub fn companion_or_open(
-        &self,
-        open: impl FnOnce() -> crate::Result<Device>,
-    ) -> crate::Result<&Device> {
-        self.companion.get_or_try_init(open)
-    }
-
     /// Make the other access the active one.
     pub fn flip(&self) {
         self.use_companion.fetch_xor(true, Ordering::AcqRel);
     }
+
+    /// The config-space companion of a memory-mapped open (what `mpci_change` switches to),
+    /// opened on first use. ENOTSUP for a config-space open.
+    pub fn companion(&self) -> crate::Result<&Device> {
+        let first = &self.primary;
+        if !first.is_memory() {
+            return Err(crate::Error::NotSupported(
+                "no companion access to change to (config-space open)".into(),
+            ));
+        }
+        self.companion.get_or_try_init(|| {
+            let opts = crate::api::OpenOptions {
+                clear_semaphore: false,
+                force: Some(crate::select::PathKind::SysfsConfig),
+            };
+            Device::open_with(&first.info().dev_name(), &opts)
+        })
+    }
+
+    /// Run `f` on the active access, or on the config-space companion (opened on first use)
+    /// when `need_config` says the active access will not do (tools-HCR commands: stock
+    /// switches to config space around each of them). Falls back to the active access when
+    /// there is no companion.
+    pub fn with_access<T>(
+        &self,
+        need_config: impl Fn(&Device) -> bool,
+        f: impl FnOnce(&Device) -> T,
+    ) -> T {
+        let a = self.active();
+        if !need_config(a) {
+            return f(a);
+        }
+        match self.companion() {
+            Ok(c) if !c.is_memory() => f(c),
+            Ok(_) => f(a),
+            Err(e) => {
+                log::debug!("no config-space companion: {e}");
+                f(a)
+            }
+        }
+    }
+}
+
+/// Whether register accesses on `dev` need its config-space companion: a memory-mapped
+/// ConnectX-3 family device, whose tools HCR is driven through config space as stock does.
+pub(crate) fn regs_need_config(dev: &Device) -> bool {
+    dev.is_memory() && matches!(dev.hw_id(), Ok((0x1f5 | 0x1f7, _)))
 }
 
 /// The context of `mf`, or a failure (EINVAL) for NULL, or for an mfile this library did not

@@ -1,6 +1,7 @@
 //! ICMD and access registers at the C boundary: `icmd_open`, `icmd_close`,
-//! `icmd_send_command`, `icmd_send_command_int`, `icmd_clear_semaphore`, `maccess_reg`,
-//! `mget_max_reg_size`, `supports_reg_access_gmp` (`return_by_reg_status` is in `errstr`). All return
+//! `icmd_send_command`, `icmd_send_command_int`, `icmd_clear_semaphore`, `maccess_reg`
+//! (ICMD, or the tools HCR on ConnectX-3: `crate::reg_access`), `mget_max_reg_size`,
+//! `supports_reg_access_gmp` (`return_by_reg_status` is in `errstr`). All return
 //! MError codes (`ME_OK` = 0); a failure also sets errno (EIO, EINVAL for bad arguments)
 //! and the last-error text.
 
@@ -9,7 +10,7 @@ use std::slice;
 
 use super::abi::mfile;
 use super::boundary::{call, fail, Outcome};
-use super::handle::ctx;
+use super::handle::{ctx, regs_need_config};
 use crate::icmd::MError;
 use crate::types::*;
 
@@ -171,8 +172,9 @@ pub unsafe extern "C" fn icmd_clear_semaphore(mf: *mut mfile) -> c_int {
 
 /// `int maccess_reg(mfile* mf, u_int16_t reg_id, maccess_reg_method_t reg_method,
 /// void* reg_data, u_int32_t reg_size, u_int32_t r_size_reg, u_int32_t w_size_reg,
-/// int* reg_status)`: access register `reg_id` over ICMD. ME_OK, ME_BAD_PARAMS,
-/// ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* code, or the MError of a non-zero firmware
+/// int* reg_status)`: access register `reg_id` over ICMD (over the tools HCR on a ConnectX-3
+/// family device). ME_OK, ME_BAD_PARAMS, ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* (or
+/// ME_CMDIF_*, ME_SEM_LOCKED, ME_CR_ERROR) code, or the MError of a non-zero firmware
 /// status (also stored raw in `*reg_status`).
 ///
 /// # Safety
@@ -200,28 +202,27 @@ pub unsafe extern "C" fn maccess_reg(
                 "bad maccess_reg arguments",
             ));
         }
-        let d = c;
-        let max = d.active().max_reg_size();
         let biggest = reg_size.max(r_size_reg).max(w_size_reg);
-        if biggest > max {
-            return Err(fail(
-                ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
-                libc::EINVAL,
-                format!("register of {biggest} bytes exceeds the limit of {max}"),
-            ));
-        }
-        // SAFETY: caller contract: reg_data valid for `biggest` bytes.
-        let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
-        let r = d
-            .active()
-            .access_reg(
+        let r = c.with_access(regs_need_config, |d| {
+            let max = d.max_reg_size();
+            if biggest > max {
+                return Err(fail(
+                    ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
+                    libc::EINVAL,
+                    format!("register of {biggest} bytes exceeds the limit of {max}"),
+                ));
+            }
+            // SAFETY: caller contract: reg_data valid for `biggest` bytes.
+            let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
+            d.access_reg(
                 reg_id,
                 reg_method,
                 buf,
                 r_size_reg as usize,
                 w_size_reg as usize,
             )
-            .map_err(merr)?;
+            .map_err(merr)
+        })?;
         // SAFETY: caller contract.
         unsafe { reg_status.write_unaligned(c_int::from(r.status)) };
         match r.status {
@@ -236,7 +237,7 @@ pub unsafe extern "C" fn maccess_reg(
 }
 
 /// `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD,
-/// 0 otherwise (and for NULL).
+/// 268 over the tools HCR (ConnectX-3 family), 0 otherwise (and for NULL).
 ///
 /// # Safety
 /// `mf` NULL or from `mopen*`.
@@ -249,7 +250,7 @@ pub unsafe extern "C" fn mget_max_reg_size(
     call("mget_max_reg_size", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let max = c.active().max_reg_size();
+        let max = c.with_access(regs_need_config, |d| d.max_reg_size());
         if max > 0 {
             // SAFETY: ctx checked mf.
             unsafe {

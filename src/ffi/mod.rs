@@ -14,6 +14,7 @@
 pub mod abi;
 pub mod access;
 pub mod boundary;
+pub mod cmdif;
 pub mod enumerate;
 pub mod errstr;
 pub(crate) mod handle;

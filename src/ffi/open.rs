@@ -8,7 +8,6 @@ use super::abi::mfile;
 use super::boundary::{c_str, call, fail, fail_with, Outcome};
 use super::handle::{ctx, free_mfile, new_mfile, sync_fields};
 use crate::api::{Device, OpenOptions};
-use crate::select::PathKind;
 use crate::types::*;
 
 fn open_named(name: *const c_char, opts: &OpenOptions) -> Outcome<*mut mfile> {
@@ -173,22 +172,7 @@ pub unsafe extern "C" fn mpci_change(mf: *mut mfile) {
     call("mpci_change", (), || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ()) }?;
-        let first = c.primary();
-        if !first.is_memory() {
-            return Err(fail(
-                (),
-                libc::ENOTSUP,
-                "no companion access to change to (config-space open)",
-            ));
-        }
-        c.companion_or_open(|| {
-            let opts = OpenOptions {
-                clear_semaphore: false,
-                force: Some(PathKind::SysfsConfig),
-            };
-            Device::open_with(&first.info().dev_name(), &opts)
-        })
-        .map_err(|e| fail_with((), &e))?;
+        c.companion().map_err(|e| fail_with((), &e))?;
         c.flip();
         // SAFETY: mf is live (caller contract).
         unsafe { sync_fields(mf, c.active()) };

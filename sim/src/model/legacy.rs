@@ -13,6 +13,7 @@
 
 use super::counters::CounterSnapshot;
 use super::crstore::CrStore;
+use super::spaces::Spaces;
 
 pub const WO_ADDR_MAGIC: u32 = 0xbada_cce5;
 
@@ -24,7 +25,8 @@ pub(crate) struct Legacy {
     data_pending: bool,
 }
 
-fn cr_read(cr: &CrStore, addr: u32) -> u32 {
+/// Side-effect-free read (base of partial writes).
+fn cr_peek(cr: &CrStore, addr: u32) -> u32 {
     if CrStore::contains(addr) {
         cr.read(addr & !3)
     } else {
@@ -32,9 +34,18 @@ fn cr_read(cr: &CrStore, addr: u32) -> u32 {
     }
 }
 
-fn cr_write(cr: &CrStore, addr: u32, v: u32) {
+/// Crspace read through the modelled registers (tools HCR).
+fn cr_read(cr: &CrStore, sp: &mut Spaces, addr: u32) -> u32 {
     if CrStore::contains(addr) {
-        cr.write(addr & !3, v)
+        sp.cr_read(cr, addr)
+    } else {
+        0
+    }
+}
+
+fn cr_write(cr: &CrStore, sp: &mut Spaces, addr: u32, v: u32) {
+    if CrStore::contains(addr) {
+        sp.cr_write(cr, addr, v)
     }
 }
 
@@ -64,42 +75,42 @@ impl Legacy {
         if self.write_only {
             self.data
         } else {
-            cr_read(cr, self.addr)
+            cr_peek(cr, self.addr)
         }
     }
 
-    pub fn read_data(&mut self, cr: &CrStore, c: &mut CounterSnapshot) -> u32 {
+    pub fn read_data(&mut self, cr: &CrStore, sp: &mut Spaces, c: &mut CounterSnapshot) -> u32 {
         if self.write_only {
             self.data
         } else {
             c.gateway_reads += 1;
-            cr_read(cr, self.addr)
+            cr_read(cr, sp, self.addr)
         }
     }
 
-    pub fn write_addr(&mut self, v: u32, cr: &CrStore, c: &mut CounterSnapshot) {
+    pub fn write_addr(&mut self, v: u32, cr: &CrStore, sp: &mut Spaces, c: &mut CounterSnapshot) {
         if !self.write_only {
             self.addr = v;
             return;
         }
         self.addr = v & !3;
         if v & 1 != 0 {
-            self.data = cr_read(cr, self.addr);
+            self.data = cr_read(cr, sp, self.addr);
             self.data_pending = false;
             c.gateway_reads += 1;
         } else if self.data_pending {
-            cr_write(cr, self.addr, self.data);
+            cr_write(cr, sp, self.addr, self.data);
             self.data_pending = false;
             c.gateway_writes += 1;
         }
     }
 
-    pub fn write_data(&mut self, v: u32, cr: &CrStore, c: &mut CounterSnapshot) {
+    pub fn write_data(&mut self, v: u32, cr: &CrStore, sp: &mut Spaces, c: &mut CounterSnapshot) {
         if self.write_only {
             self.data = v;
             self.data_pending = true;
         } else {
-            cr_write(cr, self.addr, v);
+            cr_write(cr, sp, self.addr, v);
             c.gateway_writes += 1;
         }
     }

@@ -10,6 +10,7 @@ mod counters;
 mod crstore;
 mod faults;
 mod gateway;
+mod hcr;
 mod icmd;
 mod legacy;
 mod registers;
@@ -36,6 +37,10 @@ pub use faults::{FAULT_SEM_PID, FAULT_SEM_TICKET};
 pub use gateway::{
     ADDR_FLAG, ADDR_SYNDROME, CTRL_STATUS_MASK, CTRL_STATUS_OK, REG_ADDRESS, REG_COUNTER, REG_CTRL,
     REG_DATA, REG_SEMAPHORE, SYNDROME_ADDRESS_OUT_OF_RANGE,
+};
+pub use hcr::{
+    HCR_ADDR, HCR_CMD, HCR_CR_MBOX, HCR_KNOB_BUSY_POLLS, HCR_KNOB_STATUS, HCR_OP_ACCESS_REG,
+    HCR_OP_MBOX_READ, HCR_OP_MBOX_WRITE, HCR_OP_NOP, HCR_SEM,
 };
 pub use icmd::{
     ICMD_CTRL, ICMD_KNOB_BUSY_POLLS, ICMD_KNOB_DEV_BUSY, ICMD_MAILBOX, ICMD_MAX_CMD_SIZE,
@@ -101,6 +106,9 @@ impl SimDevice {
         crspace.fill_pattern(cfg.seed);
         crspace.write(HW_ID_ADDR, info.hw_id_reg);
         icmd::prepare_crspace(&crspace, info.hw_id_reg);
+        if cfg.tools_hcr {
+            hcr::Hcr::prepare(&crspace);
+        }
         for (a, v) in regs {
             crspace.write(a, v);
         }
@@ -113,7 +121,11 @@ impl SimDevice {
                 GatewayKind::LegacyWriteOnly => Some(Legacy::new(true)),
             },
             vpd,
-            spaces: Spaces::with_icmd(info.hw_id_reg),
+            spaces: if cfg.tools_hcr {
+                Spaces::with_icmd(info.hw_id_reg).with_hcr(info.hw_id_reg, cfg.tools_hcr_cr_mbox)
+            } else {
+                Spaces::with_icmd(info.hw_id_reg)
+            },
             faults: FaultState::new(cfg.faults.clone(), 0),
             counters: CounterSnapshot::default(),
         };
@@ -140,6 +152,12 @@ impl SimDevice {
             }
         }
         vpd::build_image(&cfg.vpd).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        if cfg.tools_hcr_cr_mbox && !cfg.tools_hcr {
+            return Err(format!(
+                "device {}: tools_hcr_cr_mbox needs tools_hcr = true",
+                cfg.bdf
+            ));
+        }
         if let Some(pf) = &cfg.physfn {
             crate::config::parse_bdf(pf)
                 .ok_or_else(|| format!("device {}: bad physfn {pf:?}", cfg.bdf))?;
@@ -327,11 +345,11 @@ impl SimDevice {
             return Ok(match write {
                 None => {
                     g.counters.kernel_reads += 1;
-                    self.cr.read(addr)
+                    g.spaces.cr_read(&self.cr, addr)
                 }
                 Some(v) => {
                     g.counters.kernel_writes += 1;
-                    self.cr.write(addr, v);
+                    g.spaces.cr_write(&self.cr, addr, v);
                     v
                 }
             });
@@ -504,7 +522,7 @@ impl Inner {
                 return l.peek_addr();
             }
             if off == LEGACY_DATA_OFF {
-                return l.read_data(cr, &mut self.counters);
+                return l.read_data(cr, &mut self.spaces, &mut self.counters);
             }
         }
         self.peek_plain(off)
@@ -585,11 +603,11 @@ impl Inner {
         }
         if let Some(l) = self.legacy.as_mut() {
             if off == LEGACY_ADDR_OFF {
-                l.write_addr(value, cr, &mut self.counters);
+                l.write_addr(value, cr, &mut self.spaces, &mut self.counters);
                 return;
             }
             if off == LEGACY_DATA_OFF {
-                l.write_data(value, cr, &mut self.counters);
+                l.write_data(value, cr, &mut self.spaces, &mut self.counters);
                 return;
             }
         }

@@ -55,6 +55,8 @@ pub(crate) struct Spaces {
     sparse: HashMap<(u32, u32), u32>,
     /// The ICMD interface in AS_ICMD (see [`super::icmd`]).
     icmd: Option<super::icmd::Icmd>,
+    /// The tools HCR in crspace (see [`super::hcr`]), when configured.
+    hcr: Option<super::hcr::Hcr>,
 }
 
 impl Spaces {
@@ -63,14 +65,41 @@ impl Spaces {
         Spaces {
             sparse: HashMap::new(),
             icmd: Some(super::icmd::Icmd::new(hw_id_reg)),
+            hcr: None,
         }
+    }
+
+    /// Add a tools HCR (with or without a CR mailbox) for a device whose 0xf0014 reads
+    /// `hw_id_reg`.
+    pub fn with_hcr(mut self, hw_id_reg: u32, cr_mbox: bool) -> Spaces {
+        self.hcr = Some(super::hcr::Hcr::new(hw_id_reg, cr_mbox));
+        self
+    }
+
+    /// A crspace dword read (address < 64 MiB) with the side effects of the registers
+    /// modelled there (tools HCR).
+    pub fn cr_read(&mut self, cr: &CrStore, addr: u32) -> u32 {
+        let addr = addr & !3;
+        if let Some(v) = self.hcr.as_mut().and_then(|h| h.read(cr, addr)) {
+            return v;
+        }
+        cr.read(addr)
+    }
+
+    /// A crspace dword write (address < 64 MiB), through the modelled registers.
+    pub fn cr_write(&mut self, cr: &CrStore, addr: u32, value: u32) {
+        let addr = addr & !3;
+        if self.hcr.as_mut().is_some_and(|h| h.write(cr, addr, value)) {
+            return;
+        }
+        cr.write(addr, value)
     }
 
     /// Read a dword (low address bits ignored). Caller checked the range.
     pub fn read(&mut self, cr: &CrStore, space: u32, addr: u32) -> u32 {
         let addr = addr & !3;
         match kind(space) {
-            SpaceKind::Cr => cr.read(addr),
+            SpaceKind::Cr => self.cr_read(cr, addr),
             SpaceKind::Semaphore => {
                 let v = self.sparse.get(&(space, addr)).copied().unwrap_or(0);
                 if v == 0 {
@@ -92,7 +121,7 @@ impl Spaces {
     pub fn write(&mut self, cr: &CrStore, space: u32, addr: u32, value: u32) {
         let addr = addr & !3;
         match kind(space) {
-            SpaceKind::Cr => cr.write(addr, value),
+            SpaceKind::Cr => self.cr_write(cr, addr, value),
             SpaceKind::Semaphore => {
                 let cur = self.sparse.get(&(space, addr)).copied().unwrap_or(0);
                 if value == 0 {

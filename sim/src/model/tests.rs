@@ -865,3 +865,51 @@ fn extreme_offsets_do_not_panic() {
     assert!(d.vpd_read4(u32::MAX).is_ok());
     assert!(d.vpd_write4(u32::MAX, [0; 4]).is_ok());
 }
+
+#[test]
+fn tools_hcr_through_the_legacy_window() {
+    let d = dev("[[device]]\nmodel = \"connectx3\"\ngateway = \"legacy\"\ntools_hcr = true\n");
+    let c = Client::new(&d, 3);
+    // The semaphore locks on read; the HCR is idle.
+    assert_eq!(c.legacy_read(false, HCR_SEM).unwrap(), 0);
+    assert_eq!(c.legacy_read(false, HCR_SEM).unwrap(), 1);
+    assert_eq!(c.legacy_read(false, HCR_CMD).unwrap(), 0);
+    // MBOX_WRITE then MBOX_READ of one quad word, as the stock library sends them.
+    let cmd = |op: u32, modifier: u32, hi: u32, lo: u32| {
+        for (i, v) in [hi, lo, modifier, 0, 0, 0, op].iter().enumerate() {
+            c.legacy_write(false, HCR_ADDR + 4 * i as u32, *v).unwrap();
+        }
+        c.legacy_write(false, HCR_CMD, op | 1 << 23).unwrap();
+        let st = c.legacy_read(false, HCR_CMD).unwrap();
+        assert_eq!(st & 1 << 23, 0, "done at once");
+        let hi = c.legacy_read(false, HCR_ADDR + 0xc).unwrap();
+        let lo = c.legacy_read(false, HCR_ADDR + 0x10).unwrap();
+        (st >> 24, hi, lo)
+    };
+    assert_eq!(cmd(HCR_OP_MBOX_WRITE, 8, 0xaaaa_0001, 0xbbbb_0002).0, 0);
+    assert_eq!(
+        cmd(HCR_OP_MBOX_READ, 8, 0, 0),
+        (0, 0xaaaa_0001, 0xbbbb_0002)
+    );
+    assert_eq!(cmd(0x7ff, 0, 0, 0).0, 2, "bad opcode");
+    // No CR mailbox configured: the magic does not stick.
+    c.legacy_write(false, HCR_CR_MBOX, 0x0bad_b00f).unwrap();
+    assert_eq!(c.legacy_read(false, HCR_CR_MBOX).unwrap(), 0);
+    c.legacy_write(false, HCR_SEM, 0).unwrap();
+    assert_eq!(d.crspace().read(HCR_SEM), 0, "released");
+    // The in-kernel accessor goes through the same registers.
+    assert_eq!(d.cr_read(AS_CR_SPACE, HCR_SEM), Ok(0));
+    assert_eq!(d.cr_read(AS_CR_SPACE, HCR_SEM), Ok(1));
+
+    // Without `tools_hcr` (the default) these addresses are plain crspace.
+    let d = dev("[[device]]\nmodel = \"connectx3\"\ngateway = \"legacy\"\n");
+    let c = Client::new(&d, 3);
+    let v = c.legacy_read(false, HCR_SEM).unwrap();
+    assert_eq!(v, seed_pattern(1, HCR_SEM));
+    assert_eq!(c.legacy_read(false, HCR_SEM).unwrap(), v);
+    assert!(SimDevice::validate(&DeviceConfig {
+        tools_hcr_cr_mbox: true,
+        ..DeviceConfig::default()
+    })
+    .is_err());
+}

@@ -75,7 +75,17 @@ fn mtcr_h(root: &Path) -> Result<cbindgen::Bindings, String> {
     );
     // `mfile` is declared up front (after_includes) so that the function-pointer field of the
     // struct can use it; excluding the alias keeps that typedef single (valid C99).
-    c.export.exclude = vec!["mfile".into()];
+    // The tools-HCR functions the stock mtcr.h does not declare (mstflint declares them in
+    // its private mtcr_tools_cif.h or not at all) stay out of the public header, so that
+    // tools declaring them themselves do not clash with it.
+    c.export.exclude = vec![
+        "mfile".into(),
+        "tools_cmdif_is_supported".into(),
+        "tools_cmdif_is_cr_mbox_supported".into(),
+        "tools_cmdif_reg_access".into(),
+        "tools_cmdif_send_inline_cmd_int".into(),
+        "tools_cmdif_send_mbox_command_int".into(),
+    ];
     c.export.include = vec![
         "mfile_t".into(),
         "dev_info".into(),

@@ -1,0 +1,474 @@
+//! Tools HCR ("cmdif"): the host command register of the ConnectX-3 family in crspace, as
+//! mstflint's `tools_cmdif_*` drive it (mtcr_api.md §1.4, issue 5).
+//!
+//! * HCR: 7 dwords at [`TOOLS_HCR_ADDR`]: in_param high, in_param low, input_modifier,
+//!   out_param high, out_param low, token (31:16), then the command dword: opcode 11:0,
+//!   opcode_modifier 15:12, e 22, go 23, status 31:24. A command is written with go clear,
+//!   then the command dword again with go set; the device clears go when done.
+//! * Tools semaphore ("sem47") at [`TOOLS_HCR_SEM`]: reading 0 takes it, writing 0 frees it.
+//! * Mailbox of [`TOOLS_HCR_MAX_MBOX`] bytes inside the device, reached one quad word at a time
+//!   with MBOX_WRITE (0x70) / MBOX_READ (0x71), input_modifier = dword offset. Of the 8 mailbox
+//!   bytes at dword offset `i`, bytes 0..4 (a big-endian dword) travel in in/out_param low and
+//!   bytes 4..8 in in/out_param high. Newer firmware also maps the mailbox into crspace at
+//!   [`CR_MBOX_ADDR`] ("CR mailbox"; `tools_cmdif_is_cr_mbox_supported` probes it).
+//! * Status → MError as stock: 1 BUSY, 2 BAD_OP, 3 UNKN_TLV, 4 BAD_SYS, 9 RES_STATE, any other
+//!   non-zero UNKN_STATUS.
+//!
+//! Differences from the stock library, on purpose: the go bit is polled adaptively (spins, then
+//! 10 µs, 100 µs and 1 ms sleeps, at most 2000 polls as stock, so about 2 s instead of stock's
+//! 16 s) and the busy semaphore is retried 1024 times at most 1 ms apart (stock: 0–4 ms random);
+//! every access is in crspace explicitly (stock uses the mfile's current address space);
+//! the semaphore is released on every exit path, as stock does.
+//!
+//! These methods use the [`Device`]'s own access path. The C API (`src/ffi/cmdif.rs`) runs
+//! them over the config-space companion of a memory-mapped open, as stock switches to it
+//! (`mpci_change`) around each command; the simulator sees only config-space accesses.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::api::Device;
+use crate::icmd::MError;
+use crate::types::*;
+
+/// Crspace address of the tools HCR (7 dwords).
+pub const TOOLS_HCR_ADDR: u32 = 0x80780;
+/// Crspace address of the tools semaphore (semaphore 47).
+pub const TOOLS_HCR_SEM: u32 = 0xf03bc;
+/// Crspace address of the mailbox on firmware with a CR mailbox.
+pub const CR_MBOX_ADDR: u32 = 0xe0000;
+/// Mailbox size in bytes.
+pub const TOOLS_HCR_MAX_MBOX: usize = 288;
+/// Register headers (operation TLV + register TLV header) in front of a register.
+pub const TOOLS_HCR_MAX_REG_SIZE: usize =
+    TOOLS_HCR_MAX_MBOX - crate::reg_access::REGISTER_HEADERS_SIZE;
+/// HCR opcodes used by the library.
+pub const MBOX_WRITE_OP: u16 = 0x70;
+pub const MBOX_READ_OP: u16 = 0x71;
+pub const REG_ACCESS_OP: u16 = 0x3b;
+/// Value `tools_cmdif_is_cr_mbox_supported` writes and expects to read back.
+pub const CR_MBOX_MAGIC: u32 = 0x0bad_b00f;
+
+/// Index of the command dword in the HCR, and its bits.
+const CMD_DWORD: usize = 6;
+const GO_BIT: u32 = 1 << 23;
+const E_BIT: u32 = 1 << 22;
+const HCR_DWORDS: usize = 7;
+/// Bounds, as stock: semaphore reads, go-bit polls.
+const SEM_TRIES: u32 = 1024;
+const GO_POLLS: u32 = 2000;
+
+/// Serializes tools-HCR transactions of this process (the semaphore serializes processes).
+static HCR_LOCK: Mutex<()> = Mutex::new(());
+
+pub type CmdifResult<T> = std::result::Result<T, MError>;
+
+/// One HCR command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HcrCommand {
+    pub in_param: u64,
+    pub input_modifier: u32,
+    pub opcode: u16,
+    pub opcode_modifier: u8,
+    /// The "e" (event) bit.
+    pub event: bool,
+}
+
+/// What the device answered: out_param and the status byte (0 = OK).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HcrAnswer {
+    pub out_param: u64,
+    pub status: u8,
+}
+
+/// Whether the CR mailbox is known to work (the `mfile.hcr_params` cache: 0 unknown, 1 yes,
+/// -1 no; as stock, any other value counts as no).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CrMbox {
+    #[default]
+    Unknown,
+    Yes,
+    No,
+}
+
+impl CrMbox {
+    pub fn from_c(v: i32) -> CrMbox {
+        match v {
+            0 => CrMbox::Unknown,
+            1 => CrMbox::Yes,
+            _ => CrMbox::No,
+        }
+    }
+
+    pub fn to_c(self) -> i32 {
+        match self {
+            CrMbox::Unknown => 0,
+            CrMbox::Yes => 1,
+            CrMbox::No => -1,
+        }
+    }
+}
+
+/// MError of a non-zero HCR status byte (stock `translate_status`).
+pub fn status_to_merror(status: u8) -> i32 {
+    match status {
+        0 => ME_OK,
+        1 => ME_CMDIF_BUSY,
+        2 => ME_CMDIF_BAD_OP,
+        3 => ME_CMDIF_UNKN_TLV,
+        4 => ME_CMDIF_BAD_SYS,
+        9 => ME_CMDIF_RES_STATE,
+        _ => ME_CMDIF_UNKN_STATUS,
+    }
+}
+
+/// The 7 HCR dwords of `cmd`, go bit clear.
+pub fn pack(cmd: &HcrCommand) -> [u32; HCR_DWORDS] {
+    let mut d = [0u32; HCR_DWORDS];
+    d[0] = (cmd.in_param >> 32) as u32;
+    d[1] = cmd.in_param as u32;
+    d[2] = cmd.input_modifier;
+    d[CMD_DWORD] = u32::from(cmd.opcode & 0xfff) | u32::from(cmd.opcode_modifier & 0xf) << 12;
+    if cmd.event {
+        d[CMD_DWORD] |= E_BIT;
+    }
+    d
+}
+
+/// out_param and status of the HCR dwords read back.
+pub fn unpack(d: &[u32; HCR_DWORDS]) -> HcrAnswer {
+    HcrAnswer {
+        out_param: u64::from(d[3]) << 32 | u64::from(d[4]),
+        status: (d[CMD_DWORD] >> 24) as u8,
+    }
+}
+
+/// Quad word of mailbox bytes as in_param (bytes 0..4 low, 4..8 high, big-endian dwords).
+pub fn mbox_qword_to_param(b: &[u8]) -> u64 {
+    let lo = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let hi = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+    u64::from(hi) << 32 | u64::from(lo)
+}
+
+/// Inverse of [`mbox_qword_to_param`] for an out_param.
+pub fn param_to_mbox_qword(p: u64, out: &mut [u8]) {
+    out[..4].copy_from_slice(&(p as u32).to_be_bytes());
+    out[4..8].copy_from_slice(&((p >> 32) as u32).to_be_bytes());
+}
+
+/// Round a byte count up to whole quad words.
+fn quad_aligned(n: usize) -> usize {
+    n.div_ceil(8) * 8
+}
+
+/// Sleep before poll number `i` (0-based): spin, then 10 µs, 100 µs, 1 ms.
+fn poll_delay(i: u32) -> Option<Duration> {
+    match i {
+        0..=7 => None,
+        8..=39 => Some(Duration::from_micros(10)),
+        40..=99 => Some(Duration::from_micros(100)),
+        _ => Some(Duration::from_millis(1)),
+    }
+}
+
+fn cr_error(what: &str, e: crate::Error) -> MError {
+    MError::new(ME_CR_ERROR, format!("tools HCR: {what}: {e}"))
+}
+
+/// Error of a command that completed with a non-zero status.
+fn bad_status(opcode: u16, status: u8) -> MError {
+    MError::new(
+        status_to_merror(status),
+        format!("tools HCR opcode {opcode:#x}: status {status:#x}"),
+    )
+}
+
+impl Device {
+    fn hcr_read4(&self, addr: u32, what: &str) -> CmdifResult<u32> {
+        self.read4_in(AS_CR_SPACE, addr)
+            .map_err(|e| cr_error(what, e))
+    }
+
+    fn hcr_write4(&self, addr: u32, v: u32, what: &str) -> CmdifResult<()> {
+        self.write4_in(AS_CR_SPACE, addr, v)
+            .map_err(|e| cr_error(what, e))
+    }
+
+    /// Take the tools semaphore: reading 0 takes it. ME_SEM_LOCKED after 1024 busy reads,
+    /// ME_CR_ERROR when it cannot be read.
+    fn hcr_sem_take(&self) -> CmdifResult<()> {
+        for i in 0..SEM_TRIES {
+            if self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")? == 0 {
+                return Ok(());
+            }
+            if i >= 8 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Err(MError::new(
+            ME_SEM_LOCKED,
+            format!(
+                "tools HCR semaphore ({TOOLS_HCR_SEM:#x}) still taken after {SEM_TRIES} reads \
+                 (tools_cmdif_unlock_semaphore frees it)"
+            ),
+        ))
+    }
+
+    /// Free the tools semaphore whoever holds it (`tools_cmdif_unlock_semaphore`).
+    pub fn tools_hcr_unlock_semaphore(&self) -> CmdifResult<()> {
+        self.hcr_write4(TOOLS_HCR_SEM, 0, "releasing the tools semaphore")
+    }
+
+    /// Run `f` holding the tools semaphore (and this process's HCR lock); the semaphore is
+    /// released on every exit path. A failure to take it is `sem_err` (stock reports
+    /// ME_SEM_LOCKED from most entry points whatever went wrong).
+    fn hcr_locked<T>(
+        &self,
+        sem_err: Option<i32>,
+        f: impl FnOnce() -> CmdifResult<T>,
+    ) -> CmdifResult<T> {
+        let _g = HCR_LOCK.lock();
+        self.hcr_sem_take().map_err(|e| match sem_err {
+            Some(code) => MError::new(code, e.detail),
+            None => e,
+        })?;
+        let r = f();
+        let rel = self.tools_hcr_unlock_semaphore();
+        let v = r?;
+        rel?;
+        Ok(v)
+    }
+
+    /// Poll the go bit until clear: Ok(true) when clear, Ok(false) after [`GO_POLLS`] polls.
+    fn hcr_wait_go(&self) -> CmdifResult<bool> {
+        let k = crate::ffi::misc::increase_poll_time().clamp(0, 100) as u32;
+        for i in 0..GO_POLLS {
+            let v = self.hcr_read4(TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32, "polling the go bit")?;
+            if v & GO_BIT == 0 {
+                return Ok(true);
+            }
+            if let Some(d) = poll_delay(i) {
+                std::thread::sleep(d * (1 + k));
+            }
+        }
+        Ok(false)
+    }
+
+    /// Execute one command; the caller holds the semaphore. Errors: ME_CMDIF_BUSY (go was
+    /// set before), ME_CMDIF_TOUT (go never cleared), ME_CR_ERROR. A non-zero status comes
+    /// back in the answer.
+    fn hcr_execute(&self, cmd: &HcrCommand) -> CmdifResult<HcrAnswer> {
+        if !self.hcr_wait_go()? {
+            return Err(MError::new(
+                ME_CMDIF_BUSY,
+                "tools HCR busy: go bit set before the command was issued",
+            ));
+        }
+        let mut d = pack(cmd);
+        self.write_block_in(AS_CR_SPACE, TOOLS_HCR_ADDR, &d)
+            .map_err(|e| cr_error("writing the HCR", e))?;
+        self.hcr_write4(
+            TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32,
+            d[CMD_DWORD] | GO_BIT,
+            "setting the go bit",
+        )?;
+        if !self.hcr_wait_go()? {
+            return Err(MError::new(
+                ME_CMDIF_TOUT,
+                format!(
+                    "tools HCR opcode {:#x}: go bit still set after {GO_POLLS} polls",
+                    cmd.opcode
+                ),
+            ));
+        }
+        self.read_block_in(AS_CR_SPACE, TOOLS_HCR_ADDR, &mut d)
+            .map_err(|e| cr_error("reading the HCR", e))?;
+        Ok(unpack(&d))
+    }
+
+    /// Execute and turn a non-zero status into its MError.
+    fn hcr_execute_ok(&self, cmd: &HcrCommand) -> CmdifResult<HcrAnswer> {
+        let a = self.hcr_execute(cmd)?;
+        if a.status != 0 {
+            return Err(bad_status(cmd.opcode, a.status));
+        }
+        Ok(a)
+    }
+
+    fn hcr_mbox_write(&self, dword_off: u32, qword: &[u8]) -> CmdifResult<()> {
+        self.hcr_execute_ok(&HcrCommand {
+            in_param: mbox_qword_to_param(qword),
+            input_modifier: dword_off,
+            opcode: MBOX_WRITE_OP,
+            ..HcrCommand::default()
+        })
+        .map(drop)
+    }
+
+    fn hcr_mbox_read(&self, dword_off: u32, qword: &mut [u8]) -> CmdifResult<()> {
+        let a = self.hcr_execute_ok(&HcrCommand {
+            input_modifier: dword_off,
+            opcode: MBOX_READ_OP,
+            ..HcrCommand::default()
+        })?;
+        param_to_mbox_qword(a.out_param, qword);
+        Ok(())
+    }
+
+    /// `tools_cmdif_send_inline_cmd`: one command under the semaphore. Returns the result and
+    /// the out_param as stock leaves it: `None` when the semaphore could not be taken
+    /// (untouched), 0 when the command did not complete, else what the device answered (also
+    /// with a non-zero status).
+    pub fn tools_hcr_inline(&self, cmd: &HcrCommand) -> (CmdifResult<()>, Option<u64>) {
+        let mut out = None;
+        let r = self.hcr_locked(Some(ME_SEM_LOCKED), || {
+            out = Some(0);
+            let a = self.hcr_execute(cmd)?;
+            out = Some(a.out_param);
+            if a.status != 0 {
+                return Err(bad_status(cmd.opcode, a.status));
+            }
+            Ok(())
+        });
+        (r, out)
+    }
+
+    /// `tools_cmdif_is_supported`: a MBOX_WRITE of zeros at offset 0 under the semaphore.
+    pub fn tools_hcr_is_supported(&self) -> CmdifResult<()> {
+        self.hcr_locked(Some(ME_SEM_LOCKED), || self.hcr_mbox_write(0, &[0u8; 8]))
+    }
+
+    /// `tools_cmdif_is_cr_mbox_supported`: write [`CR_MBOX_MAGIC`] at [`CR_MBOX_ADDR`] and read
+    /// it back under the semaphore: ME_OK if it sticks, else ME_CMDIF_NOT_SUPP.
+    pub fn tools_hcr_is_cr_mbox_supported(&self) -> CmdifResult<()> {
+        let v = self.hcr_locked(None, || {
+            self.hcr_write4(CR_MBOX_ADDR, CR_MBOX_MAGIC, "writing the CR mailbox")?;
+            self.hcr_read4(CR_MBOX_ADDR, "reading the CR mailbox")
+        })?;
+        if v == CR_MBOX_MAGIC {
+            Ok(())
+        } else {
+            Err(MError::new(
+                ME_CMDIF_NOT_SUPP,
+                format!("no CR mailbox: {CR_MBOX_ADDR:#x} read back {v:#x}"),
+            ))
+        }
+    }
+
+    /// `tools_cmdif_send_mbox_command_int`: under the semaphore, unless `skip_write` write
+    /// the whole mailbox (zeros, with `data[..write_size]` at byte `offset`), run the command,
+    /// then read `read_size` bytes from `offset` back into `data`. `offset` must be a multiple
+    /// of 8 and both sizes, rounded up to quad words, must fit the mailbox from `offset`
+    /// (else ME_BAD_PARAMS); `data` must hold both sizes. `use_cr_mbox` moves the mailbox
+    /// through crspace at [`CR_MBOX_ADDR`] instead of MBOX_WRITE/MBOX_READ commands.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tools_hcr_mbox_command(
+        &self,
+        input_modifier: u32,
+        opcode: u16,
+        opcode_modifier: u8,
+        offset: usize,
+        data: &mut [u8],
+        write_size: usize,
+        read_size: usize,
+        skip_write: bool,
+        use_cr_mbox: bool,
+    ) -> CmdifResult<()> {
+        let w = quad_aligned(write_size);
+        let r = quad_aligned(read_size);
+        if !offset.is_multiple_of(8)
+            || offset + w > TOOLS_HCR_MAX_MBOX
+            || offset + r > TOOLS_HCR_MAX_MBOX
+            || data.len() < write_size.max(read_size)
+        {
+            return Err(MError::new(
+                ME_BAD_PARAMS,
+                format!(
+                    "tools HCR mailbox: offset {offset}, write {write_size}, read {read_size} \
+                     bytes do not fit {TOOLS_HCR_MAX_MBOX} bytes (offset a multiple of 8)"
+                ),
+            ));
+        }
+        self.hcr_locked(Some(ME_SEM_LOCKED), || {
+            let mut mbox = [0u8; TOOLS_HCR_MAX_MBOX];
+            if !skip_write {
+                mbox[offset..offset + write_size].copy_from_slice(&data[..write_size]);
+                if use_cr_mbox {
+                    let dw: Vec<u32> = mbox
+                        .chunks(4)
+                        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    self.write_block_in(AS_CR_SPACE, CR_MBOX_ADDR, &dw)
+                        .map_err(|e| cr_error("writing the CR mailbox", e))?;
+                } else {
+                    for (i, q) in mbox.chunks(8).enumerate() {
+                        self.hcr_mbox_write(2 * i as u32, q)?;
+                    }
+                }
+            }
+            self.hcr_execute_ok(&HcrCommand {
+                input_modifier,
+                opcode,
+                opcode_modifier,
+                ..HcrCommand::default()
+            })?;
+            if use_cr_mbox {
+                let mut dw = vec![0u32; r / 4];
+                self.read_block_in(AS_CR_SPACE, CR_MBOX_ADDR + offset as u32, &mut dw)
+                    .map_err(|e| cr_error("reading the CR mailbox", e))?;
+                for (i, v) in dw.iter().enumerate() {
+                    let at = offset + 4 * i;
+                    mbox[at..at + 4].copy_from_slice(&v.to_be_bytes());
+                }
+            } else {
+                for at in (offset..offset + r).step_by(8) {
+                    self.hcr_mbox_read((at / 4) as u32, &mut mbox[at..at + 8])?;
+                }
+            }
+            data[..read_size].copy_from_slice(&mbox[offset..offset + read_size]);
+            Ok(())
+        })
+    }
+
+    /// `tools_cmdif_reg_access`: ACCESS_REGISTER (0x3b) with `data` (operation TLV, register
+    /// TLV, register: big-endian bytes) as the mailbox, `write_size` bytes out and `read_size`
+    /// back. Probes the CR mailbox first when `cr_mbox` is unknown (and records the answer);
+    /// with a CR mailbox the command's input_modifier is 1.
+    pub fn tools_hcr_reg_access(
+        &self,
+        data: &mut [u8],
+        write_size: usize,
+        read_size: usize,
+        cr_mbox: &mut CrMbox,
+    ) -> CmdifResult<()> {
+        if *cr_mbox == CrMbox::Unknown {
+            match self.tools_hcr_is_cr_mbox_supported() {
+                Ok(()) => *cr_mbox = CrMbox::Yes,
+                Err(e) if e.code == ME_CMDIF_NOT_SUPP => *cr_mbox = CrMbox::No,
+                Err(e) => return Err(e),
+            }
+        }
+        let cr = *cr_mbox == CrMbox::Yes;
+        self.tools_hcr_mbox_command(
+            u32::from(cr),
+            REG_ACCESS_OP,
+            0,
+            0,
+            data,
+            write_size,
+            read_size,
+            false,
+            cr,
+        )
+    }
+
+    /// Whether register access goes through the tools HCR: a ConnectX-3 / ConnectX-3 Pro
+    /// (HW id 0x1f5 / 0x1f7) whose HCR answers (`supports_tools_cmdif_reg`).
+    pub fn tools_hcr_reg_supported(&self) -> bool {
+        matches!(self.hw_id(), Ok((0x1f5 | 0x1f7, _))) && self.tools_hcr_is_supported().is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;
