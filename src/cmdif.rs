@@ -29,7 +29,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::api::Device;
-use crate::icmd::MError;
+use crate::icmd::{poll_delay, MError};
 use crate::types::*;
 
 /// Crspace address of the tools HCR (7 dwords).
@@ -160,16 +160,6 @@ pub fn param_to_mbox_qword(p: u64, out: &mut [u8]) {
 /// Round a byte count up to whole quad words.
 fn quad_aligned(n: usize) -> usize {
     n.div_ceil(8) * 8
-}
-
-/// Sleep before poll number `i` (0-based): spin, then 10 µs, 100 µs, 1 ms.
-fn poll_delay(i: u32) -> Option<Duration> {
-    match i {
-        0..=7 => None,
-        8..=39 => Some(Duration::from_micros(10)),
-        40..=99 => Some(Duration::from_micros(100)),
-        _ => Some(Duration::from_millis(1)),
-    }
 }
 
 fn cr_error(what: &str, e: crate::Error) -> MError {

@@ -88,8 +88,9 @@ fn max_polls() -> u32 {
         .unwrap_or(ICMD_DEFAULT_POLLS)
 }
 
-/// Sleep before poll number `i` (0-based): spin, then 10 µs, 100 µs, 1 ms.
-fn poll_delay(i: u32) -> Option<Duration> {
+/// Sleep before poll number `i` (0-based): spin, then 10 µs, 100 µs, 1 ms (the ICMD busy bit
+/// and the tools HCR go bit alike).
+pub(crate) fn poll_delay(i: u32) -> Option<Duration> {
     match i {
         0..=7 => None,
         8..=39 => Some(Duration::from_micros(10)),
