@@ -29,10 +29,10 @@ unsafe fn with_dev<T: Copy>(
 ) -> Outcome<T> {
     // SAFETY: caller contract.
     let c = unsafe { ctx(mf, ret) }?;
-    let d = c;
+    let d = c.active();
     // SAFETY: caller contract.
-    unsafe { sync_space(mf, d.active(), ret) }?;
-    f(d.active())
+    unsafe { sync_space(mf, d, ret) }?;
+    f(d)
 }
 
 fn is_vsec(dev: &Device) -> bool {
@@ -406,9 +406,8 @@ pub unsafe extern "C" fn mset_addr_space(mf: *mut mfile, space: c_int) -> c_int 
                 format!("address space {space:#x} out of range"),
             ));
         }
-        let d = c;
-        d.active()
-            .set_address_space(space as u32)
+        let d = c.active();
+        d.set_address_space(space as u32)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: caller contract.
         unsafe { (*mf).address_space = space };
@@ -508,9 +507,9 @@ unsafe fn semaphore_op(
 ) -> Outcome<c_int> {
     // SAFETY: caller contract.
     let c = unsafe { ctx(mf, ME_ICMD_STATUS_CR_FAIL) }?;
-    let d = c;
-    let gw = is_vsec(d.active());
-    let r = f(d.active(), gw);
+    let d = c.active();
+    let gw = is_vsec(d);
+    let r = f(d, gw);
     if gw {
         // SAFETY: caller contract.
         unsafe { (*mf).address_space = AS_CR_SPACE as c_int };
@@ -623,8 +622,8 @@ pub unsafe extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut
         let Ok(c) = (unsafe { ctx(mf, ME_UNSUPPORTED_OPERATION) }) else {
             return unsupported();
         };
-        let d = c;
-        if !d.active().path().is_driver() {
+        let d = c.active();
+        if !d.path().is_driver() {
             return unsupported();
         }
         if value.is_null() {
@@ -633,7 +632,7 @@ pub unsafe extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut
         let mut b = [0u8; 4];
         // SAFETY: value readable for 4 bytes (caller contract).
         unsafe { ptr::copy_nonoverlapping(value, b.as_mut_ptr(), 4) };
-        match d.active().vpd_write4(offset, b) {
+        match d.vpd_write4(offset, b) {
             Ok(()) => Ok(0),
             Err(e) => Err(fail_with(e.errno(), &e)),
         }

@@ -169,8 +169,8 @@ pub unsafe extern "C" fn get_pci_dev_rdma(mf: *mut mfile, buf: *mut c_char) {
         unsafe { *buf = 0 };
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ()) }?;
-        let d = c;
-        if let Some(name) = d.active().info().ib_devs.first() {
+        let d = c.active();
+        if let Some(name) = d.info().ib_devs.first() {
             let n = name.len().min(31);
             // SAFETY: buf writable for 32 bytes, n <= 31.
             unsafe {

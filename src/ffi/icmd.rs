@@ -92,8 +92,8 @@ unsafe fn send(
     // Work on a dword-padded copy; the caller's buffer only receives the answer.
     let mut tmp = buf.to_vec();
     tmp.resize(len.div_ceil(4) * 4, 0);
-    let d = c;
-    let res = d.active().icmd_send(
+    let d = c.active();
+    let res = d.icmd_send(
         opcode as u16,
         &mut tmp,
         (w as usize).div_ceil(4) * 4,
@@ -102,13 +102,12 @@ unsafe fn send(
     );
     let syndrome = match &res {
         Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => d
-            .active()
             .read4_in(AS_ICMD, crate::icmd::ICMD_SYNDROME_ADDR)
             .ok()
             .map(|v| v as c_int),
         _ => Some(0),
     };
-    if let Ok(max) = d.active().icmd_open() {
+    if let Ok(max) = d.icmd_open() {
         // SAFETY: ctx checked mf.
         unsafe { note_icmd(mf, max, syndrome) };
     }

@@ -103,7 +103,7 @@ pub unsafe extern "C" fn get_dma_pages(
         }
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, -1) }?;
-        let d = c;
+        let d = c.active();
         // SAFETY: caller contract.
         if unsafe { (*mf).user_page_list[0] } != 0 {
             return Err(fail(
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn get_dma_pages(
             libc::mlock(buf, len);
         }
         let addr = buf as u64;
-        match d.active().get_dma_pages(addr, pages) {
+        match d.get_dma_pages(addr, pages) {
             Ok(dma) => {
                 let mut info = mtcr_page_info {
                     page_amount: pages as u32,
@@ -169,9 +169,8 @@ pub unsafe extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -
         }
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, -1) }?;
-        let d = c;
-        d.active()
-            .release_dma_pages(page_amount as usize)
+        let d = c.active();
+        d.release_dma_pages(page_amount as usize)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: mf is live.
         let [addr, pages] = unsafe { (*mf).user_page_list };
@@ -314,8 +313,8 @@ pub unsafe extern "C" fn is_zombiefish_device(mf: *mut mfile) -> c_int {
     call("is_zombiefish_device", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let d = c;
-        let dev = d.active();
+        let d = c.active();
+        let dev = d;
         let hw = dev
             .read4_in(AS_CR_SPACE, HW_ID_ADDR)
             .or_else(|_| dev.read4(HW_ID_ADDR))
