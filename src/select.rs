@@ -28,7 +28,7 @@ use crate::access::legacy::Legacy;
 use crate::access::lock::LockFile;
 use crate::access::mmio::Mmio;
 use crate::access::sysfs_config::SysfsConfig;
-use crate::access::{is_crspace, Access, GatewayInfo};
+use crate::access::{is_crspace, mask_supports, Access, GatewayInfo};
 use crate::device::name::{self, Resolved};
 use crate::device::{ids, SysfsRoot};
 use crate::error::{Error, Result};
@@ -397,13 +397,6 @@ pub fn open_planned(ctx: &OpenContext<'_>, plan: &Plan) -> Result<Box<dyn Access
         }
     }
     Err(last.unwrap_or_else(|| Error::NoDevice(format!("{bdf}: no access path"))))
-}
-
-/// Whether `mask` (userspace VCC_* bits) allows `space` (the gateway's rule).
-pub fn mask_supports(mask: u32, space: u32) -> bool {
-    let space = if space == 0 { AS_CR_SPACE } else { space };
-    let bit = space_to_cap_offset(space);
-    space < AS_END && mask & (1 << bit) != 0 && (bit != VCC_INITIALIZED || space == AS_RECOVERY)
 }
 
 /// A driver path: with a functional gateway behind the driver the spaces of its capability

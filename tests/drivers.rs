@@ -346,6 +346,7 @@ fn one_ioctl_per_block_on_the_unified_driver() {
     for _ in 0..2 {
         m.set_address_space(AS_ICMD).unwrap();
         m.set_address_space(AS_CR_SPACE).unwrap();
+        m.set_address_space(0).unwrap();
         assert!(m.set_address_space(AS_PCI_CRSPACE).is_err());
     }
     assert_eq!(all() - before, 2, "one probe each for ICMD and PCI_CRSPACE");

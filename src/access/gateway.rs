@@ -42,7 +42,7 @@
 use std::time::{Duration, Instant};
 
 use super::lock::{LockFile, LockGuard};
-use super::{block_addr, partial, Access, ConfigIo, GatewayInfo};
+use super::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
 use crate::types::*;
@@ -656,12 +656,7 @@ impl<C: ConfigIo> Access for Gateway<C> {
     }
 
     fn supports_space(&mut self, space: u32) -> bool {
-        let space = effective_space(space);
-        space < AS_END && self.cap_mask & (1 << space_to_cap_offset(space)) != 0 && {
-            // space_to_cap_offset maps unknown spaces to bit 0 (INITIALIZED): only
-            // AS_RECOVERY may use it, as in stock.
-            space_to_cap_offset(space) != VCC_INITIALIZED || space == AS_RECOVERY
-        }
+        mask_supports(self.cap_mask, space)
     }
 
     fn gateway_info(&self) -> GatewayInfo {

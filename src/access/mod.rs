@@ -31,7 +31,7 @@ mod tests;
 
 use crate::error::{Error, Result};
 use crate::select::PathKind;
-use crate::types::AS_CR_SPACE;
+use crate::types::{space_to_cap_offset, AS_CR_SPACE, AS_END, AS_RECOVERY, VCC_INITIALIZED};
 
 /// One config-space dword at a time (little-endian registers, host-order values).
 pub trait ConfigIo: Send {
@@ -159,6 +159,15 @@ pub trait Access: Send {
 
     /// Called once before the path is dropped (`mclose`); errors are ignored.
     fn close(&mut self) {}
+}
+
+/// Whether a capability mask (userspace VCC_* bits, as `vsec_cap_mask`) allows `space`, by
+/// the gateway's rule: 0 means crspace; spaces without a bit of their own map to bit 0
+/// (INITIALIZED), which only AS_RECOVERY may use, as in stock.
+pub fn mask_supports(mask: u32, space: u32) -> bool {
+    let space = if space == 0 { AS_CR_SPACE } else { space };
+    let bit = space_to_cap_offset(space);
+    space < AS_END && mask & (1 << bit) != 0 && (bit != VCC_INITIALIZED || space == AS_RECOVERY)
 }
 
 /// Spaces meaning "crspace" on paths without a VSEC: 0 (unset) and AS_CR_SPACE.

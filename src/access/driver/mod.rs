@@ -25,10 +25,10 @@ use std::fs::File;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use crate::access::{block_addr, partial, Access, ConfigIo, GatewayInfo};
+use crate::access::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
-use crate::types::{space_to_cap_offset, AS_END, AS_RECOVERY, VCC_INITIALIZED};
+use crate::types::{space_to_cap_offset, AS_CR_SPACE, AS_END, VCC_INITIALIZED};
 
 /// Largest data block one block ioctl moves (all drivers: 64 dwords; several do not check).
 pub const MAX_BLOCK_BYTES: usize = 256;
@@ -358,16 +358,14 @@ impl Access for DriverAccess {
         match &mut self.spaces {
             Spaces::Fixed(f) => f(space),
             Spaces::Lazy { ok, bad } => {
-                let bit = space_to_cap_offset(space);
-                if space >= AS_END || bit == VCC_INITIALIZED {
-                    // Bit 0 stands for every space without a bit of its own: only
-                    // AS_RECOVERY may use it, as on the gateway.
-                    return space == AS_RECOVERY;
-                }
-                if *ok & (1 << bit) != 0 {
+                if mask_supports(*ok, space) {
                     return true;
                 }
-                if *bad & (1 << bit) != 0 {
+                // Probe only a space with a bit of its own that has not failed before (bit 0,
+                // INITIALIZED, always in `ok`, stands for the spaces without one).
+                let space = if space == 0 { AS_CR_SPACE } else { space };
+                let bit = space_to_cap_offset(space);
+                if space >= AS_END || bit == VCC_INITIALIZED || *bad & (1 << bit) != 0 {
                     return false;
                 }
                 let works = self.ops.read4(space, 0).is_ok();
