@@ -70,6 +70,18 @@ pub enum RegPath {
     None,
 }
 
+impl RegPath {
+    /// Largest register (bytes) this path carries: 812 over ICMD, 268 over the tools HCR
+    /// (`TOOLS_HCR_MAX_MBOX` - 20), 0 without either.
+    pub fn max_reg_size(self) -> u32 {
+        match self {
+            RegPath::Icmd(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
+            RegPath::ToolsHcr => crate::cmdif::TOOLS_HCR_MAX_REG_SIZE as u32,
+            RegPath::None => 0,
+        }
+    }
+}
+
 impl Device {
     /// The register-access interface: ICMD when it opens, else the tools HCR on a
     /// ConnectX-3 family device whose HCR answers (one HCR command to find out).
@@ -81,18 +93,9 @@ impl Device {
         }
     }
 
-    /// Largest register (bytes) `access_reg` accepts: 812 over ICMD, 268 over the tools HCR
-    /// (`TOOLS_HCR_MAX_MBOX` - 20), 0 without either.
+    /// Largest register (bytes) `access_reg` accepts ([`RegPath::max_reg_size`]).
     pub fn max_reg_size(&self) -> u32 {
-        Self::max_reg_size_of(self.reg_path())
-    }
-
-    fn max_reg_size_of(p: RegPath) -> u32 {
-        match p {
-            RegPath::Icmd(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
-            RegPath::ToolsHcr => crate::cmdif::TOOLS_HCR_MAX_REG_SIZE as u32,
-            RegPath::None => 0,
-        }
+        self.reg_path().max_reg_size()
     }
 
     /// Access register `reg_id` with `method` (1 GET, 2 SET). `reg` holds the register in
@@ -107,11 +110,24 @@ impl Device {
         r_size: usize,
         w_size: usize,
     ) -> IcmdResult<RegAccess> {
+        self.access_reg_via(self.reg_path(), reg_id, method, reg, r_size, w_size)
+    }
+
+    /// [`access_reg`](Self::access_reg) over a [`RegPath`] the caller already found (finding
+    /// it costs an ICMD read, and on a ConnectX-3 an HCR command).
+    pub fn access_reg_via(
+        &self,
+        path: RegPath,
+        reg_id: u16,
+        method: u32,
+        reg: &mut [u8],
+        r_size: usize,
+        w_size: usize,
+    ) -> IcmdResult<RegAccess> {
         if reg.is_empty() || !(1..MACCESS_LAST_REG_METHOD).contains(&method) {
             return Err(MError::new(ME_BAD_PARAMS, "bad register access arguments"));
         }
-        let path = self.reg_path();
-        let max = Self::max_reg_size_of(path) as usize;
+        let max = path.max_reg_size() as usize;
         let biggest = reg.len().max(r_size).max(w_size);
         if biggest > max {
             return Err(MError::new(

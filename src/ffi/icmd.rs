@@ -203,7 +203,8 @@ pub unsafe extern "C" fn maccess_reg(
         }
         let biggest = reg_size.max(r_size_reg).max(w_size_reg);
         let r = c.with_access(regs_need_config, |d| {
-            let max = d.max_reg_size();
+            let path = d.reg_path();
+            let max = path.max_reg_size();
             if biggest > max {
                 return Err(fail(
                     ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
@@ -213,7 +214,8 @@ pub unsafe extern "C" fn maccess_reg(
             }
             // SAFETY: caller contract: reg_data valid for `biggest` bytes.
             let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
-            d.access_reg(
+            d.access_reg_via(
+                path,
                 reg_id,
                 reg_method,
                 buf,
