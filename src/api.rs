@@ -436,8 +436,9 @@ impl Device {
         }
     }
 
-    /// [`Device::hw_id`] as read during the open when the path could do it for free
-    /// (the gateway reads it in its probe's semaphore hold), else read now.
+    /// [`Device::hw_id`] as read during the open when the path did it on its way (the
+    /// gateway's probe, the driver's crspace check, the BAR signature), else read now. The
+    /// chip does not change while open: use it for chip-family decisions.
     pub fn hw_id_at_open(&self) -> Result<(u16, u16)> {
         match self.open_hw_id {
             Some(v) => Ok(split_hw_id(v)),

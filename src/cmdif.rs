@@ -456,7 +456,8 @@ impl Device {
     /// Whether register access goes through the tools HCR: a ConnectX-3 / ConnectX-3 Pro
     /// (HW id 0x1f5 / 0x1f7) whose HCR answers (`supports_tools_cmdif_reg`).
     pub fn tools_hcr_reg_supported(&self) -> bool {
-        matches!(self.hw_id(), Ok((0x1f5 | 0x1f7, _))) && self.tools_hcr_is_supported().is_ok()
+        matches!(self.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)))
+            && self.tools_hcr_is_supported().is_ok()
     }
 }
 

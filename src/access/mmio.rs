@@ -247,6 +247,10 @@ impl Access for Mmio {
         (!self.flush).then(|| Arc::clone(&self.map))
     }
 
+    fn take_open_hw_id(&mut self) -> Option<u32> {
+        Some(self.signature)
+    }
+
     fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {
         if !is_crspace(space) {
             return Err(Error::SpaceNotSupported(space));

@@ -136,8 +136,9 @@ pub trait Access: Send {
         None
     }
 
-    /// The hw id dword (crspace 0xf0014) when the open already read it, once: lets the open
-    /// fill `mfile.hw_dev_id` without another transaction.
+    /// The hw id dword (crspace 0xf0014) when the open already read it (the gateway's probe,
+    /// the driver's crspace check, the BAR signature): lets the open fill `mfile.hw_dev_id`
+    /// without another access. Asked once, right after the open.
     fn take_open_hw_id(&mut self) -> Option<u32> {
         None
     }

@@ -86,7 +86,7 @@ impl UlCtx {
 /// Whether register accesses on `dev` need its config-space companion: a memory-mapped
 /// ConnectX-3 family device, whose tools HCR is driven through config space as stock does.
 pub(crate) fn regs_need_config(dev: &Device) -> bool {
-    dev.is_memory() && matches!(dev.hw_id(), Ok((0x1f5 | 0x1f7, _)))
+    dev.is_memory() && matches!(dev.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)))
 }
 
 /// The context of `mf`, or a failure (EINVAL) for NULL, or for an mfile this library did not
