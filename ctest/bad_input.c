@@ -14,6 +14,7 @@
 
 #include "mtcr.h"
 #include "tap.h"
+#include "tools_cif.h"
 
 #define CANARY 0xc0debabeu
 #define ANY_ERRNO (-1)
@@ -223,15 +224,6 @@ static void other_functions(mfile *mf)
     mset_i2c_secondary(mf, 0);
 }
 
-/* Not in mtcr.h (stock declares them in its private mtcr_tools_cif.h). */
-int tools_cmdif_reg_access(mfile *mf, void *data, int write_data_size, int read_data_size);
-int tools_cmdif_send_inline_cmd_int(mfile *mf, u_int32_t in_param[2], u_int32_t out_param[2],
-                                    u_int32_t input_modifier, u_int16_t opcode,
-                                    u_int8_t opcode_modifier);
-int tools_cmdif_send_mbox_command_int(mfile *mf, u_int32_t input_modifier, u_int16_t opcode,
-                                      u_int8_t opcode_modifier, int data_offs_in_mbox, void *data,
-                                      int write_data_size, int read_data_size, int skip_write,
-                                      int use_cr_mbox);
 
 /* Tools HCR calls with sizes and offsets that do not fit the 288-byte mailbox: refused before
  * the device is touched, the buffer (and its canaries) untouched. */
