@@ -273,6 +273,7 @@ pub fn fuzz_tuning() -> Tuning {
         sem_timeout: Duration::from_millis(5),
         flag_timeout: Duration::from_millis(5),
         max_hold_dwords: 16,
+        ..Tuning::default()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::ConfigIo;
 use crate::error::{Error, Result};
@@ -36,6 +37,10 @@ pub struct State {
     pub eperm_writes: bool,
     /// Addresses above this report the "out of range" syndrome in core spaces (PXIR tests).
     pub pxir_limit: Option<u32>,
+    /// When the semaphore was last freed, and the longest time it stayed free before being
+    /// taken again (what a competing tool polling it sees).
+    pub sem_freed_at: Option<Instant>,
+    pub longest_sem_gap: Duration,
 }
 
 impl State {
@@ -108,9 +113,15 @@ impl State {
             0x4 => self.ctrl = v & 0xffff,
             0xc => {
                 if v == 0 {
+                    if self.sem != 0 {
+                        self.sem_freed_at = Some(Instant::now());
+                    }
                     self.sem = 0;
                 } else if self.sem == 0 && !self.sem_busy {
                     self.sem = v;
+                    if let Some(t) = self.sem_freed_at.take() {
+                        self.longest_sem_gap = self.longest_sem_gap.max(t.elapsed());
+                    }
                 }
             }
             0x10 => {
@@ -159,6 +170,8 @@ impl FakeConfig {
                 eio_after: 0,
                 eperm_writes: false,
                 pxir_limit: None,
+                sem_freed_at: None,
+                longest_sem_gap: Duration::ZERO,
             })),
         }
     }

@@ -21,9 +21,12 @@
 //! (stock: 3n + 8). Multi-register reads are single `pread`s of adjacent registers, which the
 //! kernel turns into config reads in ascending order ([`ConfigIo::read_dwords`]). The space is selected once per hold; a block holds the semaphore for at
 //! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
-//! it, pauses 1.2 ms (longer than the 1 ms stock tools sleep between semaphore polls) and
-//! takes it again, so other users (stock tools, firmware, the kernel) are not starved.
-//! Overhead: 4 accesses per 4096 dwords.
+//! it and takes it again. Holds that follow each other closely (the chunks of a long block,
+//! or back-to-back calls) form a run; once a run has lasted [`Tuning::hold_budget`] (50 ms),
+//! the next hold first leaves the semaphore free for [`HOLD_GAP`] (1.2 ms, longer than the
+//! 1 ms stock tools sleep between semaphore polls), so other users (stock tools, firmware,
+//! the kernel) are not starved. Overhead: 4 accesses per 4096 dwords, 1.2 ms per 50 ms of
+//! continuous traffic.
 //!
 //! # Time bounds
 //! * semaphore: retried every 1 ms while busy, for at most [`Tuning::sem_timeout`]
@@ -101,6 +104,9 @@ pub struct Tuning {
     pub flag_timeout: Duration,
     /// Most dwords transferred under one semaphore hold.
     pub max_hold_dwords: usize,
+    /// Longest run of back-to-back semaphore holds (within a block or across calls) before
+    /// a pause of [`HOLD_GAP`] with the semaphore free.
+    pub hold_budget: Duration,
 }
 
 impl Default for Tuning {
@@ -109,6 +115,7 @@ impl Default for Tuning {
             sem_timeout: Duration::from_secs(2),
             flag_timeout: Duration::from_millis(200),
             max_hold_dwords: 4096,
+            hold_budget: Duration::from_millis(50),
         }
     }
 }
@@ -116,9 +123,42 @@ impl Default for Tuning {
 /// Semaphore/flag bound of the dummy read done on close.
 const CLOSE_SEM_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// Pause between two semaphore holds of one long block, longer than the 1 ms stock tools
-/// sleep between semaphore polls, so that they get their turn.
-const HOLD_GAP: Duration = Duration::from_micros(1200);
+/// Pause with the semaphore free after [`Tuning::hold_budget`] of back-to-back holds, longer
+/// than the 1 ms stock tools sleep between semaphore polls, so that they get their turn.
+pub const HOLD_GAP: Duration = Duration::from_micros(1200);
+
+/// When this gateway last held the semaphore, to give other users their turn: a process
+/// that takes the semaphore again within microseconds of releasing it (back-to-back blocks
+/// or dwords) would otherwise starve the stock tools, which poll it only every 1 ms.
+#[derive(Debug, Default)]
+struct Turns {
+    /// Start of the current run of holds separated by less than [`HOLD_GAP`].
+    run_start: Option<Instant>,
+    /// End of the last hold.
+    last_release: Option<Instant>,
+}
+
+impl Turns {
+    /// Before taking the semaphore: pause when the run of back-to-back holds has lasted
+    /// `budget`, so that the semaphore stays free for at least [`HOLD_GAP`].
+    fn before_hold(&mut self, budget: Duration) {
+        let now = Instant::now();
+        match (self.run_start, self.last_release) {
+            (Some(start), Some(rel)) if now.duration_since(rel) < HOLD_GAP => {
+                if now.duration_since(start) >= budget {
+                    std::thread::sleep(HOLD_GAP - now.duration_since(rel));
+                    self.run_start = Some(Instant::now());
+                }
+            }
+            // Free long enough since the last hold: a new run starts.
+            _ => self.run_start = Some(now),
+        }
+    }
+
+    fn after_hold(&mut self) {
+        self.last_release = Some(Instant::now());
+    }
+}
 
 /// The vendor capability as found in the capability list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,6 +461,7 @@ pub struct Gateway<C: ConfigIo> {
     stale: Option<u32>,
     /// The hw id dword read at the end of the probe (see [`PROBE_ORDER`]), until taken.
     open_hw_id: Option<u32>,
+    turns: Turns,
 }
 
 impl<C: ConfigIo> Gateway<C> {
@@ -444,6 +485,7 @@ impl<C: ConfigIo> Gateway<C> {
             ctrl_hi: None,
             stale: None,
             open_hw_id: None,
+            turns: Turns::default(),
         };
         match gw.probe(clear_semaphore) {
             Ok(mask) => {
@@ -523,6 +565,7 @@ impl<C: ConfigIo> Gateway<C> {
         block_space: Option<u32>,
         f: impl FnOnce(&mut Hold<'_>) -> Result<R>,
     ) -> Result<R> {
+        self.turns.before_hold(self.tuning.hold_budget);
         let lock = self.lock.as_ref();
         let mut h = Hold {
             io: &mut self.io,
@@ -547,6 +590,7 @@ impl<C: ConfigIo> Gateway<C> {
             }
         };
         let rel = h.release();
+        self.turns.after_hold();
         match (r, rel) {
             (Ok(v), Ok(())) => Ok(v),
             (Err(e), _) => Err(e),
@@ -598,9 +642,6 @@ impl<C: ConfigIo> Access for Gateway<C> {
         let step = self.tuning.max_hold_dwords.max(1);
         for (c, chunk) in out.chunks_mut(step).enumerate() {
             let base = c * step;
-            if c > 0 {
-                std::thread::sleep(HOLD_GAP);
-            }
             let r = self.with_hold(Some(space), |h| {
                 for (i, slot) in chunk.iter_mut().enumerate() {
                     let a = block_addr(addr, base + i)?;
@@ -631,9 +672,6 @@ impl<C: ConfigIo> Access for Gateway<C> {
         let step = self.tuning.max_hold_dwords.max(1);
         for (c, chunk) in data.chunks(step).enumerate() {
             let base = c * step;
-            if c > 0 {
-                std::thread::sleep(HOLD_GAP);
-            }
             let r = self.with_hold(Some(space), |h| {
                 for (i, v) in chunk.iter().enumerate() {
                     let a = block_addr(addr, base + i)?;

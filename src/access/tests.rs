@@ -140,6 +140,30 @@ fn long_blocks_release_the_semaphore_between_holds() {
 }
 
 #[test]
+fn back_to_back_holds_leave_other_users_a_turn() {
+    // A caller that takes the semaphore again right after releasing it (a loop of blocks or
+    // dwords) must still leave it free, now and then, longer than the 1 ms a stock tool
+    // sleeps between polls; otherwise such a tool never gets it and gives up (seen in CI).
+    let fake = FakeConfig::new(Kind::Vsec);
+    let mut gw = open_gw(
+        &fake,
+        Tuning {
+            hold_budget: Duration::from_millis(20),
+            ..fast()
+        },
+    );
+    fake.st().longest_sem_gap = Duration::ZERO;
+    let start = Instant::now();
+    let mut out = vec![0u32; 64];
+    while start.elapsed() < Duration::from_millis(100) {
+        gw.read_block(AS_CR_SPACE, 0, &mut out).unwrap();
+        gw.read4(AS_CR_SPACE, 0).unwrap();
+    }
+    let gap = fake.st().longest_sem_gap;
+    assert!(gap >= gateway::HOLD_GAP, "longest free gap {gap:?}");
+}
+
+#[test]
 fn bad_arguments_cost_nothing() {
     let fake = FakeConfig::new(Kind::Vsec);
     let mut gw = open_gw(&fake, fast());
