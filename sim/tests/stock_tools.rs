@@ -394,7 +394,7 @@ fn killed_command_and_signals() {
 
     // mtcr-sim itself SIGKILLed: its (empty) work directory on the host still goes away.
     let mut child = Command::new(SIM)
-        .args(["run", "--", "sleep", "5"])
+        .args(["run", "--", "sleep", "60"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
