@@ -310,22 +310,32 @@ impl Device {
         self.write4_in(self.address_space(), addr, value)
     }
 
+    /// The BAR mapping when accesses in `space` go straight to it, without `inner`'s lock
+    /// (memory path without the ConnectX-3 flush, crspace).
+    #[inline]
+    fn window_for(&self, space: u32) -> Option<&Window> {
+        self.window.as_deref().filter(|_| is_crspace(space))
+    }
+
+    /// The BAR mapping when accesses in the current address space go straight to it: the C
+    /// layer's fast path for single dwords and blocks on `resource0`.
+    #[inline]
+    pub(crate) fn direct_window(&self) -> Option<&Window> {
+        self.window_for(self.address_space())
+    }
+
     /// Read one dword in an explicit address space (the current one is left unchanged).
     pub fn read4_in(&self, space: u32, addr: u32) -> Result<u32> {
-        if let Some(w) = &self.window {
-            if is_crspace(space) {
-                return w.load(addr);
-            }
+        if let Some(w) = self.window_for(space) {
+            return w.load(addr);
         }
         self.inner.lock().access.read4(space, addr)
     }
 
     /// Write one dword in an explicit address space.
     pub fn write4_in(&self, space: u32, addr: u32, value: u32) -> Result<()> {
-        if let Some(w) = &self.window {
-            if is_crspace(space) {
-                return w.store(addr, value);
-            }
+        if let Some(w) = self.window_for(space) {
+            return w.store(addr, value);
         }
         self.inner.lock().access.write4(space, addr, value)
     }
@@ -346,6 +356,11 @@ impl Device {
         if out.is_empty() {
             return Ok(());
         }
+        if let Some(w) = self.window_for(space) {
+            if w.load_block(addr, out) {
+                return Ok(());
+            }
+        }
         self.inner.lock().access.read_block(space, addr, out)
     }
 
@@ -353,6 +368,11 @@ impl Device {
     pub fn write_block_in(&self, space: u32, addr: u32, data: &[u32]) -> Result<()> {
         if data.is_empty() {
             return Ok(());
+        }
+        if let Some(w) = self.window_for(space) {
+            if w.store_block(addr, data) {
+                return Ok(());
+            }
         }
         self.inner.lock().access.write_block(space, addr, data)
     }

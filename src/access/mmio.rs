@@ -51,37 +51,103 @@ impl Drop for Window {
 }
 
 impl Window {
-    fn ptr(&self, addr: u32) -> Result<*mut u32> {
+    /// The dword at `addr` when it is aligned and inside the map.
+    #[inline]
+    fn slot(&self, addr: u32) -> Option<*mut u32> {
         let a = addr as usize;
         if a & 3 != 0 || a.checked_add(4).is_none_or(|end| end > self.len) {
-            return Err(Error::Io {
-                context: format!(
-                    "crspace offset {addr:#x} outside the {:#x}-byte map",
-                    self.len
-                ),
-                source: std::io::Error::from_raw_os_error(libc::EINVAL),
-            });
+            return None;
         }
         // SAFETY: a + 4 <= len, inside the mapping.
-        Ok(unsafe { self.base.as_ptr().add(a) }.cast::<u32>())
+        Some(unsafe { self.base.as_ptr().add(a) }.cast::<u32>())
+    }
+
+    fn outside(&self, addr: u32) -> Error {
+        Error::Io {
+            context: format!(
+                "crspace offset {addr:#x} outside the {:#x}-byte map",
+                self.len
+            ),
+            source: std::io::Error::from_raw_os_error(libc::EINVAL),
+        }
+    }
+
+    /// Read the dword at `addr` (host order); None when outside the map or unaligned.
+    #[inline]
+    pub fn get(&self, addr: u32) -> Option<u32> {
+        let p = self.slot(addr)?;
+        // SAFETY: aligned pointer inside a live mapping; volatile because it is device memory.
+        let v = u32::from_be(unsafe { std::ptr::read_volatile(p) });
+        log::trace!("mmio read {addr:#x} -> {v:#010x}");
+        Some(v)
+    }
+
+    /// Write the dword at `addr`; false (nothing written) when outside the map or unaligned.
+    #[inline]
+    pub fn set(&self, addr: u32, v: u32) -> bool {
+        let Some(p) = self.slot(addr) else {
+            return false;
+        };
+        log::trace!("mmio write {addr:#x} <- {v:#010x}");
+        // SAFETY: as in `get`.
+        unsafe { std::ptr::write_volatile(p, v.to_be()) };
+        true
     }
 
     /// Read the dword at `addr` (host order).
     pub fn load(&self, addr: u32) -> Result<u32> {
-        let p = self.ptr(addr)?;
-        // SAFETY: aligned pointer inside a live mapping; volatile because it is device memory.
-        let v = u32::from_be(unsafe { std::ptr::read_volatile(p) });
-        log::trace!("mmio read {addr:#x} -> {v:#010x}");
-        Ok(v)
+        self.get(addr).ok_or_else(|| self.outside(addr))
     }
 
     /// Write the dword at `addr`.
     pub fn store(&self, addr: u32, v: u32) -> Result<()> {
-        log::trace!("mmio write {addr:#x} <- {v:#010x}");
-        let p = self.ptr(addr)?;
-        // SAFETY: as in `load`.
-        unsafe { std::ptr::write_volatile(p, v.to_be()) };
-        Ok(())
+        if self.set(addr, v) {
+            Ok(())
+        } else {
+            Err(self.outside(addr))
+        }
+    }
+
+    /// Address of the last dword of an `n`-dword block at `addr` when the whole block is
+    /// aligned and inside the map (n > 0); None otherwise.
+    fn block_range(&self, addr: u32, n: usize) -> Option<u32> {
+        if n == 0 || addr & 3 != 0 {
+            return None;
+        }
+        let end = (addr as usize).checked_add(n.checked_mul(4)?)?;
+        (end <= self.len).then(|| (end - 4) as u32)
+    }
+
+    /// Read `out.len()` dwords from `addr` when the whole block is aligned and inside the map
+    /// (else nothing is read and the result is false).
+    pub fn load_block(&self, addr: u32, out: &mut [u32]) -> bool {
+        let Some(last) = self.block_range(addr, out.len()) else {
+            return false;
+        };
+        // SAFETY: addr..=last lies inside the live mapping (block_range), aligned.
+        let p = unsafe { self.base.as_ptr().add(addr as usize) }.cast::<u32>();
+        for (i, slot) in out.iter_mut().enumerate() {
+            // SAFETY: as above.
+            *slot = u32::from_be(unsafe { std::ptr::read_volatile(p.add(i)) });
+        }
+        log::trace!("mmio read block {addr:#x}..={last:#x}");
+        true
+    }
+
+    /// Write `data` at `addr` when the whole block is aligned and inside the map (else nothing
+    /// is written and the result is false).
+    pub fn store_block(&self, addr: u32, data: &[u32]) -> bool {
+        let Some(last) = self.block_range(addr, data.len()) else {
+            return false;
+        };
+        // SAFETY: as in `load_block`.
+        let p = unsafe { self.base.as_ptr().add(addr as usize) }.cast::<u32>();
+        for (i, v) in data.iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { std::ptr::write_volatile(p.add(i), v.to_be()) };
+        }
+        log::trace!("mmio write block {addr:#x}..={last:#x}");
+        true
     }
 }
 
@@ -200,20 +266,6 @@ impl Mmio {
         &self.path
     }
 
-    fn ptr(&self, addr: u32) -> Result<*mut u32> {
-        self.map.ptr(addr)
-    }
-
-    /// Address of the last dword of an `n`-dword block at `addr` when the whole block is
-    /// aligned and inside the map (n > 0); None otherwise.
-    fn block_range(&self, addr: u32, n: usize) -> Option<u32> {
-        if n == 0 || addr & 3 != 0 {
-            return None;
-        }
-        let end = (addr as usize).checked_add(n.checked_mul(4)?)?;
-        (end <= self.map.len).then(|| (end - 4) as u32)
-    }
-
     fn load(&self, addr: u32) -> Result<u32> {
         self.map.load(addr)
     }
@@ -277,24 +329,20 @@ impl Access for Mmio {
         if !is_crspace(space) {
             return Err(Error::SpaceNotSupported(space));
         }
-        let Some(last) = self.block_range(addr, out.len()) else {
+        if self.map.block_range(addr, out.len()).is_none() {
             // Some dword lies outside the map: per dword, for the exact partial count.
             for (i, slot) in out.iter_mut().enumerate() {
                 let a = super::block_addr(addr, i)?;
                 *slot = self.read4(space, a).map_err(|e| super::partial(i * 4, e))?;
             }
             return Ok(());
-        };
+        }
         if self.need_flush {
             self.do_flush()?;
             self.need_flush = false;
         }
-        let p = self.ptr(addr)?;
-        for (i, slot) in out.iter_mut().enumerate() {
-            // SAFETY: addr..=last lies inside the live mapping (block_range), aligned.
-            *slot = u32::from_be(unsafe { std::ptr::read_volatile(p.add(i)) });
-        }
-        log::trace!("mmio read block {addr:#x}..={last:#x}");
+        let done = self.map.load_block(addr, out);
+        debug_assert!(done);
         Ok(())
     }
 
@@ -302,21 +350,15 @@ impl Access for Mmio {
         if !is_crspace(space) {
             return Err(Error::SpaceNotSupported(space));
         }
-        let Some(last) = self.block_range(addr, data.len()) else {
+        if !self.map.store_block(addr, data) {
             for (i, v) in data.iter().enumerate() {
                 let a = super::block_addr(addr, i)?;
                 self.write4(space, a, *v)
                     .map_err(|e| super::partial(i * 4, e))?;
             }
             return Ok(());
-        };
-        let p = self.ptr(addr)?;
-        for (i, v) in data.iter().enumerate() {
-            // SAFETY: as in read_block.
-            unsafe { std::ptr::write_volatile(p.add(i), v.to_be()) };
         }
         self.need_flush = self.flush;
-        log::trace!("mmio write block {addr:#x}..={last:#x}");
         Ok(())
     }
 }

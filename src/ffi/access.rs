@@ -12,11 +12,43 @@ use std::os::raw::{c_int, c_uint};
 use std::ptr;
 
 use super::abi::mfile;
-use super::boundary::{call, fail, fail_with, Failure, Outcome};
-use super::handle::{ctx, sync_space};
+use super::boundary::{call, fail, fail_with, fast, Failure, Outcome};
+use super::handle::{ctx, direct_window, sync_space};
 use crate::api::Device;
 use crate::error::Error;
 use crate::types::*;
+
+/// The fast path of the block calls on `resource0` ([`direct_window`]): a valid, non-empty,
+/// aligned request that lies inside the mapping is done here; anything else (`None`) takes
+/// the general path, which does it or reports why not.
+///
+/// # Safety
+/// `mf` is NULL or a live mfile; `data` NULL or valid for `byte_len` bytes.
+#[inline]
+unsafe fn block_fast(
+    mf: *mut mfile,
+    offset: c_uint,
+    data: *mut u32,
+    byte_len: c_int,
+    write: bool,
+) -> Option<c_int> {
+    if byte_len <= 0 || byte_len % 4 != 0 || data.is_null() || !data.is_aligned() {
+        return None;
+    }
+    fast(|| {
+        // SAFETY: caller contract.
+        let w = unsafe { direct_window(mf) }?;
+        let n = byte_len as usize / 4;
+        let done = if write {
+            // SAFETY: data is aligned and readable for n dwords (caller contract).
+            w.store_block(offset, unsafe { std::slice::from_raw_parts(data, n) })
+        } else {
+            // SAFETY: data is aligned and writable for n dwords (caller contract).
+            w.load_block(offset, unsafe { std::slice::from_raw_parts_mut(data, n) })
+        };
+        done.then_some(byte_len)
+    })
+}
 
 /// Run `f` on the active device of `mf`, after syncing the address space.
 ///
@@ -181,6 +213,18 @@ fn write_chunked(
 /// `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
 #[no_mangle]
 pub unsafe extern "C" fn mread4(mf: *mut mfile, offset: c_uint, value: *mut u32) -> c_int {
+    if !value.is_null() {
+        let r = fast(|| {
+            // SAFETY: caller contract.
+            let v = unsafe { direct_window(mf) }?.get(offset)?;
+            // SAFETY: value is non-NULL and writable for 4 bytes (caller contract).
+            unsafe { ptr::write_unaligned(value, v) };
+            Some(4)
+        });
+        if let Some(r) = r {
+            return r;
+        }
+    }
     call("mread4", -1, || {
         // SAFETY: caller contract.
         unsafe {
@@ -203,6 +247,15 @@ pub unsafe extern "C" fn mread4(mf: *mut mfile, offset: c_uint, value: *mut u32)
 /// `mf` NULL or from `mopen*`.
 #[no_mangle]
 pub unsafe extern "C" fn mwrite4(mf: *mut mfile, offset: c_uint, value: u32) -> c_int {
+    // SAFETY: caller contract.
+    let r = fast(|| {
+        unsafe { direct_window(mf) }?
+            .set(offset, value)
+            .then_some(4)
+    });
+    if let Some(r) = r {
+        return r;
+    }
     call("mwrite4", -1, || {
         // SAFETY: caller contract.
         unsafe {
@@ -227,6 +280,10 @@ pub unsafe extern "C" fn mread4_block(
     data: *mut u32,
     byte_len: c_int,
 ) -> c_int {
+    // SAFETY: caller contract.
+    if let Some(r) = unsafe { block_fast(mf, offset, data, byte_len, false) } {
+        return r;
+    }
     call("mread4_block", -1, || {
         // SAFETY: caller contract.
         unsafe {
@@ -269,6 +326,10 @@ pub unsafe extern "C" fn mwrite4_block(
     data: *mut u32,
     byte_len: c_int,
 ) -> c_int {
+    // SAFETY: caller contract.
+    if let Some(r) = unsafe { block_fast(mf, offset, data, byte_len, true) } {
+        return r;
+    }
     call("mwrite4_block", -1, || {
         // SAFETY: caller contract.
         unsafe {

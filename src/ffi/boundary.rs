@@ -81,6 +81,13 @@ pub(crate) fn call<T>(name: &str, on_panic: T, body: impl FnOnce() -> Outcome<T>
     }
 }
 
+/// Run a fast path that reports no errors: `Some(v)` is returned to C as is; `None`, or a
+/// panic (contained here), means the call takes its general path through [`call`].
+#[inline]
+pub(crate) fn fast<T>(f: impl FnOnce() -> Option<T>) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(f)).ok().flatten()
+}
+
 /// Borrow a C string argument; `None` for NULL or non-UTF-8.
 ///
 /// # Safety

@@ -29,6 +29,7 @@ pub(crate) struct UlCtx {
 
 impl UlCtx {
     /// The access calls go to.
+    #[inline]
     pub fn active(&self) -> &Device {
         match self.companion.get() {
             Some(c) if self.use_companion.load(Ordering::Acquire) => c,
@@ -95,20 +96,43 @@ pub(crate) fn regs_need_config(dev: &Device) -> bool {
 /// # Safety
 /// `mf` is NULL or points to a live `mfile`.
 pub(crate) unsafe fn ctx<'a, T>(mf: *mut mfile, ret: T) -> Outcome<&'a UlCtx, T> {
+    // SAFETY: caller contract.
+    unsafe { valid_ctx(mf) }.map_err(|why| fail(ret, libc::EINVAL, why))
+}
+
+/// The context of `mf`, or why there is none.
+///
+/// # Safety
+/// As for [`ctx`].
+#[inline]
+unsafe fn valid_ctx<'a>(mf: *mut mfile) -> Result<&'a UlCtx, &'static str> {
     if mf.is_null() {
-        return Err(fail(ret, libc::EINVAL, "NULL mfile"));
+        return Err("NULL mfile");
     }
     // SAFETY: caller contract.
     let p = unsafe { (*mf).ul_ctx } as *const UlCtx;
     if p.is_null() {
-        return Err(fail(ret, libc::EINVAL, "mfile not opened by this library"));
+        return Err("mfile not opened by this library");
     }
     // SAFETY: a non-NULL ul_ctx of a live mfile is one we allocated (see `new_mfile`).
     let c = unsafe { &*p };
     if c.magic != CTX_MAGIC {
-        return Err(fail(ret, libc::EINVAL, "mfile not opened by this library"));
+        return Err("mfile not opened by this library");
     }
     Ok(c)
+}
+
+/// The BAR mapping of `mf` when its active access takes accesses in the current space
+/// straight to it ([`Device::direct_window`]): the fast path of the dword and block calls on
+/// `resource0`. None (also for a bad handle) sends the call down the general path, which
+/// checks everything again and reports errors.
+///
+/// # Safety
+/// As for [`ctx`].
+#[inline]
+pub(crate) unsafe fn direct_window<'a>(mf: *mut mfile) -> Option<&'a crate::access::mmio::Window> {
+    // SAFETY: caller contract.
+    unsafe { valid_ctx(mf) }.ok()?.active().direct_window()
 }
 
 /// `malloc`'d copy of `s` (interior NULs cut), or NULL when out of memory.
