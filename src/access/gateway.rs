@@ -22,10 +22,11 @@
 //! kernel turns into config reads in ascending order ([`ConfigIo::read_dwords`]). The space is selected once per hold; a block holds the semaphore for at
 //! most [`Tuning::max_hold_dwords`] dwords (default 4096, i.e. 12295 accesses), then releases
 //! it and takes it again. Holds that follow each other closely (the chunks of a long block,
-//! or back-to-back calls) form a run; once a run has lasted [`Tuning::hold_budget`] (50 ms),
-//! the next hold first leaves the semaphore free for [`HOLD_GAP`] (1.2 ms, longer than the
+//! or back-to-back calls) form a run; once a run has lasted [`Tuning::hold_budget`] (200 ms),
+//! the next hold first leaves the semaphore free for [`HOLD_GAP`] (2.5 ms, over twice the
 //! 1 ms stock tools sleep between semaphore polls), so other users (stock tools, firmware,
-//! the kernel) are not starved. Overhead: 4 accesses per 4096 dwords, 1.2 ms per 50 ms of
+//! the kernel) are not starved: a stock tool waits about 2 s for the semaphore, so it sees
+//! several such gaps. Overhead: 4 accesses per 4096 dwords, 2.5 ms per 200 ms of
 //! continuous traffic.
 //!
 //! # Time bounds
@@ -115,7 +116,7 @@ impl Default for Tuning {
             sem_timeout: Duration::from_secs(2),
             flag_timeout: Duration::from_millis(200),
             max_hold_dwords: 4096,
-            hold_budget: Duration::from_millis(50),
+            hold_budget: Duration::from_millis(200),
         }
     }
 }
@@ -125,7 +126,7 @@ const CLOSE_SEM_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Pause with the semaphore free after [`Tuning::hold_budget`] of back-to-back holds, longer
 /// than the 1 ms stock tools sleep between semaphore polls, so that they get their turn.
-pub const HOLD_GAP: Duration = Duration::from_micros(1200);
+pub const HOLD_GAP: Duration = Duration::from_micros(2500);
 
 /// When this gateway last held the semaphore, to give other users their turn: a process
 /// that takes the semaphore again within microseconds of releasing it (back-to-back blocks
