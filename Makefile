@@ -131,7 +131,7 @@ test: deps lint check-headers
 	$(MAKE) python-tools
 
 # Performance benchmark (bench/, docs/PERFORMANCE.md): ours vs Debian's stock cmtcr.so in the
-# simulator, A B A B. UPDATE_DOC=1 writes the table into docs/PERFORMANCE.md; BENCH_ARGS passes
+# simulator, side by side in one process (A B, B A, ...). UPDATE_DOC=1 writes the table into docs/PERFORMANCE.md; BENCH_ARGS passes
 # options to bench/run.py (e.g. BENCH_ARGS="--rounds 3 --paths config").
 STOCK_CMTCR ?= /usr/lib/x86_64-linux-gnu/mstflint/python_tools/cmtcr.so
 BENCH_BIN := $(CURDIR)/build/bench/mtcr_bench

@@ -15,6 +15,13 @@
  *                 peak-RSS growth of one 1 MiB mread4_block/mwrite4_block (default 0 = off)
  *     -a ADDR     crspace address of the rows (default 0; 1 MiB from it is used). The
  *                 stock library maps only the first MiB of resource0, so the rows stay there.
+ *     -B LIB2     side by side: load LIB2 as well (each library opens the device itself) and
+ *                 time the two in turn, repetition by repetition (A B, then B A, ...), so that
+ *                 a machine whose speed drifts affects both alike. Prints a ROW line per
+ *                 library (lib=0 for LIB, lib=1 for LIB2) and a RATIO line per row: the
+ *                 median over the repetitions of time(LIB)/time(LIB2). With -s, the
+ *                 snapshots are taken around the first timed repetition of each library:
+ *                 DIR/<row>.<lib>.before.json and .after.json (counts of one repetition).
  *
  * Writes never change the device: every write row stores what a read found there (the read
  * rows fill the buffer; before a write row that needs more, an untimed block read does).
@@ -25,6 +32,7 @@
  *
  * Output (stdout), one line per row, space-separated key=value:
  *   ROW name=read4 dwords=1 ops=200 reps=5 median_ns_per_dword=... min_ns_per_dword=...
+ * (with -B: "ROW lib=N name=..." for each library, then "RATIO name=... median=...").
  * "dwords" is dwords per operation (0 for open: the time is then per operation); "ops" is
  * operations per repetition. Exit status 0 only when every operation succeeded.
  */
@@ -45,12 +53,27 @@ typedef int (*mread4_fn)(void *, unsigned int, uint32_t *);
 typedef int (*mwrite4_fn)(void *, unsigned int, uint32_t);
 typedef int (*mblock_fn)(void *, unsigned int, uint32_t *, int);
 
-static mopen_fn p_mopen;
-static mclose_fn p_mclose;
-static mread4_fn p_mread4;
-static mwrite4_fn p_mwrite4;
-static mblock_fn p_mread4_block;
-static mblock_fn p_mwrite4_block;
+/* One loaded library and its handle on the device. */
+struct lib {
+    mopen_fn mopen;
+    mclose_fn mclose;
+    mread4_fn mread4;
+    mwrite4_fn mwrite4;
+    mblock_fn mread4_block;
+    mblock_fn mwrite4_block;
+    void *mf;
+};
+
+static struct lib g_libs[2];
+static int g_nlibs = 1;
+/* The library the p_* calls go to. */
+static struct lib *cur = &g_libs[0];
+#define p_mopen (cur->mopen)
+#define p_mclose (cur->mclose)
+#define p_mread4 (cur->mread4)
+#define p_mwrite4 (cur->mwrite4)
+#define p_mread4_block (cur->mread4_block)
+#define p_mwrite4_block (cur->mwrite4_block)
 
 enum kind { K_OPEN, K_READ4, K_WRITE4, K_RBLK, K_WBLK };
 
@@ -140,17 +163,20 @@ static int one_op(const struct row *r, void *mf, unsigned int i)
     return -1;
 }
 
-static void snapshot(const char *dir, const char *row, const char *when)
+/* Counter snapshot DIR/<row>[.<lib>].<when>.json (lib < 0: single-library naming). */
+static void snapshot(const char *dir, const char *row, int lib, const char *when)
 {
     const char *sim = getenv("MTCR_SIM_BIN");
-    char cmd[4096];
+    char cmd[4096], tag[16] = "";
     if (!dir)
         return;
     if (!sim) {
         fprintf(stderr, "mtcr_bench: -s needs MTCR_SIM_BIN\n");
         exit(2);
     }
-    snprintf(cmd, sizeof cmd, "'%s' stats > '%s/%s.%s.json'", sim, dir, row, when);
+    if (lib >= 0)
+        snprintf(tag, sizeof tag, ".%d", lib);
+    snprintf(cmd, sizeof cmd, "'%s' stats > '%s/%s%s.%s.json'", sim, dir, row, tag, when);
     if (system(cmd) != 0) {
         fprintf(stderr, "mtcr_bench: '%s' failed\n", cmd);
         exit(2);
@@ -236,14 +262,65 @@ static int memory_check(long count)
     return fails;
 }
 
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void load_lib(struct lib *l, const char *path)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "mtcr_bench: dlopen: %s\n", dlerror());
+        exit(2);
+    }
+    l->mopen = (mopen_fn)must_sym(h, "mopen");
+    l->mclose = (mclose_fn)must_sym(h, "mclose");
+    l->mread4 = (mread4_fn)must_sym(h, "mread4");
+    l->mwrite4 = (mwrite4_fn)must_sym(h, "mwrite4");
+    l->mread4_block = (mblock_fn)must_sym(h, "mread4_block");
+    l->mwrite4_block = (mblock_fn)must_sym(h, "mwrite4_block");
+    l->mf = NULL;
+}
+
+/* One timed repetition of row r on the current library: ns per dword (per op for open). */
+static double time_rep(const struct row *r, int *fails)
+{
+    int dwords = r->bytes / 4;
+    double t0 = now_ns();
+    for (int i = 0; i < r->ops; i++)
+        if (one_op(r, cur->mf, (unsigned int)i) != 0)
+            (*fails)++;
+    return (now_ns() - t0) / ((double)r->ops * (dwords ? dwords : 1));
+}
+
+static int row_selected(const char *sel, const char *name)
+{
+    /* exact match of one comma-separated item */
+    const char *p = sel;
+    size_t n = strlen(name);
+    if (!sel)
+        return 1;
+    while (p && *p) {
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+            return 1;
+        p = strchr(p, ',');
+        if (p)
+            p++;
+    }
+    return 0;
+}
+
+#define USAGE "usage: %s [-r REPS] [-o ROWS] [-n ITERS] [-s DIR] [-m COUNT] [-a ADDR] [-B LIB2] LIB DEVICE\n"
+
 int main(int argc, char **argv)
 {
     int reps = 5, opt, fails = 0;
     long fixed_iters = -1, mem_count = 0;
-    const char *rows_sel = NULL, *snapdir = NULL;
-    void *h, *mf = NULL;
+    const char *rows_sel = NULL, *snapdir = NULL, *lib2 = NULL;
 
-    while ((opt = getopt(argc, argv, "r:o:n:s:m:a:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:o:n:s:m:a:B:")) != -1) {
         switch (opt) {
         case 'r': reps = atoi(optarg); break;
         case 'o': rows_sel = optarg; break;
@@ -251,29 +328,22 @@ int main(int argc, char **argv)
         case 's': snapdir = optarg; break;
         case 'm': mem_count = atol(optarg); break;
         case 'a': g_addr = (unsigned int)strtoul(optarg, NULL, 0); break;
+        case 'B': lib2 = optarg; break;
         default:
-            fprintf(stderr, "usage: %s [-r REPS] [-o ROWS] [-n ITERS] [-s DIR] [-m COUNT] [-a ADDR] LIB DEVICE\n",
-                    argv[0]);
+            fprintf(stderr, USAGE, argv[0]);
             return 2;
         }
     }
-    if (argc - optind != 2 || reps < 1) {
-        fprintf(stderr, "usage: %s [-r REPS] [-o ROWS] [-n ITERS] [-s DIR] [-m COUNT] [-a ADDR] LIB DEVICE\n",
-                argv[0]);
+    if (argc - optind != 2 || reps < 1 || (lib2 && (fixed_iters >= 0 || mem_count > 0))) {
+        fprintf(stderr, USAGE, argv[0]);
         return 2;
     }
     g_dev = argv[optind + 1];
-    h = dlopen(argv[optind], RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        fprintf(stderr, "mtcr_bench: dlopen: %s\n", dlerror());
-        return 2;
+    load_lib(&g_libs[0], argv[optind]);
+    if (lib2) {
+        load_lib(&g_libs[1], lib2);
+        g_nlibs = 2;
     }
-    p_mopen = (mopen_fn)must_sym(h, "mopen");
-    p_mclose = (mclose_fn)must_sym(h, "mclose");
-    p_mread4 = (mread4_fn)must_sym(h, "mread4");
-    p_mwrite4 = (mwrite4_fn)must_sym(h, "mwrite4");
-    p_mread4_block = (mblock_fn)must_sym(h, "mread4_block");
-    p_mwrite4_block = (mblock_fn)must_sym(h, "mwrite4_block");
 
     g_buf = malloc(1 << 20);
     if (!g_buf)
@@ -283,28 +353,19 @@ int main(int argc, char **argv)
     for (size_t ri = 0; ri < NROWS; ri++) {
         const struct row *r = &ROWS[ri];
         int dwords = r->bytes / 4;
-        double *per = NULL;
-        if (rows_sel) {
-            /* exact match of one comma-separated item */
-            const char *p = rows_sel;
-            size_t n = strlen(r->name);
-            int hit = 0;
-            while (p && *p) {
-                if (strncmp(p, r->name, n) == 0 && (p[n] == ',' || p[n] == 0))
-                    hit = 1;
-                p = strchr(p, ',');
-                if (p)
-                    p++;
-            }
-            if (!hit)
-                continue;
+        double *per[2], *ratio;
+        if (!row_selected(rows_sel, r->name))
+            continue;
+        for (int l = 0; l < g_nlibs; l++) {
+            cur = &g_libs[l];
+            if (r->kind != K_OPEN && !cur->mf)
+                cur->mf = open_dev();
         }
-        if (r->kind != K_OPEN && !mf)
-            mf = open_dev();
+        cur = &g_libs[0];
         if (r->kind == K_WRITE4 || r->kind == K_WBLK) {
             int need = r->kind == K_WRITE4 ? r->ops * 4 : r->bytes;
             if (need > g_filled) {
-                if (p_mread4_block(mf, g_addr, g_buf, need) != need) {
+                if (p_mread4_block(cur->mf, g_addr, g_buf, need) != need) {
                     fprintf(stderr, "mtcr_bench: prefill read of %d bytes failed\n", need);
                     return 1;
                 }
@@ -313,43 +374,72 @@ int main(int argc, char **argv)
         }
         if (fixed_iters >= 0) {
             for (long i = 0; i < fixed_iters; i++)
-                if (one_op(r, mf, (unsigned int)i) != 0)
+                if (one_op(r, cur->mf, (unsigned int)i) != 0)
                     fails++;
             printf("ROW name=%s dwords=%d ops=%ld reps=1 untimed\n", r->name, dwords, fixed_iters);
             continue;
         }
-        /* warm-up operation, not timed, not counted */
-        if (one_op(r, mf, 0) != 0)
-            fails++;
-        per = calloc((size_t)reps, sizeof *per);
-        if (!per)
-            return 2;
-        snapshot(snapdir, r->name, "before");
-        for (int k = 0; k < reps; k++) {
-            double t0 = now_ns(), t1;
-            for (int i = 0; i < r->ops; i++)
-                if (one_op(r, mf, (unsigned int)i) != 0)
-                    fails++;
-            t1 = now_ns();
-            per[k] = (t1 - t0) / ((double)r->ops * (dwords ? dwords : 1));
+        /* warm-up operation per library, not timed, not counted */
+        for (int l = 0; l < g_nlibs; l++) {
+            cur = &g_libs[l];
+            if (one_op(r, cur->mf, 0) != 0)
+                fails++;
         }
-        snapshot(snapdir, r->name, "after");
-        qsort(per, (size_t)reps, sizeof *per, cmp_double);
-        printf("ROW name=%s dwords=%d ops=%d reps=%d median_ns_per_dword=%.1f min_ns_per_dword=%.1f\n",
-               r->name, dwords, r->ops, reps,
-               reps % 2 ? per[reps / 2] : (per[reps / 2 - 1] + per[reps / 2]) / 2, per[0]);
+        per[0] = calloc((size_t)reps, sizeof(double));
+        per[1] = calloc((size_t)reps, sizeof(double));
+        ratio = calloc((size_t)reps, sizeof(double));
+        if (!per[0] || !per[1] || !ratio)
+            return 2;
+        if (g_nlibs == 1) {
+            cur = &g_libs[0];
+            snapshot(snapdir, r->name, -1, "before");
+            for (int k = 0; k < reps; k++)
+                per[0][k] = time_rep(r, &fails);
+            snapshot(snapdir, r->name, -1, "after");
+        } else {
+            /* A B, B A, A B, ...: drift of the machine's speed hits both alike */
+            for (int k = 0; k < reps; k++) {
+                for (int j = 0; j < 2; j++) {
+                    int l = k % 2 ? 1 - j : j;
+                    cur = &g_libs[l];
+                    if (k == 0)
+                        snapshot(snapdir, r->name, l, "before");
+                    per[l][k] = time_rep(r, &fails);
+                    if (k == 0)
+                        snapshot(snapdir, r->name, l, "after");
+                }
+                ratio[k] = per[0][k] / per[1][k];
+            }
+        }
+        for (int l = 0; l < g_nlibs; l++) {
+            double med = median(per[l], reps);
+            if (g_nlibs == 1)
+                printf("ROW name=%s", r->name);
+            else
+                printf("ROW lib=%d name=%s", l, r->name);
+            printf(" dwords=%d ops=%d reps=%d median_ns_per_dword=%.1f min_ns_per_dword=%.1f\n",
+                   dwords, r->ops, reps, med, per[l][0]);
+        }
+        if (g_nlibs == 2)
+            printf("RATIO name=%s reps=%d median=%.4f\n", r->name, reps, median(ratio, reps));
         fflush(stdout);
-        free(per);
+        free(per[0]);
+        free(per[1]);
+        free(ratio);
     }
+    cur = &g_libs[0];
     if (mem_count > 0) {
-        if (mf) {
-            p_mclose(mf);
-            mf = NULL;
+        if (cur->mf) {
+            p_mclose(cur->mf);
+            cur->mf = NULL;
         }
         fails += memory_check(mem_count);
     }
-    if (mf)
-        p_mclose(mf);
+    for (int l = 0; l < g_nlibs; l++) {
+        cur = &g_libs[l];
+        if (cur->mf)
+            p_mclose(cur->mf);
+    }
     if (fails)
         fprintf(stderr, "mtcr_bench: %d operations failed\n", fails);
     printf("DONE failures=%d\n", fails);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Run mtcr_bench for ours and the stock library inside `mtcr-sim run`, alternating A B A B,
-gather the simulator's counters per row and syscalls per dword (strace -c -f), print the table.
+"""Run mtcr_bench for ours and the stock library inside `mtcr-sim run`, side by side (one
+process loads both and times them repetition by repetition, A B then B A), gather the
+simulator's counters per row and syscalls per dword (strace -c -f), print the table.
 
 Usage (the Makefile's `bench` target passes everything):
   bench/run.py --sim MTCR_SIM --bench MTCR_BENCH --ours LIB --stock LIB [--out DIR]
@@ -9,7 +10,8 @@ Usage (the Makefile's `bench` target passes everything):
 
 Per path the simulated device comes from a TOML written into --out; per row:
   time      median over rounds of the median over reps (ns per dword; per operation for open)
-  ratio     ours/stock, taken round by round (A B pairs), median of those ratios
+  ratio     ours/stock, taken repetition by repetition within a side-by-side run (the
+            median of those ratios), then the median over rounds
   cfg/dw    config-space accesses (pread/pwrite calls on sysfs `config`, counted by the
             model) per dword (per operation for open)
   ioctl/dw  driver ioctls per dword
@@ -124,6 +126,37 @@ def timed_pass(args, path, lib, rows, reps, workdir):
     return res
 
 
+def dual_pass(args, path, rows, reps, workdir):
+    """Ours and stock side by side in one process (mtcr_bench -B): per-library results as
+    timed_pass gives them (counters of one repetition each), and the ratios per row."""
+    toml, dev, _, _ = PATHS[path]
+    cfg = write_cfg(workdir, path, toml)
+    snapdir = tempfile.mkdtemp(dir=workdir, prefix="snap-")
+    out = sim_run(args, cfg, [args.bench, "-r", str(reps), "-s", snapdir, "-o", ",".join(rows),
+                              "-B", args.stock, args.ours, dev])
+    res = {"ours": {}, "stock": {}}
+    ratios = {}
+    for line in out.splitlines():
+        if line.startswith("ROW "):
+            kv = parse_kv(line)
+            name, lib = kv["name"], kv["lib"]
+            dw = int(kv["dwords"])
+            units = int(kv["ops"]) * (dw if dw else 1)
+            c = counters(dev, snapdir, f"{name}.{lib}")
+            res["ours" if lib == "0" else "stock"][name] = {
+                "ns": float(kv["median_ns_per_dword"]),
+                "cfg": c["cfg"] / units,
+                "ioctl": c["ioctl"] / units,
+                "ioctls": {k: v / units for k, v in c["ioctls"].items()},
+            }
+        elif line.startswith("RATIO "):
+            kv = parse_kv(line)
+            ratios[kv["name"]] = float(kv["median"])
+        elif line.startswith("DONE") and parse_kv(line).get("failures") != "0":
+            raise RuntimeError(f"side by side on {path}: {line}")
+    return res["ours"], res["stock"], ratios
+
+
 def write_cfg(workdir, path, toml):
     if not toml:
         return None
@@ -207,31 +240,45 @@ def main():
     libs = {"ours": args.ours, "stock": args.stock}
     started = datetime.datetime.now(datetime.timezone.utc)
 
-    # results[path][lib][round][row]
+    # results[path][lib][round][row]; ratios[path][round][row] from side-by-side runs
     results = {p: {"ours": [], "stock": []} for p in paths}
+    ratios = {p: [] for p in paths}
     na = {p: {} for p in paths}
     for p in paths:
         if not PATHS[p][3]:
             na[p]["stock"] = NA_STOCK_GEN1
     for rnd in range(args.rounds):
         for p in paths:
+            if rnd == 0 and PATHS[p][2] and "ours" not in na[p]:
+                # Does ours use the driver at all? (One cheap row; a library that falls back to
+                # sysfs when the driver path fails shows no ioctls.)
+                try:
+                    probe = timed_pass(args, p, libs["ours"], ["read4"], 1, workdir)
+                except RuntimeError as e:
+                    log(f"bench: ours on {p}: {e}")
+                    probe = {}
+                if not probe or probe["read4"]["ioctl"] == 0:
+                    na[p]["ours"] = NA_OURS_DRIVER
+            if not na[p]:
+                log(f"bench: round {rnd + 1}/{args.rounds} {p} ours and stock side by side")
+                small = [r for r in rows if r in SMALL_ROWS]
+                big = [r for r in rows if r in BIG_ROWS]
+                o, s, rat = dual_pass(args, p, small, args.reps, workdir) if small else ({}, {}, {})
+                if big and rnd < args.rounds_1m:
+                    bo, bs, brat = dual_pass(args, p, big, 1, workdir)
+                    o.update(bo)
+                    s.update(bs)
+                    rat.update(brat)
+                results[p]["ours"].append(o)
+                results[p]["stock"].append(s)
+                ratios[p].append(rat)
+                continue
             for who in ("ours", "stock"):
                 if who in na[p]:
                     continue
                 log(f"bench: round {rnd + 1}/{args.rounds} {p} {who}")
                 small = [r for r in rows if r in SMALL_ROWS]
                 big = [r for r in rows if r in BIG_ROWS]
-                if who == "ours" and PATHS[p][2] and rnd == 0:
-                    # Does ours use the driver at all? (One cheap row; a library that falls back to
-                    # sysfs when the driver path fails shows no ioctls.)
-                    try:
-                        probe = timed_pass(args, p, libs[who], ["read4"], 1, workdir)
-                    except RuntimeError as e:
-                        log(f"bench: ours on {p}: {e}")
-                        probe = {}
-                    if not probe or probe["read4"]["ioctl"] == 0:
-                        na[p]["ours"] = NA_OURS_DRIVER
-                        continue
                 try:
                     res = timed_pass(args, p, libs[who], small, args.reps, workdir) if small else {}
                     if big and rnd < args.rounds_1m:
@@ -270,13 +317,13 @@ def main():
             out = sim_run(args, None, [args.bench, "-o", "none", "-m", str(args.mem), libs[who], BDF])
             mem[who] = [parse_kv(l) for l in out.splitlines() if l.startswith("MEM ")]
 
-    lines = render(args, paths, rows, results, na, sysc, mem, started)
+    lines = render(args, paths, rows, results, ratios, na, sysc, mem, started)
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(text)
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"results": results, "na": na, "syscalls": {p: {w: {r: v[0] for r, v in d.items()}
+        json.dump({"results": results, "ratios": ratios, "na": na, "syscalls": {p: {w: {r: v[0] for r, v in d.items()}
                                                                     for w, d in s.items()}
                                                                 for p, s in sysc.items()},
                    "mem": mem}, f, indent=1)
@@ -284,7 +331,7 @@ def main():
         splice_doc(args.doc, text)
 
 
-def render(args, paths, rows, results, na, sysc, mem, started):
+def render(args, paths, rows, results, ratios, na, sysc, mem, started):
     cpu = "unknown cpu"
     try:
         with open("/proc/cpuinfo") as f:
@@ -297,7 +344,8 @@ def render(args, paths, rows, results, na, sysc, mem, started):
     out = [
         f"Run: {started.strftime('%Y-%m-%d %H:%M UTC')}, {platform.node()}, {cpu}, "
         f"{os.cpu_count()} CPUs, Linux {platform.release()}; "
-        f"{args.rounds} rounds (A B A B), {args.reps} reps per row "
+        f"{args.rounds} rounds, ours and stock side by side in one process (A B, B A, ...), "
+        f"{args.reps} reps per row "
         f"(1 MiB rows: {min(args.rounds, args.rounds_1m)} round(s) of 1 rep); "
         f"ours = `{os.path.basename(args.ours)}`, stock = `{args.stock}`.",
         "",
@@ -324,9 +372,11 @@ def render(args, paths, rows, results, na, sysc, mem, started):
                 }
             o, s = cells["ours"], cells["stock"]
             if o and s:
-                pairs = [a[r]["ns"] / b[r]["ns"] for a, b in zip(results[p]["ours"],
-                                                                   results[p]["stock"])
-                         if r in a and r in b]
+                pairs = [x[r] for x in ratios[p] if r in x]
+                if not pairs:
+                    pairs = [a[r]["ns"] / b[r]["ns"] for a, b in zip(results[p]["ours"],
+                                                                       results[p]["stock"])
+                             if r in a and r in b]
                 ratio = f"{statistics.median(pairs):.2f}"
             else:
                 ratio = "-"
