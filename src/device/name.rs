@@ -310,11 +310,16 @@ pub fn driver_node_names(root: &SysfsRoot, bdf: Bdf) -> DriverNodeNames {
         mstcr: root.dev.join(format!("{bdf}_mstcr")),
         ..Default::default()
     };
+    let mst = root.dev.join("mst");
+    // The /dev/mst names need the card's index among the functions with its PCI id (a scan of
+    // every function); without /dev/mst no such node can exist, so skip the scan.
+    if !mst.is_dir() {
+        return n;
+    }
     let Some(id) = sysfs::read_u16(root, bdf, "device") else {
         return n;
     };
     let cards = functions_with_id(root, id);
-    let mst = root.dev.join("mst");
     let card0 = Bdf { func: 0, ..bdf };
     if let Some(i) = cards
         .iter()

@@ -32,11 +32,22 @@ pub fn parse_class_attr(s: &str) -> Option<u32> {
         .filter(|v| *v <= 0xff_ffff)
 }
 
-/// Read a small attribute file as text (at most 4 KiB, lossy UTF-8).
+/// Read a small attribute file as text (at most 4 KiB, lossy UTF-8). Reads into a fixed
+/// buffer until end of file (a sysfs attribute comes in one read): no `stat` for a size hint.
 pub fn read_attr(path: &Path) -> Option<String> {
-    let data = fs::read(path).ok()?;
-    let data = &data[..data.len().min(4096)];
-    Some(String::from_utf8_lossy(data).into_owned())
+    use std::io::Read;
+    let mut f = fs::File::open(path).ok()?;
+    let mut buf = [0u8; 4096];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 /// Read a 16-bit hex attribute of a function (`vendor`, `device`, `subsystem_device`, ...).
