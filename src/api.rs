@@ -173,6 +173,7 @@ impl Device {
                 Some((k, _)) if k.is_memory() => "mem",
                 _ => "config",
             },
+            spare_node: Default::default(),
         };
         let access = select::open_planned(&ctx, &plan)?;
         Ok(Self::assemble(name.to_string(), info, root.clone(), access))

@@ -33,6 +33,7 @@ use crate::device::name::{self, Resolved};
 use crate::device::{ids, SysfsRoot};
 use crate::error::{Error, Result};
 use crate::types::*;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 /// An access path.
@@ -327,6 +328,19 @@ pub struct OpenContext<'a> {
     pub tuning: Tuning,
     /// Lock-file suffix ("config" or "mem"): stock keeps the suffix of the first path tried.
     pub lock_suffix: &'static str,
+    /// A driver node whose Gen-1 probe found another ABI, kept open for the next step on the
+    /// same node (mst_driver in mstflint mode and mstflint_access share `_mstconf`).
+    pub spare_node: RefCell<Option<Node>>,
+}
+
+impl OpenContext<'_> {
+    /// The node at `path`: the spare one when it is that node, else freshly opened.
+    fn node(&self, path: &Path) -> Result<Node> {
+        match self.spare_node.borrow_mut().take() {
+            Some(n) if n.path() == path => Ok(n),
+            _ => Node::open(path),
+        }
+    }
 }
 
 /// Open the paths of `plan` in order; the first that works wins. A driver node that answers
@@ -416,7 +430,7 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
     let bdf = ctx.resolved.bdf;
     match kind {
         PathKind::MstflintAccess => {
-            let mut ops = mstflint_access::MstflintAccess::new(Node::open(node)?)?;
+            let mut ops = mstflint_access::MstflintAccess::new(ctx.node(node)?)?;
             let off = ops.params().functional_vsc_offset;
             if off == 0 {
                 let info = GatewayInfo::default();
@@ -449,7 +463,17 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
         PathKind::MstDriver | PathKind::MstDriverCr => {
             let memory = kind == PathKind::MstDriverCr;
             let vpd = ctx.root.device_dir(bdf).join("vpd");
-            let ops = mst_driver::MstDriver::new(Node::open(node)?, memory, vpd)?;
+            let n = ctx.node(node)?;
+            let params = match mst_driver::params(&n) {
+                Ok(p) => p,
+                Err(e) => {
+                    if driver::is_wrong_abi(&e) {
+                        *ctx.spare_node.borrow_mut() = Some(n);
+                    }
+                    return Err(e);
+                }
+            };
+            let ops = mst_driver::MstDriver::with_params(n, params, memory, vpd);
             let off = if memory {
                 0
             } else {
@@ -475,7 +499,7 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
             Ok(driver_access(Box::new(ops), info))
         }
         PathKind::MftPciconf => {
-            let ops = mft::MftPciconf::new(Node::open(node)?, bdf)?;
+            let ops = mft::MftPciconf::new(ctx.node(node)?, bdf)?;
             let full = ops.full_vsec();
             let mask = if full { ops.cap_mask } else { 0 };
             let info = GatewayInfo {

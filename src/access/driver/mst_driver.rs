@@ -73,14 +73,14 @@ pub struct MstDriver {
 
 impl MstDriver {
     /// Bind to an open node (`memory` for `_mstcr` / `_pci_pci_cr` nodes).
-    pub fn new(node: Node, memory: bool, vpd_attr: PathBuf) -> Result<MstDriver> {
-        let params = params(&node)?;
-        Ok(MstDriver {
+    /// Over a node whose [`params`] answered (the Gen-1 probe).
+    pub fn with_params(node: Node, params: Params, memory: bool, vpd_attr: PathBuf) -> MstDriver {
+        MstDriver {
             node,
             params,
             memory,
             vpd_attr,
-        })
+        }
     }
 
     pub fn params(&self) -> Params {
