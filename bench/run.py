@@ -101,49 +101,28 @@ def counters(d, snapdir, row):
     }
 
 
-def timed_pass(args, path, lib, rows, reps, workdir):
+def bench_pass(args, path, rows, reps, workdir, libs):
+    """Run mtcr_bench on `path` for one library (`libs` = [lib]) or two side by side
+    (`libs` = [ours, stock], mtcr_bench -B). Returns the row results per library (indexed as
+    `libs`) and, side by side, the ratio per row."""
     toml, dev, _, _ = PATHS[path]
     cfg = write_cfg(workdir, path, toml)
     snapdir = tempfile.mkdtemp(dir=workdir, prefix="snap-")
-    out = sim_run(args, cfg, [args.bench, "-r", str(reps), "-s", snapdir, "-o", ",".join(rows),
-                              lib, dev])
-    res = {}
-    for line in out.splitlines():
-        if line.startswith("ROW "):
-            kv = parse_kv(line)
-            name = kv["name"]
-            dw = int(kv["dwords"])
-            units = int(kv["ops"]) * int(kv["reps"]) * (dw if dw else 1)
-            c = counters(dev, snapdir, name)
-            res[name] = {
-                "ns": float(kv["median_ns_per_dword"]),
-                "cfg": c["cfg"] / units,
-                "ioctl": c["ioctl"] / units,
-                "ioctls": {k: v / units for k, v in c["ioctls"].items()},
-            }
-        elif line.startswith("DONE") and parse_kv(line).get("failures") != "0":
-            raise RuntimeError(f"{lib} on {path}: {line}")
-    return res
-
-
-def dual_pass(args, path, rows, reps, workdir):
-    """Ours and stock side by side in one process (mtcr_bench -B): per-library results as
-    timed_pass gives them (counters of one repetition each), and the ratios per row."""
-    toml, dev, _, _ = PATHS[path]
-    cfg = write_cfg(workdir, path, toml)
-    snapdir = tempfile.mkdtemp(dir=workdir, prefix="snap-")
-    out = sim_run(args, cfg, [args.bench, "-r", str(reps), "-s", snapdir, "-o", ",".join(rows),
-                              "-B", args.stock, args.ours, dev])
-    res = {"ours": {}, "stock": {}}
+    second = ["-B", libs[1]] if len(libs) == 2 else []
+    out = sim_run(args, cfg, [args.bench, "-r", str(reps), "-s", snapdir, "-o", ",".join(rows)]
+                  + second + [libs[0], dev])
+    res = [{} for _ in libs]
     ratios = {}
     for line in out.splitlines():
         if line.startswith("ROW "):
             kv = parse_kv(line)
-            name, lib = kv["name"], kv["lib"]
+            name, lib = kv["name"], kv.get("lib")
             dw = int(kv["dwords"])
-            units = int(kv["ops"]) * (dw if dw else 1)
-            c = counters(dev, snapdir, f"{name}.{lib}")
-            res["ours" if lib == "0" else "stock"][name] = {
+            # Side by side, the snapshots cover the first repetition of each library only.
+            counted = int(kv["reps"]) if lib is None else 1
+            units = int(kv["ops"]) * counted * (dw if dw else 1)
+            c = counters(dev, snapdir, name if lib is None else f"{name}.{lib}")
+            res[int(lib or 0)][name] = {
                 "ns": float(kv["median_ns_per_dword"]),
                 "cfg": c["cfg"] / units,
                 "ioctl": c["ioctl"] / units,
@@ -153,8 +132,19 @@ def dual_pass(args, path, rows, reps, workdir):
             kv = parse_kv(line)
             ratios[kv["name"]] = float(kv["median"])
         elif line.startswith("DONE") and parse_kv(line).get("failures") != "0":
-            raise RuntimeError(f"side by side on {path}: {line}")
-    return res["ours"], res["stock"], ratios
+            raise RuntimeError(f"{' and '.join(libs)} on {path}: {line}")
+    return res, ratios
+
+
+def timed_pass(args, path, lib, rows, reps, workdir):
+    """One library alone: its row results."""
+    return bench_pass(args, path, rows, reps, workdir, [lib])[0][0]
+
+
+def dual_pass(args, path, rows, reps, workdir):
+    """Ours and stock side by side: their row results and the ratios per row."""
+    (ours, stock), ratios = bench_pass(args, path, rows, reps, workdir, [args.ours, args.stock])
+    return ours, stock, ratios
 
 
 def write_cfg(workdir, path, toml):
