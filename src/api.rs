@@ -378,6 +378,11 @@ impl Device {
         self.inner.lock().access.write_block(space, addr, data)
     }
 
+    /// This process's owner-lock file of the device (ICMD and tools-HCR semaphores).
+    pub(crate) fn owner_lock(&self) -> Option<Arc<crate::access::lock::LockFile>> {
+        crate::access::lock::device_owner_lock(&self.root.lock_dir, self.info.bdf)
+    }
+
     fn vpd_path(&self) -> PathBuf {
         self.root.device_dir(self.info.bdf).join("vpd")
     }

@@ -214,6 +214,192 @@ impl LockFile {
     }
 }
 
+/// What a semaphore owner lock stands for: one byte of the lock file per semaphore
+/// (see [`LockFile::hold_owner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OwnerSlot {
+    /// The VSEC gateway semaphore.
+    Vsec = 0,
+    /// The ICMD semaphore (dword 0 of AS_SEMAPHORE).
+    Icmd = 1,
+    /// The tools-HCR semaphore (crspace 0xf03bc).
+    ToolsHcr = 2,
+}
+
+/// An owner lock held: a shared open-file-description (OFD) record lock on one byte of the
+/// lock file, for exactly as long as this process holds the matching device semaphore.
+/// Released on drop (and by the kernel when the process dies, which is what makes a dead
+/// owner recognisable).
+pub(crate) struct OwnerGuard<'a> {
+    lock: &'a LockFile,
+    slot: OwnerSlot,
+}
+
+impl Drop for OwnerGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.lock.ofd(libc::F_OFD_SETLK, libc::F_UNLCK, self.slot);
+    }
+}
+
+impl LockFile {
+    fn ofd(&self, cmd: libc::c_int, kind: libc::c_int, slot: OwnerSlot) -> std::io::Result<i32> {
+        // SAFETY: an all-zero flock is a valid value; the fields used are set below.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = kind as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        fl.l_start = slot as libc::off_t;
+        fl.l_len = 1;
+        // SAFETY: fcntl on a descriptor we own with a valid flock structure.
+        let rc = unsafe { libc::fcntl(self.file.as_raw_fd(), cmd, &mut fl) };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(i32::from(fl.l_type))
+    }
+
+    /// Mark this process as the owner of the semaphore `slot`: a shared OFD lock on byte
+    /// `slot` of the lock file. These record locks are independent of the `flock` the stock
+    /// tools take on the same file, so they never delay a stock tool. Shared locks never
+    /// conflict with each other: taking one never waits. `None` when the kernel refuses it
+    /// (the caller then goes on unmarked; a waiter may treat it as dead after the stale rule).
+    pub(crate) fn hold_owner(&self, slot: OwnerSlot) -> Option<OwnerGuard<'_>> {
+        match self.ofd(libc::F_OFD_SETLK, libc::F_RDLCK, slot) {
+            Ok(_) => Some(OwnerGuard { lock: self, slot }),
+            Err(e) => {
+                log::debug!("owner lock {slot:?} on {}: {e}", self.path.display());
+                None
+            }
+        }
+    }
+
+    /// [`hold_owner`](Self::hold_owner) without a guard, for holds that span calls (the
+    /// ICMD and HCR semaphores): `on` marks, `!on` unmarks.
+    pub(crate) fn set_owner(&self, slot: OwnerSlot, on: bool) {
+        let kind = if on { libc::F_RDLCK } else { libc::F_UNLCK };
+        if let Err(e) = self.ofd(libc::F_OFD_SETLK, kind, slot) {
+            log::debug!("owner lock {slot:?} on {}: {e}", self.path.display());
+        }
+    }
+
+    /// Whether another open of the lock file (any live process of ours, or another `Device`
+    /// of this process) marks itself the owner of semaphore `slot` right now. Errors count
+    /// as "held": a semaphore is never freed on doubt.
+    pub(crate) fn owner_held_elsewhere(&self, slot: OwnerSlot) -> bool {
+        match self.ofd(libc::F_OFD_GETLK, libc::F_WRLCK, slot) {
+            Ok(t) => t != libc::F_UNLCK as i32,
+            Err(_) => true,
+        }
+    }
+}
+
+/// Per-device lock files for the semaphores taken above the access path (ICMD, tools HCR):
+/// one open of `<dir>/<bdf>_owner` (ours only; stock never touches it) per device and
+/// process, shared by the `Device`s of the process (their ICMD and HCR transactions are
+/// serialized by process-wide mutexes). Its `flock` serializes the judging of a stale owner
+/// ([`LockFile::lock`]); its bytes carry the owner marks ([`LockFile::set_owner`]).
+pub(crate) fn device_owner_lock(dir: &Path, bdf: Bdf) -> Option<std::sync::Arc<LockFile>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    static LOCKS: Mutex<Option<HashMap<(PathBuf, Bdf), Arc<LockFile>>>> = Mutex::new(None);
+    let mut g = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    let map = g.get_or_insert_with(HashMap::new);
+    let key = (dir.to_path_buf(), bdf);
+    if let Some(l) = map.get(&key) {
+        return Some(l.clone());
+    }
+    let l = Arc::new(LockFile::open_or_warn(dir, bdf, "owner")?);
+    map.insert(key, l.clone());
+    Some(l)
+}
+
+/// How long, and over how many polls, a semaphore must show the same owner and an idle
+/// interface before its owner may be judged dead (with the owner lock free as well).
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(1);
+/// Least number of identical observations over [`STALE_AFTER`] (a slow device, whose every
+/// access is slow, gives the holder time for several register changes between two polls).
+pub(crate) const STALE_POLLS: u32 = 16;
+
+/// Watches a busy semaphore during one wait: the owner and the interface registers seen at
+/// each poll. Any change starts the watch again.
+#[derive(Debug, Default)]
+pub(crate) struct StaleWatch {
+    seen: Option<(Vec<u32>, Instant, u32)>,
+}
+
+impl StaleWatch {
+    /// Record one observation (the owner value first, then the registers a live owner
+    /// changes). True when the same observation has held for [`STALE_AFTER`] and
+    /// [`STALE_POLLS`] polls.
+    pub(crate) fn observe(&mut self, snapshot: &[u32]) -> bool {
+        match &mut self.seen {
+            Some((s, since, polls)) if s.as_slice() == snapshot => {
+                *polls += 1;
+                *polls >= STALE_POLLS && since.elapsed() >= STALE_AFTER
+            }
+            _ => {
+                self.seen = Some((snapshot.to_vec(), Instant::now(), 1));
+                false
+            }
+        }
+    }
+
+    /// Forget what was seen.
+    pub(crate) fn reset(&mut self) {
+        self.seen = None;
+    }
+}
+
+/// Recoveries of semaphores left by dead owners, by this process (for tests and logs).
+pub(crate) static RECOVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Count and log one recovery.
+pub(crate) fn note_recovery(what: &str, owner: u32, bdf_or_path: &Path) {
+    RECOVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    log::warn!(
+        "{what} semaphore held by stale owner {owner:#x} (same owner, interface idle for {:?}, \
+         no live owner lock on {}): owner presumed dead, semaphore freed and taken",
+        STALE_AFTER,
+        bdf_or_path.display()
+    );
+}
+
+/// The asynchronous termination signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) held back for the
+/// length of a semaphore hold, so that Ctrl-C or a kill by a supervisor never leaves a
+/// semaphore taken: they are delivered when the guard drops (after the release).
+pub(crate) struct SignalHold {
+    old: libc::sigset_t,
+    /// The mask belongs to the thread that set it: not `Send`.
+    _thread: std::marker::PhantomData<*const ()>,
+}
+
+impl SignalHold {
+    pub(crate) fn new() -> SignalHold {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid sigset pointers; pthread_sigmask only changes this thread's mask.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        }
+        SignalHold {
+            old,
+            _thread: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for SignalHold {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new` on this thread (the guard is !Send).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
 /// Take an optional lock.
 pub fn lock_opt(l: &Option<LockFile>) -> Result<Option<LockGuard<'_>>> {
     l.as_ref().map(|l| l.lock()).transpose()
