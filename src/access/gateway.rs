@@ -738,6 +738,10 @@ impl<C: ConfigIo> Access for Gateway<C> {
         mask_supports(self.cap_mask, space)
     }
 
+    fn addr_limit(&self, _space: u32) -> Option<u64> {
+        Some(u64::from(ADDRESS_MASK) + 1)
+    }
+
     fn gateway_info(&self) -> GatewayInfo {
         GatewayInfo {
             functional_vsec: true,
