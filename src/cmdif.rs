@@ -58,6 +58,8 @@ const E_BIT: u32 = 1 << 22;
 const HCR_DWORDS: usize = 7;
 /// Bounds, as stock: semaphore reads, go-bit polls.
 const SEM_TRIES: u32 = 1024;
+/// Least time the busy semaphore is waited for.
+const SEM_WAIT: Duration = Duration::from_secs(2);
 const GO_POLLS: u32 = 2000;
 
 /// Serializes tools-HCR transactions of this process (the semaphore serializes processes).
@@ -200,7 +202,12 @@ impl Device {
         // ordinary crspace word and is never written on a guess.
         let recoverable = matches!(self.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)));
         let mut watch = StaleWatch::default();
-        for i in 0..SEM_TRIES {
+        let start = std::time::Instant::now();
+        // At least SEM_TRIES reads and at least SEM_WAIT (stock waits about 2 s on average),
+        // so that a stale owner (judged after STALE_AFTER) is recovered within the wait.
+        let mut i = 0u32;
+        while i < SEM_TRIES || start.elapsed() < SEM_WAIT {
+            i += 1;
             let v = self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")?;
             if v == 0 {
                 if let Some(l) = &lock {
@@ -241,8 +248,9 @@ impl Device {
         Err(MError::new(
             ME_SEM_LOCKED,
             format!(
-                "tools HCR semaphore ({TOOLS_HCR_SEM:#x}) still taken after {SEM_TRIES} reads \
-                 (tools_cmdif_unlock_semaphore frees it)"
+                "tools HCR semaphore ({TOOLS_HCR_SEM:#x}) still taken after {i} reads ({:?}) \
+                 (tools_cmdif_unlock_semaphore frees it)",
+                start.elapsed()
             ),
         ))
     }

@@ -286,7 +286,7 @@ impl LockFile {
     /// as "held": a semaphore is never freed on doubt.
     pub(crate) fn owner_held_elsewhere(&self, slot: OwnerSlot) -> bool {
         match self.ofd(libc::F_OFD_GETLK, libc::F_WRLCK, slot) {
-            Ok(t) => t != libc::F_UNLCK as i32,
+            Ok(t) => t != libc::F_UNLCK,
             Err(_) => true,
         }
     }
@@ -300,7 +300,8 @@ impl LockFile {
 pub(crate) fn device_owner_lock(dir: &Path, bdf: Bdf) -> Option<std::sync::Arc<LockFile>> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
-    static LOCKS: Mutex<Option<HashMap<(PathBuf, Bdf), Arc<LockFile>>>> = Mutex::new(None);
+    type Locks = HashMap<(PathBuf, Bdf), Arc<LockFile>>;
+    static LOCKS: Mutex<Option<Locks>> = Mutex::new(None);
     let mut g = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
     let map = g.get_or_insert_with(HashMap::new);
     let key = (dir.to_path_buf(), bdf);
@@ -352,6 +353,12 @@ impl StaleWatch {
 /// Recoveries of semaphores left by dead owners, by this process (for tests and logs).
 pub(crate) static RECOVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// How many semaphores left by dead owners this process has freed and taken (all devices,
+/// all semaphores).
+pub fn recoveries() -> u64 {
+    RECOVERIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Count and log one recovery.
 pub(crate) fn note_recovery(what: &str, owner: u32, bdf_or_path: &Path) {
     RECOVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -363,31 +370,95 @@ pub(crate) fn note_recovery(what: &str, owner: u32, bdf_or_path: &Path) {
     );
 }
 
-/// The asynchronous termination signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) held back for the
-/// length of a semaphore hold, so that Ctrl-C or a kill by a supervisor never leaves a
-/// semaphore taken: they are delivered when the guard drops (after the release).
+/// The asynchronous termination signals deferred during semaphore holds.
+const DEFERRED_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// Semaphore holds in progress in this process (all threads), and the pid they belong to (a
+/// child forked during a hold does not inherit them).
+static HOLDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static HOLDS_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// Deferred signals (bit n = signal n) waiting for the last hold to end.
+static PENDING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Put the default action back and raise `sig` again (async-signal-safe calls only).
+fn default_and_raise(sig: libc::c_int) {
+    // SAFETY: sigaction/raise are async-signal-safe; the structure is fully initialised.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+}
+
+extern "C" fn deferring_handler(sig: libc::c_int) {
+    use std::sync::atomic::Ordering::SeqCst;
+    // SAFETY: getpid is async-signal-safe.
+    let me = unsafe { libc::getpid() };
+    if HOLDS.load(SeqCst) > 0 && HOLDS_PID.load(SeqCst) == me {
+        PENDING.fetch_or(1 << sig, SeqCst);
+        // The last hold may have ended between the load and the store: then deliver now.
+        if HOLDS.load(SeqCst) > 0 {
+            return;
+        }
+        PENDING.fetch_and(!(1 << sig), SeqCst);
+    }
+    // No hold in progress: the default action (termination), as if we were not there.
+    default_and_raise(sig);
+}
+
+/// Once per process, before the first hold: for each of SIGINT, SIGTERM, SIGHUP, SIGQUIT whose
+/// action is the default one, install [`deferring_handler`]. Outside holds it restores the
+/// default action and raises the signal again (same termination, same exit status); during a
+/// hold (any thread) it records the signal, which the end of the last hold raises. Signals
+/// the program handles or ignores itself are left alone.
+fn install_deferring_handlers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for sig in DEFERRED_SIGNALS {
+            // SAFETY: plain sigaction queries/installs with initialised structures; the
+            // handler only uses async-signal-safe operations and atomics.
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, std::ptr::null(), &mut old) != 0
+                    || old.sa_sigaction != libc::SIG_DFL
+                {
+                    continue;
+                }
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = deferring_handler as extern "C" fn(libc::c_int) as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+    });
+}
+
+/// A semaphore hold in progress: SIGINT, SIGTERM, SIGHUP and SIGQUIT arriving meanwhile (to any
+/// thread of the process) are held back and delivered when the last hold ends, after the
+/// semaphore was released, so that Ctrl-C or a kill by a supervisor never leaves a semaphore
+/// taken. Cost per hold: two atomic operations (the handlers are installed once).
 pub(crate) struct SignalHold {
-    old: libc::sigset_t,
-    /// The mask belongs to the thread that set it: not `Send`.
+    /// Ends on the thread that started it.
     _thread: std::marker::PhantomData<*const ()>,
 }
 
 impl SignalHold {
     pub(crate) fn new() -> SignalHold {
-        // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
-        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: valid sigset pointers; pthread_sigmask only changes this thread's mask.
-        unsafe {
-            libc::sigemptyset(&mut set);
-            for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-                libc::sigaddset(&mut set, s);
-            }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        use std::sync::atomic::Ordering::SeqCst;
+        install_deferring_handlers();
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        if HOLDS_PID.load(SeqCst) != me {
+            // First hold in this process (or in a child forked during a hold).
+            HOLDS.store(0, SeqCst);
+            HOLDS_PID.store(me, SeqCst);
         }
+        HOLDS.fetch_add(1, SeqCst);
         SignalHold {
-            old,
             _thread: std::marker::PhantomData,
         }
     }
@@ -395,8 +466,17 @@ impl SignalHold {
 
 impl Drop for SignalHold {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `new` on this thread (the guard is !Send).
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+        use std::sync::atomic::Ordering::SeqCst;
+        if HOLDS.fetch_sub(1, SeqCst) == 1 {
+            let p = PENDING.swap(0, SeqCst);
+            if p != 0 {
+                for sig in DEFERRED_SIGNALS {
+                    if p & (1 << sig) != 0 {
+                        default_and_raise(sig);
+                    }
+                }
+            }
+        }
     }
 }
 
