@@ -164,7 +164,9 @@ fn busy_semaphore_and_unlock() {
     drop(live);
     let t = Instant::now();
     assert_eq!(code(dev.tools_hcr_is_supported()), ME_OK);
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // (Loose bound: other tests of this process may hold the process-wide HCR lock for their
+    // own 2 s semaphore waits; tests/recovery.rs times recovery alone.)
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     assert!(t.elapsed() >= crate::access::lock::STALE_AFTER);
 }
 
