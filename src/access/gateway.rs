@@ -36,6 +36,11 @@
 //!   most [`Tuning::flag_timeout`] (default 200 ms; stock ≈ 128 ms of sleeps) →
 //!   `Error::Timeout` (ETIMEDOUT). The semaphore is released on every path.
 //!
+//! A semaphore whose owner is dead (the same ticket and unchanged control/address/data
+//! registers for 1 s and 16 polls, and no owner mark of a live process of ours on the lock
+//! file) is freed and taken during the wait, with a warning (docs/RELIABILITY.md, "the
+//! stale-owner rule"). Termination signals arriving during a hold are delivered after it.
+//!
 //! The inter-process flock (stock lock file; Debian's stock tools take it around every VSEC
 //! access, retrying a non-blocking flock for only a few ms) is held during each attempt to
 //! take the semaphore (released between attempts, so a busy semaphore never keeps it), for
