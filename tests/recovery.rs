@@ -7,6 +7,7 @@
 //!   SIGKILL at a random moment; the next call of ours succeeds within the bound and sees the
 //!   right data;
 //! * `kill9_stock_tool_mid_block`: the same with Debian's stock `mstmcra` reading a long block;
+//! * `kill9_stock_icmd_tool`: the same with Debian's stock `mstflint q` (ICMD commands);
 //! * `signals_never_leave_a_semaphore`: SIGINT / SIGTERM / SIGHUP / SIGQUIT at random moments of
 //!   a long block loop (and of an ICMD loop): the VSEC semaphore register is 0 the moment the
 //!   process is gone, a stock tool succeeds at once, and no recovery was needed;
@@ -359,6 +360,53 @@ fn kill9_stock_tool_mid_block() {
          freed, interleaved transactions {}",
         c.semaphore_freed_by_other - freed0,
         c.interleaved_transactions
+    );
+}
+
+/// Stock ICMD users: Debian's `mstflint -d BDF q` (a few ICMD commands, then it gives up on this
+/// model in about 0.5 s) killed at random moments; our next ICMD command works within the
+/// bound (recovering the VSEC and/or ICMD semaphore when the kill left them).
+#[test]
+fn kill9_stock_icmd_tool() {
+    let Some(sim) = in_sim(
+        concat!(module_path!(), "::kill9_stock_icmd_tool"),
+        &config(),
+    ) else {
+        return;
+    };
+    if Command::new("mstflint").arg("-v").output().is_err() {
+        eprintln!("mstflint not installed (scripts/install-deps.sh): skipped");
+        return;
+    }
+    mtcr_ul::ffi::logger::init();
+    let d5 = Device::open(CX5).unwrap();
+    let mut rng = Rng::new();
+    let freed0 = sim.counters(CX5).semaphore_freed_by_other;
+    let rec0 = mtcr_ul::access::lock::recoveries();
+    let mut worst = Duration::ZERO;
+    for round in 0..6u32 {
+        let mut c = Command::new("mstflint")
+            .args(["-d", CX5, "q"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(rng.ms(20, 450));
+        c.kill().unwrap();
+        c.wait().unwrap();
+        let t = Instant::now();
+        mgir_ok(&d5).unwrap();
+        let dt = t.elapsed();
+        eprintln!("stock ICMD kill {round}: next ICMD command {dt:?}");
+        assert!(dt < Duration::from_millis(4500), "round {round}: {dt:?}");
+        worst = worst.max(dt);
+    }
+    eprintln!(
+        "6 kills of stock mstflint (ICMD): worst next-command time {worst:?}, {} recoveries \
+         ({} VSEC)",
+        mtcr_ul::access::lock::recoveries() - rec0,
+        sim.counters(CX5).semaphore_freed_by_other - freed0
     );
 }
 
