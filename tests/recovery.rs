@@ -8,6 +8,7 @@
 //!   right data;
 //! * `kill9_stock_tool_mid_block`: the same with Debian's stock `mstmcra` reading a long block;
 //! * `kill9_stock_icmd_tool`: the same with Debian's stock `mstflint q` (ICMD commands);
+//! * `kill9_stock_hcr_tool`: the same with the stock library's tools HCR (a `ctypes` loop);
 //! * `signals_never_leave_a_semaphore`: SIGINT / SIGTERM / SIGHUP / SIGQUIT at random moments of
 //!   a long block loop (and of an ICMD loop): the VSEC semaphore register is 0 the moment the
 //!   process is gone, a stock tool succeeds at once, and no recovery was needed;
@@ -217,7 +218,7 @@ fn wait_ready(c: &mut Child) -> BufReader<std::process::ChildStdout> {
     loop {
         line.clear();
         assert!(out.read_line(&mut line).unwrap() > 0, "worker ended early");
-        if line.trim_end().ends_with("ready") {
+        if line.contains("ready") {
             return out;
         }
         assert!(t0.elapsed() < Duration::from_secs(30));
@@ -407,6 +408,61 @@ fn kill9_stock_icmd_tool() {
          ({} VSEC)",
         mtcr_ul::access::lock::recoveries() - rec0,
         sim.counters(CX5).semaphore_freed_by_other - freed0
+    );
+}
+
+/// The stock library's tools HCR (Debian's `cmtcr.so`, loaded by a Python `ctypes` loop of
+/// NOP commands on the ConnectX-3), killed at random moments; our next HCR command works.
+const STOCK_HCR_LOOP: &str = r#"
+import ctypes, os, sys, time
+lib = ctypes.CDLL("/usr/lib/x86_64-linux-gnu/mstflint/python_tools/cmtcr.so",
+                  mode=os.RTLD_NOW | os.RTLD_DEEPBIND)
+lib.mopen.restype = ctypes.c_void_p
+mf = ctypes.c_void_p(lib.mopen(sys.argv[1].encode()))
+out = ctypes.c_uint64()
+rc = lib.tools_cmdif_send_inline_cmd(mf, ctypes.c_uint64(0), ctypes.byref(out), 0, 0x31, 0)
+print("ready", rc, flush=True)
+t0 = time.time()
+while time.time() - t0 < 60:  # bounded, should the test die before killing it
+    lib.tools_cmdif_send_inline_cmd(mf, ctypes.c_uint64(0), ctypes.byref(out), 0, 0x31, 0)
+"#;
+
+#[test]
+fn kill9_stock_hcr_tool() {
+    let Some(_sim) = in_sim(concat!(module_path!(), "::kill9_stock_hcr_tool"), &config()) else {
+        return;
+    };
+    let stock = "/usr/lib/x86_64-linux-gnu/mstflint/python_tools/cmtcr.so";
+    if !std::path::Path::new(stock).exists() || Command::new("python3").arg("-V").output().is_err()
+    {
+        eprintln!("stock cmtcr.so or python3 missing (scripts/install-deps.sh): skipped");
+        return;
+    }
+    mtcr_ul::ffi::logger::init();
+    let d3 = Device::open(CX3_CONFIG).unwrap();
+    let mut rng = Rng::new();
+    let rec0 = mtcr_ul::access::lock::recoveries();
+    let mut worst = Duration::ZERO;
+    for round in 0..4u32 {
+        let mut c = Command::new("python3")
+            .args(["-c", STOCK_HCR_LOOP, CX3])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let _out = wait_ready(&mut c);
+        std::thread::sleep(rng.ms(5, 300));
+        c.kill().unwrap();
+        c.wait().unwrap();
+        let dt = next_call_works("hcr", &d3, &d3, round);
+        eprintln!("stock HCR kill {round}: next HCR command {dt:?}");
+        assert!(dt < Duration::from_millis(4500), "round {round}: {dt:?}");
+        worst = worst.max(dt);
+    }
+    eprintln!(
+        "4 kills of a stock tools-HCR loop: worst next-command time {worst:?}, {} recoveries",
+        mtcr_ul::access::lock::recoveries() - rec0
     );
 }
 
