@@ -83,6 +83,7 @@ fn enhanced_send_keeps_the_semaphore() {
             ME_OK
         );
         assert_eq!(icmd_clear_semaphore(mf), ME_OK);
+        assert_eq!((*mf).icmd.took_semaphore, 0);
         assert_eq!(dev.read4_in(AS_SEMAPHORE, 0).unwrap(), 0);
         // taken by another process: the take times out
         dev.write4_in(AS_SEMAPHORE, 0, 0x7777_7777).unwrap();

@@ -168,6 +168,8 @@ pub unsafe extern "C" fn icmd_clear_semaphore(mf: *mut mfile) -> c_int {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
         c.active().icmd_clear_semaphore().map_err(merr)?;
+        // SAFETY: ctx checked mf.
+        unsafe { (*mf).icmd.took_semaphore = 0 };
         Ok(ME_OK)
     })
 }
