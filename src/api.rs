@@ -216,7 +216,12 @@ impl Device {
     /// access then goes over fwctl (one FWCTL_RPC each) instead of ICMD. Returns the node
     /// path; `NoDevice` when the function has no fwctl node.
     pub fn attach_fwctl(&self) -> Result<PathBuf> {
-        let bdf = self.info.bdf;
+        self.attach_fwctl_for(self.info.bdf)
+    }
+
+    /// [`attach_fwctl`](Self::attach_fwctl) with the node of another function `bdf` (what
+    /// `open_fwctl_dev` is given).
+    pub fn attach_fwctl_for(&self, bdf: Bdf) -> Result<PathBuf> {
         let name = fwctl::node_name_for(&self.root, bdf).ok_or_else(|| {
             Error::NoDevice(format!(
                 "{bdf}: no fwctl node (nothing in {} links to it)",
@@ -516,6 +521,11 @@ impl Device {
             Some(c) => c.read_dword(offset),
             None => Err(Error::NotSupported("no config space".into())),
         }
+    }
+
+    /// The raw hw id dword read during the open (0 when the path read none).
+    pub fn open_hw_id_raw(&self) -> u32 {
+        self.open_hw_id.unwrap_or(0)
     }
 
     /// [`Device::hw_id`] as read during the open when the path did it on its way (the

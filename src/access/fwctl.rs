@@ -281,6 +281,36 @@ pub fn info_fd(fd: RawFd, data_len: usize) -> Result<(u32, Vec<u8>)> {
     Ok((info.out_device_type, data))
 }
 
+/// FWCTL_RSC_UMEM_REG (mstflint's DMA extension): register `len` bytes of user memory at
+/// `addr` with a memory key. Returns (resource id, umem id, mkey id).
+pub fn umem_reg_fd(fd: RawFd, addr: u64, len: u64) -> Result<(u32, u32, u32)> {
+    let mut r = FwctlRscUmemReg {
+        size: std::mem::size_of::<FwctlRscUmemReg>() as u32,
+        flags: FWCTL_UMEM_FLAGS,
+        addr,
+        len,
+        ..Default::default()
+    };
+    // SAFETY: r is a fwctl_rsc_umem_reg; the kernel pins [addr, addr+len) of our memory,
+    // which the caller keeps allocated until FWCTL_RSC_DESTROY.
+    unsafe { raw_ioctl(fd, FWCTL_RSC_UMEM_REG, &mut r) }
+        .map_err(|e| Error::io("fwctl: FWCTL_RSC_UMEM_REG", e))?;
+    Ok((r.rsc_id, r.umem_id, r.mkey_id))
+}
+
+/// FWCTL_RSC_DESTROY (mstflint's DMA extension): release resource `rsc_id`.
+pub fn rsc_destroy_fd(fd: RawFd, rsc_id: u32) -> Result<()> {
+    let mut r = FwctlRscDestroy {
+        size: std::mem::size_of::<FwctlRscDestroy>() as u32,
+        rsc_id,
+        ..Default::default()
+    };
+    // SAFETY: r is a fwctl_rsc_destroy without user pointers.
+    unsafe { raw_ioctl(fd, FWCTL_RSC_DESTROY, &mut r) }
+        .map_err(|e| Error::io("fwctl: FWCTL_RSC_DESTROY", e))?;
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------------------
 // Discovery
 
