@@ -127,6 +127,17 @@ typedef struct dev_info_t {
 typedef struct dev_info_t dev_info;
 
 /**
+ * `struct mlx5_umem_buff` (mstflint's `fwctrl_ioctl.h`).
+ */
+typedef struct mlx5_umem_buff {
+  void *buff;
+  size_t size;
+  uint32_t umem_id;
+  uint32_t umem_mkey;
+  uint32_t rsc_id;
+} mlx5_umem_buff;
+
+/**
  * One DMA page of `struct mtcr_page_info`.
  */
 typedef struct page_addresses {
@@ -562,6 +573,95 @@ const char *m_err2str(MError status);
  * `int return_by_reg_status(int reg_status)`: MError of a firmware register-access status.
  */
 MError return_by_reg_status(int reg_status);
+
+/**
+ * `void set_fwctl_dev(char* fwctl_dev, u_int16_t domain, u_int8_t bus, u_int8_t dev,
+ * u_int8_t func)`: write `/dev/fwctl/fwctlN` of the function into `fwctl_dev`
+ * (`DEV_NAME_SZ` bytes), or an empty string when it has no fwctl node. NULL is ignored.
+ *
+ * # Safety
+ * `fwctl_dev` is NULL or writable for `DEV_NAME_SZ` bytes.
+ */
+void set_fwctl_dev(char *fwctl_dev, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
+ * `void open_fwctl_dev(mfile* mf, u_int16_t domain, u_int8_t bus, u_int8_t dev, u_int8_t
+ * func)`: open the fwctl node of the function and attach it to `mf`: `mf->fwctl_fd` is its
+ * descriptor and register access (`maccess_reg`, `mget_max_reg_size`, ACCESS_REGISTER
+ * through `icmd_send_command`) goes over it. Nothing changes when the function has no node
+ * or it does not open (errno and `mtcr_last_error` say why; `mf->fwctl_fd` stays -1).
+ *
+ * # Safety
+ * `mf` is NULL or from `mopen*`.
+ */
+void open_fwctl_dev(mfile *mf, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
+ * `int fwctl_control_access_register(int fd, void* data_in, int size_in, __u16 reg_id,
+ * int method, int* reg_status, mfile* mf)`: one ACCESS_REG RPC on `fd` (`method` 1 read,
+ * 0 write). 0 when delivered (`*reg_status` = the MError of the firmware status, the
+ * syndrome in `mf->icmd.syndrome` when `mf` is given), -1 with errno when not.
+ *
+ * # Safety
+ * `data_in` NULL or valid for `size_in` bytes; `reg_status` NULL or writable; `mf` NULL or
+ * a live mfile.
+ */
+int fwctl_control_access_register(int fd,
+                                  void *data_in,
+                                  int size_in,
+                                  uint16_t reg_id,
+                                  int method,
+                                  int *reg_status,
+                                  mfile *mf);
+
+/**
+ * `void fwctl_set_device_id(mfile* mf)`: read MGIR over the handle's fwctl descriptor and
+ * store its hw id dword in `mf->device_hw_id` (unchanged when the read fails).
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+void fwctl_set_device_id(mfile *mf);
+
+/**
+ * `int mlx5u_fwctl_umem_reg(mfile* mf, void* addr, size_t len, uint32_t* umem_id,
+ * uint32_t* mkey_id)`: register user memory for DMA (FWCTL_RSC_UMEM_REG, an mstflint
+ * extension mainline fwctl does not have: ENOTTY there). The resource id, or -errno.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile; `addr` memory of `len` bytes kept until released; `umem_id`,
+ * `mkey_id` NULL or writable.
+ */
+int mlx5u_fwctl_umem_reg(mfile *mf, void *addr, size_t len, uint32_t *umem_id, uint32_t *mkey_id);
+
+/**
+ * `int mlx5u_fwctl_rsc_destroy(mfile* mf, uint32_t rsc_id)`: FWCTL_RSC_DESTROY. 0, or -1
+ * with errno.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+int mlx5u_fwctl_rsc_destroy(mfile *mf, uint32_t rsc_id);
+
+/**
+ * `struct mlx5_umem_buff* mlx5lib_alloc_umem_mkey_buff(mfile* mf, size_t size, int
+ * page_size)`: a zeroed, `page_size`-aligned buffer of `size` bytes registered for DMA;
+ * NULL (errno set) when allocation or registration fails. Free with
+ * `mlx5lib_free_umem_mkey_buff` after storing it in `mf->umem_buff`.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+struct mlx5_umem_buff *mlx5lib_alloc_umem_mkey_buff(mfile *mf, size_t size, int page_size);
+
+/**
+ * `void mlx5lib_free_umem_mkey_buff(mfile* mf)`: release `mf->umem_buff` (resource, buffer,
+ * struct) and set it to NULL. Nothing to do when it is NULL.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile whose `umem_buff` is NULL or from `mlx5lib_alloc_umem_mkey_buff`.
+ */
+void mlx5lib_free_umem_mkey_buff(mfile *mf);
 
 /**
  * `int icmd_open(mfile* mf)`: ME_OK when the device has an ICMD interface (VSEC gateway
