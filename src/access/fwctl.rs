@@ -91,12 +91,16 @@ pub struct FwctlRpc {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FwctlRscUmemReg {
     pub size: u32,
+    /// Explicit padding (sent as zero).
+    pub pad0: u32,
     pub flags: u64,
     pub addr: u64,
     pub len: u64,
     pub umem_id: u32,
     pub mkey_id: u32,
     pub rsc_id: u32,
+    /// Explicit padding (sent as zero).
+    pub pad1: u32,
 }
 
 /// `struct fwctl_rsc_destroy` (mstflint's extension).
@@ -104,6 +108,8 @@ pub struct FwctlRscUmemReg {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FwctlRscDestroy {
     pub size: u32,
+    /// Explicit padding (sent as zero).
+    pub pad0: u32,
     pub flags: u64,
     pub r#type: u32,
     pub rsc_id: u32,
