@@ -244,9 +244,9 @@ impl Device {
         let len = (dwords.saturating_sub(1) * 4).min(mbox.len() - REGISTER_HEADERS_SIZE);
         let data = &mut mbox[REGISTER_HEADERS_SIZE..REGISTER_HEADERS_SIZE + len];
         let write = method != MACCESS_REG_METHOD_GET;
-        let reply = node
-            .access_reg(reg_id, write, data)
-            .map_err(|e| MError::new(ME_ICMD_STATUS_CR_FAIL, e.to_string()).with_errno(e.errno()))?;
+        let reply = node.access_reg(reg_id, write, data).map_err(|e| {
+            MError::new(ME_ICMD_STATUS_CR_FAIL, e.to_string()).with_errno(e.errno())
+        })?;
         let st = crate::access::fwctl::cmd_status_to_tlv_status(reply.status);
         mbox[2] = (mbox[2] & 0x80) | st;
         mbox[6] |= 0x80;

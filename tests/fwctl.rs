@@ -6,8 +6,8 @@
 use mtcr_sim::config::Faults;
 use mtcr_sim::testing::in_sim;
 use mtcr_ul::reg_access::RegPath;
-use mtcr_ul::types::*;
 use mtcr_ul::select::PathKind;
+use mtcr_ul::types::*;
 use mtcr_ul::{Device, OpenOptions};
 
 const MGIR: u16 = 0x9020;
@@ -25,14 +25,18 @@ fn cfg(bdf: &str, extra: &str) -> String {
 /// (MError of the status, register bytes) of a GET.
 fn get(dev: &Device, id: u16, size: usize) -> (i32, Vec<u8>) {
     let mut b = vec![0u8; size];
-    let r = dev.access_reg(id, 1, &mut b, size, size).expect("access_reg");
+    let r = dev
+        .access_reg(id, 1, &mut b, size, size)
+        .expect("access_reg");
     (r.code, b)
 }
 
 fn set(dev: &Device, id: u16, data: &[u8]) -> i32 {
     let mut b = data.to_vec();
     let n = b.len();
-    dev.access_reg(id, 2, &mut b, n, n).expect("access_reg").code
+    dev.access_reg(id, 2, &mut b, n, n)
+        .expect("access_reg")
+        .code
 }
 
 fn rpcs(sim: &mtcr_sim::testing::SimGuard, bdf: &str) -> u64 {
@@ -103,7 +107,11 @@ fn fwctl_handles() {
         let d = Device::open(name).unwrap();
         assert_eq!(d.path(), PathKind::Fwctl);
         assert_eq!(d.mtype(), MST_FWCTL_CONTROL_DRIVER);
-        assert_eq!(d.bdf().to_string(), BDF, "PCI function from /sys/class/fwctl");
+        assert_eq!(
+            d.bdf().to_string(),
+            BDF,
+            "PCI function from /sys/class/fwctl"
+        );
         assert_eq!(d.info().device_id, 0x1017);
         assert_eq!(d.hw_id().unwrap(), (0x20d, 0));
         assert_eq!(d.read4(0xf0014).unwrap(), 0x20d);
@@ -112,7 +120,10 @@ fn fwctl_handles() {
         assert!(e.to_string().contains("fwctl"), "{e}");
         assert_eq!(d.write4(0x100, 1).unwrap_err().errno(), libc::EOPNOTSUPP);
         let mut b = [0u32; 4];
-        assert_eq!(d.read_block(0, &mut b).unwrap_err().errno(), libc::EOPNOTSUPP);
+        assert_eq!(
+            d.read_block(0, &mut b).unwrap_err().errno(),
+            libc::EOPNOTSUPP
+        );
         assert!(!d.supports_space(AS_ICMD));
         // ICMD-level: ACCESS_REGISTER mailboxes go over fwctl, other opcodes do not.
         assert_eq!(d.icmd_open().unwrap(), 0x340);
@@ -174,8 +185,10 @@ fn lockdown_falls_over_to_fwctl() {
         "{}[device.faults]\nlockdown = true\n[[device]]\nbdf = \"{NO_NODE}\"\n[device.faults]\nlockdown = true\n",
         cfg(BDF, "")
     );
-    let Some(sim) = in_sim(concat!(module_path!(), "::lockdown_falls_over_to_fwctl"), &toml)
-    else {
+    let Some(sim) = in_sim(
+        concat!(module_path!(), "::lockdown_falls_over_to_fwctl"),
+        &toml,
+    ) else {
         return;
     };
     // Config space and resource0 refused: the fwctl node serves register access.

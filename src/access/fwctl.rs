@@ -216,7 +216,9 @@ fn rpc_error(e: std::io::Error, reg_id: u16, write: bool, scope: u32) -> Error {
              (FWCTL_RPC_DEBUG_WRITE_FULL) needs CAP_SYS_RAWIO"
         )),
         Some(libc::EBADMSG) => Error::io(
-            format!("fwctl: register {reg_id:#x} {what}: the mlx5 fwctl driver refused the command"),
+            format!(
+                "fwctl: register {reg_id:#x} {what}: the mlx5 fwctl driver refused the command"
+            ),
             e,
         ),
         Some(libc::EMSGSIZE) => Error::io(
@@ -250,7 +252,8 @@ pub fn access_reg_fd(fd: RawFd, reg_id: u16, write: bool, data: &mut [u8]) -> Re
         out: out.as_mut_ptr() as u64,
     };
     // SAFETY: rpc is a fwctl_rpc whose in/out point to live buffers of in_len/out_len bytes.
-    unsafe { raw_ioctl(fd, FWCTL_RPC, &mut rpc) }.map_err(|e| rpc_error(e, reg_id, write, scope))?;
+    unsafe { raw_ioctl(fd, FWCTL_RPC, &mut rpc) }
+        .map_err(|e| rpc_error(e, reg_id, write, scope))?;
     data.copy_from_slice(&out[ACCESS_REG_HDR..]);
     let reply = FwReply {
         status: out[0],
@@ -347,7 +350,11 @@ fn parse_bdf_lenient(s: &str) -> Option<Bdf> {
 /// parents the node to an auxiliary device below the function), its parent's basename.
 pub fn node_bdf(root: &SysfsRoot, name: &str) -> Option<Bdf> {
     let real = std::fs::canonicalize(class_dir(root).join(name).join("device")).ok()?;
-    let base = |p: &Path| p.file_name().and_then(|n| n.to_str()).and_then(parse_bdf_lenient);
+    let base = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(parse_bdf_lenient)
+    };
     base(&real).or_else(|| real.parent().and_then(base))
 }
 
@@ -367,7 +374,9 @@ pub fn list(root: &SysfsRoot) -> Vec<(String, Option<Bdf>)> {
         .collect();
     v.sort_by_key(|(n, _)| {
         (
-            n.trim_start_matches("fwctl").parse::<u32>().unwrap_or(u32::MAX),
+            n.trim_start_matches("fwctl")
+                .parse::<u32>()
+                .unwrap_or(u32::MAX),
             n.clone(),
         )
     });
@@ -581,9 +590,7 @@ mod tests {
         let m = build_access_reg(0x9020, false, &[0xaa, 0xbb, 0xcc, 0xdd]);
         assert_eq!(
             m,
-            [
-                0x08, 0x05, 0, 0, 0, 0, 0, 1, 0, 0, 0x90, 0x20, 0, 0, 0, 0, 0xaa, 0xbb, 0xcc, 0xdd
-            ]
+            [0x08, 0x05, 0, 0, 0, 0, 0, 1, 0, 0, 0x90, 0x20, 0, 0, 0, 0, 0xaa, 0xbb, 0xcc, 0xdd]
         );
         let w = build_access_reg(0x9056, true, &[]);
         assert_eq!(&w[4..12], &[0, 0, 0, 0, 0, 0, 0x90, 0x56]);
@@ -627,7 +634,10 @@ mod tests {
         let class = class_dir(&root);
         for (n, t) in [
             ("fwctl1", "../../devices/pci0000:00/0000:06:00.0"),
-            ("fwctl0", "../../devices/pci0000:00/0000:05:00.0/mlx5_core.fwctl.1"),
+            (
+                "fwctl0",
+                "../../devices/pci0000:00/0000:05:00.0/mlx5_core.fwctl.1",
+            ),
         ] {
             std::fs::create_dir_all(class.join(n)).unwrap();
             std::os::unix::fs::symlink(format!("../{t}"), class.join(n).join("device")).unwrap();
@@ -638,7 +648,10 @@ mod tests {
             list(&root),
             vec![("fwctl0".into(), Some(b5)), ("fwctl1".into(), Some(b6))]
         );
-        assert_eq!(dev_path_for(&root, b6).as_deref(), Some("/dev/fwctl/fwctl1"));
+        assert_eq!(
+            dev_path_for(&root, b6).as_deref(),
+            Some("/dev/fwctl/fwctl1")
+        );
         assert_eq!(node_name_for(&root, Bdf::new(0, 7, 0, 0).unwrap()), None);
         let _ = std::fs::remove_dir_all(&dir);
     }

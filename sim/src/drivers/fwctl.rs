@@ -190,7 +190,10 @@ fn rpc(dev: &SimDevice, data: &[u8], rawio: bool) -> Result<Vec<u8>, Errno> {
             let st = dev.access_register(&mut mbox)?;
             let tlv = if st != 0 { 7 } else { (mbox[0] >> 8) & 0x7f };
             let bytes: Vec<u8> = mbox[5..].iter().flat_map(|d| d.to_be_bytes()).collect();
-            (mlx5_status(tlv), if tlv == 0 { bytes } else { reg.to_vec() })
+            (
+                mlx5_status(tlv),
+                if tlv == 0 { bytes } else { reg.to_vec() },
+            )
         }
     };
     out[0] = status;
@@ -258,10 +261,18 @@ mod tests {
         assert_eq!(ret, 0);
         assert_eq!(rd32(&out, 8), 1);
         assert_eq!(rd32(&out, 24), 1);
-        assert_eq!(ioctl(&d, FWCTL_INFO, &i[..8], true).0, -(libc::EINVAL as i64));
+        assert_eq!(
+            ioctl(&d, FWCTL_INFO, &i[..8], true).0,
+            -(libc::EINVAL as i64)
+        );
 
         // MGIR read: hw id at dword 2.
-        let (ret, out) = ioctl(&d, FWCTL_RPC, &rpc_req(1, 0x805, 1, 0x9020, &[0; 160]), false);
+        let (ret, out) = ioctl(
+            &d,
+            FWCTL_RPC,
+            &rpc_req(1, 0x805, 1, 0x9020, &[0; 160]),
+            false,
+        );
         assert_eq!(ret, 0);
         let body = &out[RPC_SIZE..];
         assert_eq!(body[0], 0);
@@ -272,18 +283,34 @@ mod tests {
         assert_eq!(ioctl(&d, FWCTL_RPC, &w, true).0, 0);
         let w1 = rpc_req(1, 0x805, 0, 0x9056, &[0x11; 44]);
         assert_eq!(ioctl(&d, FWCTL_RPC, &w1, true).0, -(libc::EBADMSG as i64));
-        let (_, out) = ioctl(&d, FWCTL_RPC, &rpc_req(1, 0x805, 1, 0x9056, &[0; 44]), false);
+        let (_, out) = ioctl(
+            &d,
+            FWCTL_RPC,
+            &rpc_req(1, 0x805, 1, 0x9056, &[0; 44]),
+            false,
+        );
         assert_eq!(&out[RPC_SIZE + 16..], &[0x11; 44]);
         // Unknown opcode, unknown register, short header, scope 9, unknown ioctl.
         let bad = rpc_req(1, 0x100, 1, 0x9020, &[0; 16]);
         assert_eq!(ioctl(&d, FWCTL_RPC, &bad, true).0, -(libc::EBADMSG as i64));
-        let (ret, out) = ioctl(&d, FWCTL_RPC, &rpc_req(1, 0x805, 1, 0x1234, &[0; 16]), false);
+        let (ret, out) = ioctl(
+            &d,
+            FWCTL_RPC,
+            &rpc_req(1, 0x805, 1, 0x1234, &[0; 16]),
+            false,
+        );
         assert_eq!((ret, out[RPC_SIZE]), (0, 0x4));
         let mut short = rpc_req(1, 0x805, 1, 0x9020, &[]);
         short[8..12].copy_from_slice(&8u32.to_le_bytes());
-        assert_eq!(ioctl(&d, FWCTL_RPC, &short, true).0, -(libc::EMSGSIZE as i64));
+        assert_eq!(
+            ioctl(&d, FWCTL_RPC, &short, true).0,
+            -(libc::EMSGSIZE as i64)
+        );
         let odd = rpc_req(9, 0x805, 1, 0x9020, &[0; 16]);
-        assert_eq!(ioctl(&d, FWCTL_RPC, &odd, true).0, -(libc::EOPNOTSUPP as i64));
+        assert_eq!(
+            ioctl(&d, FWCTL_RPC, &odd, true).0,
+            -(libc::EOPNOTSUPP as i64)
+        );
         assert_eq!(ioctl(&d, 0x9a03, &i, true).0, -(libc::ENOTTY as i64));
         // Read-only register written: BAD_OP.
         let w = rpc_req(3, 0x805, 0, 0x9020, &[0; 160]);

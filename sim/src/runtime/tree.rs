@@ -232,7 +232,11 @@ pub fn build_fwctl_class(
             &format!("../../../bus/pci/devices/{}", devices[*i].bdf),
             &dir.join("device"),
         )?;
-        write_file(&dir.join("dev"), &format!("239:{}\n", n.trim_start_matches("fwctl")), 0o444)?;
+        write_file(
+            &dir.join("dev"),
+            &format!("239:{}\n", n.trim_start_matches("fwctl")),
+            0o444,
+        )?;
     }
     Ok(())
 }

@@ -129,7 +129,11 @@ pub unsafe extern "C" fn mlx5u_fwctl_umem_reg(
         let (Some(fd), false, false, false) =
             (fd, addr.is_null(), umem_id.is_null(), mkey_id.is_null())
         else {
-            return Err(fail(-libc::EINVAL, libc::EINVAL, "mlx5u_fwctl_umem_reg: bad arguments"));
+            return Err(fail(
+                -libc::EINVAL,
+                libc::EINVAL,
+                "mlx5u_fwctl_umem_reg: bad arguments",
+            ));
         };
         let (rsc, umem, mkey) = fwctl::umem_reg_fd(fd, addr as u64, len as u64)
             .map_err(|e| fail_with(-e.errno(), &e))?;
@@ -151,8 +155,13 @@ pub unsafe extern "C" fn mlx5u_fwctl_umem_reg(
 pub unsafe extern "C" fn mlx5u_fwctl_rsc_destroy(mf: *mut mfile, rsc_id: u32) -> c_int {
     call("mlx5u_fwctl_rsc_destroy", -1, || {
         // SAFETY: caller contract.
-        let fd = unsafe { fwctl_fd(mf) }
-            .ok_or_else(|| fail(-1, libc::EINVAL, "mlx5u_fwctl_rsc_destroy: no fwctl descriptor"))?;
+        let fd = unsafe { fwctl_fd(mf) }.ok_or_else(|| {
+            fail(
+                -1,
+                libc::EINVAL,
+                "mlx5u_fwctl_rsc_destroy: no fwctl descriptor",
+            )
+        })?;
         fwctl::rsc_destroy_fd(fd, rsc_id).map_err(|e| fail_with(-1, &e))?;
         Ok(0)
     })
@@ -175,7 +184,11 @@ pub unsafe extern "C" fn mlx5lib_alloc_umem_mkey_buff(
     call("mlx5lib_alloc_umem_mkey_buff", null, || {
         // SAFETY: caller contract.
         let fd = unsafe { fwctl_fd(mf) }.ok_or_else(|| {
-            fail(null, libc::EINVAL, "mlx5lib_alloc_umem_mkey_buff: no fwctl descriptor")
+            fail(
+                null,
+                libc::EINVAL,
+                "mlx5lib_alloc_umem_mkey_buff: no fwctl descriptor",
+            )
         })?;
         let align = usize::try_from(page_size).unwrap_or(0);
         if size == 0 || !align.is_power_of_two() || align < std::mem::size_of::<usize>() {
@@ -189,7 +202,11 @@ pub unsafe extern "C" fn mlx5lib_alloc_umem_mkey_buff(
         // SAFETY: posix_memalign into a local pointer; align is a power of two >= sizeof(void*).
         let rc = unsafe { libc::posix_memalign(&mut buf, align, size) };
         if rc != 0 || buf.is_null() {
-            return Err(fail(null, libc::ENOMEM, "mlx5lib_alloc_umem_mkey_buff: out of memory"));
+            return Err(fail(
+                null,
+                libc::ENOMEM,
+                "mlx5lib_alloc_umem_mkey_buff: out of memory",
+            ));
         }
         // SAFETY: buf has size bytes.
         unsafe { std::ptr::write_bytes(buf as *mut u8, 0, size) };
@@ -202,12 +219,17 @@ pub unsafe extern "C" fn mlx5lib_alloc_umem_mkey_buff(
             }
         };
         // SAFETY: malloc of one struct, checked, then fully written.
-        let b = unsafe { libc::malloc(std::mem::size_of::<mlx5_umem_buff>()) } as *mut mlx5_umem_buff;
+        let b =
+            unsafe { libc::malloc(std::mem::size_of::<mlx5_umem_buff>()) } as *mut mlx5_umem_buff;
         if b.is_null() {
             let _ = fwctl::rsc_destroy_fd(fd, rsc);
             // SAFETY: as above.
             unsafe { libc::free(buf) };
-            return Err(fail(null, libc::ENOMEM, "mlx5lib_alloc_umem_mkey_buff: out of memory"));
+            return Err(fail(
+                null,
+                libc::ENOMEM,
+                "mlx5lib_alloc_umem_mkey_buff: out of memory",
+            ));
         }
         // SAFETY: b points to writable memory for one mlx5_umem_buff.
         unsafe {
@@ -265,12 +287,21 @@ mod tests {
         // SAFETY: NULL / bad descriptors are accepted by every function.
         unsafe {
             let p = b.as_mut_ptr() as *mut c_void;
-            assert_eq!(fwctl_control_access_register(-1, p, 16, 0x9020, 1, &mut st, std::ptr::null_mut()), -1);
-            assert_eq!(fwctl_control_access_register(0, p, 0, 0x9020, 1, &mut st, std::ptr::null_mut()), -1);
+            assert_eq!(
+                fwctl_control_access_register(-1, p, 16, 0x9020, 1, &mut st, std::ptr::null_mut()),
+                -1
+            );
+            assert_eq!(
+                fwctl_control_access_register(0, p, 0, 0x9020, 1, &mut st, std::ptr::null_mut()),
+                -1
+            );
             assert_eq!(st, 7);
             fwctl_set_device_id(std::ptr::null_mut());
             let (mut u, mut k) = (0, 0);
-            assert_eq!(mlx5u_fwctl_umem_reg(std::ptr::null_mut(), p, 16, &mut u, &mut k), -libc::EINVAL);
+            assert_eq!(
+                mlx5u_fwctl_umem_reg(std::ptr::null_mut(), p, 16, &mut u, &mut k),
+                -libc::EINVAL
+            );
             assert_eq!(mlx5u_fwctl_rsc_destroy(std::ptr::null_mut(), 1), -1);
             assert!(mlx5lib_alloc_umem_mkey_buff(std::ptr::null_mut(), 4096, 4096).is_null());
             mlx5lib_free_umem_mkey_buff(std::ptr::null_mut());
@@ -283,7 +314,10 @@ mod tests {
             let f = std::fs::File::open("/dev/null").unwrap();
             m.fwctl_fd = std::os::fd::AsRawFd::as_raw_fd(&f);
             assert!(mlx5lib_alloc_umem_mkey_buff(&mut m, 4096, 4096).is_null());
-            assert_eq!(fwctl_control_access_register(m.fwctl_fd, p, 16, 0x9020, 1, &mut st, &mut m), -1);
+            assert_eq!(
+                fwctl_control_access_register(m.fwctl_fd, p, 16, 0x9020, 1, &mut st, &mut m),
+                -1
+            );
         }
     }
 }
