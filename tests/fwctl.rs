@@ -274,3 +274,76 @@ fn bad_input() {
     let r = node.access_reg(MGIR, false, &mut four).unwrap();
     assert_eq!(r.reg_status(), ME_REG_ACCESS_BAD_PARAM);
 }
+
+/// Upstream mstflint 4.36 tools (the optional fixture `MTCR_UPSTREAM_TOOLS`, default
+/// `/work/shared/upstream-4.36`; skipped when absent) on our library over a fwctl node:
+/// `mstfwctrl` prints what it prints on upstream's library, `mstreg` reads MGIR over fwctl as
+/// over ICMD.
+#[test]
+fn upstream_tools_over_fwctl() {
+    const BDF: &str = "0000:05:00.0";
+    let fixture = std::path::PathBuf::from(
+        std::env::var("MTCR_UPSTREAM_TOOLS")
+            .unwrap_or_else(|_| "/work/shared/upstream-4.36".into()),
+    );
+    let run = fixture.join("run");
+    if !run.is_file() {
+        eprintln!("SKIP: no upstream tool fixture at {}", fixture.display());
+        return;
+    }
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::upstream_tools_over_fwctl"),
+        &cfg(BDF, ""),
+    ) else {
+        return;
+    };
+    // Our library under the name the tools need.
+    let exe = std::env::current_exe().unwrap();
+    let ours = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("libmtcr_ul.so");
+    assert!(ours.is_file(), "{} (cargo build first)", ours.display());
+    let lib = std::env::temp_dir().join(format!("mtcr-fwctl-lib-{}", std::process::id()));
+    std::fs::create_dir_all(&lib).unwrap();
+    let _ = std::fs::remove_file(lib.join("libmtcr_ul.so.1"));
+    std::os::unix::fs::symlink(&ours, lib.join("libmtcr_ul.so.1")).unwrap();
+    let tool = |lib: Option<&std::path::Path>, args: &[&str]| -> String {
+        let mut c = std::process::Command::new(&run);
+        if let Some(l) = lib {
+            c.arg("--lib").arg(l);
+        }
+        let o = c.args(args).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}\n{out}\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let strip_pid = |s: String| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("Current PID"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mine = strip_pid(tool(Some(&lib), &["mstfwctrl", "fwctl0"]));
+    assert!(mine.contains("device ID: 0x20d"), "{mine}");
+    assert!(mine.contains("device type: ConnectX5"), "{mine}");
+    assert_eq!(mine, strip_pid(tool(None, &["mstfwctrl", "fwctl0"])));
+    let get = ["--reg_name", "MGIR", "--get"];
+    let over_fwctl = tool(
+        Some(&lib),
+        &[&["mstreg", "-d", "fwctl0"][..], &get].concat(),
+    );
+    assert!(over_fwctl.contains("hw_dev_id"), "{over_fwctl}");
+    let over_icmd = tool(Some(&lib), &[&["mstreg", "-d", BDF][..], &get].concat());
+    assert_eq!(over_fwctl, over_icmd);
+    let upstream = tool(None, &[&["mstreg", "-d", "fwctl0"][..], &get].concat());
+    assert_eq!(over_fwctl, upstream);
+    let _ = std::fs::remove_dir_all(&lib);
+}

@@ -7,6 +7,7 @@
 //! socket server → the command, with `LD_PRELOAD` and `MTCR_SIM_SOCKET` → stats → unmount.
 
 pub mod fs;
+mod fwctl;
 pub mod ns;
 pub mod server;
 pub mod tree;
@@ -392,6 +393,9 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         let mut paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
         paths.extend(fwctl_nodes.iter().map(|(_, n)| format!("/dev/fwctl/{n}")));
         tree::build_dev_nodes(dev, &paths)?;
+        if !fwctl_nodes.is_empty() {
+            fwctl::char_devices(&cfgs, &fwctl_nodes, &saved, &work, &mut cleanup);
+        }
     }
 
     // /dev/mem is mtcr's last memory-access fallback (mmap at the BAR's physical address,
