@@ -5,6 +5,7 @@
 
 use mtcr_sim::config::Faults;
 use mtcr_sim::testing::in_sim;
+use mtcr_ul::access::fwctl;
 use mtcr_ul::reg_access::RegPath;
 use mtcr_ul::select::PathKind;
 use mtcr_ul::types::*;
@@ -273,6 +274,36 @@ fn bad_input() {
     let mut four = [0u8; 4];
     let r = node.access_reg(MGIR, false, &mut four).unwrap();
     assert_eq!(r.reg_status(), ME_REG_ACCESS_BAD_PARAM);
+    // Raw RPCs with the wrong scope, an unknown scope, an unknown opcode, a short struct.
+    let raw = |scope: u32, size: u32, input: &[u8]| -> i32 {
+        let mut out = vec![0u8; input.len()];
+        let mut rpc = fwctl::FwctlRpc {
+            size,
+            scope,
+            in_len: input.len() as u32,
+            out_len: out.len() as u32,
+            r#in: input.as_ptr() as u64,
+            out: out.as_mut_ptr() as u64,
+        };
+        // SAFETY: in/out point to buffers of in_len/out_len bytes.
+        match unsafe { fwctl::raw_ioctl(node.fd(), fwctl::FWCTL_RPC, &mut rpc) } {
+            Ok(_) => 0,
+            Err(e) => e.raw_os_error().unwrap(),
+        }
+    };
+    let write = fwctl::build_access_reg(MPEGC, true, &[0u8; 44]);
+    let read = fwctl::build_access_reg(MGIR, false, &[0u8; 160]);
+    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &write), libc::EBADMSG);
+    assert_eq!(raw(9, 32, &read), libc::EOPNOTSUPP);
+    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 8, &read), libc::EINVAL);
+    let mut other = read.clone();
+    other[0..4].copy_from_slice(&(0x100u32 << 16).to_be_bytes());
+    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &other), libc::EBADMSG);
+    assert_eq!(
+        raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &read[..8]),
+        libc::EMSGSIZE
+    );
+    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &read), 0);
 }
 
 /// Upstream mstflint 4.36 tools (the optional fixture `MTCR_UPSTREAM_TOOLS`, default
