@@ -176,27 +176,8 @@ impl Device {
         read_size: usize,
         skip_write: bool,
     ) -> IcmdResult<()> {
-        if self.fwctl_node().is_some() {
-            // fwctl carries ACCESS_REGISTER only (the mlx5 fwctl driver passes ACCESS_REG).
-            if opcode == crate::reg_access::FLASH_REG_ACCESS {
-                let n = write_size.max(read_size);
-                if n > data.len() || n > ICMD_MAX_CMD_SIZE as usize {
-                    return Err(MError::new(
-                        ME_ICMD_SIZE_EXCEEDS_LIMIT,
-                        format!("ICMD command of {n} bytes exceeds {ICMD_MAX_CMD_SIZE}"),
-                    ));
-                }
-                return self.fwctl_icmd_reg_access(&mut data[..n]);
-            }
-            if self.path() == crate::select::PathKind::Fwctl {
-                return Err(MError::new(
-                    ME_ICMD_NOT_SUPPORTED,
-                    format!(
-                        "ICMD opcode {opcode:#x} is not available on a fwctl handle (fwctl \
-                         carries register access, opcode 0x9001, only)"
-                    ),
-                ));
-            }
+        if let Some(r) = self.fwctl_icmd(opcode, data, write_size, read_size) {
+            return r;
         }
         let _g = ICMD_LOCK.lock();
         let max = self.icmd_open()? as usize;

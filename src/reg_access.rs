@@ -221,6 +221,40 @@ impl Device {
         Ok(RegAccess::from_fwctl(r))
     }
 
+    /// ICMD on a handle with a fwctl node: ACCESS_REGISTER (0x9001) travels as one RPC
+    /// ([`fwctl_icmd_reg_access`](Self::fwctl_icmd_reg_access)); other opcodes are refused on a
+    /// fwctl handle (the mlx5 fwctl driver passes ACCESS_REG only) and left to ICMD (None)
+    /// when the node is attached to a PCI open. None without a node.
+    pub(crate) fn fwctl_icmd(
+        &self,
+        opcode: u16,
+        data: &mut [u8],
+        write_size: usize,
+        read_size: usize,
+    ) -> Option<IcmdResult<()>> {
+        self.fwctl_node()?;
+        if opcode == FLASH_REG_ACCESS {
+            let n = write_size.max(read_size);
+            if n > data.len() || n > ICMD_MAX_CMD_SIZE as usize {
+                return Some(Err(MError::new(
+                    ME_ICMD_SIZE_EXCEEDS_LIMIT,
+                    format!("ICMD command of {n} bytes exceeds {ICMD_MAX_CMD_SIZE}"),
+                )));
+            }
+            return Some(self.fwctl_icmd_reg_access(&mut data[..n]));
+        }
+        if self.path() == crate::select::PathKind::Fwctl {
+            return Some(Err(MError::new(
+                ME_ICMD_NOT_SUPPORTED,
+                format!(
+                    "ICMD opcode {opcode:#x} is not available on a fwctl handle (fwctl carries \
+                     register access, opcode 0x9001, only)"
+                ),
+            )));
+        }
+        None
+    }
+
     /// Run an ICMD ACCESS_REGISTER mailbox (operation TLV, register TLV, register) over the
     /// fwctl node: one FWCTL_RPC; the answer and the status (as a TLV status) are written
     /// back into the mailbox.
