@@ -15,6 +15,10 @@
 //! 6, `write4` 7 (+2 when the address space differs from the one selected last), blocks
 //! 2n + 4 (read) / 3n + 4 (write) per 4096 dwords; stock needs 11 / 11 / 3n + 8.
 //!
+//! fwctl (`access::fwctl`): a name containing `fwctl` opens that node (`PathKind::Fwctl`,
+//! register access only, crspace only for the hw id); a PCI open may attach its function's
+//! node ([`Device::attach_fwctl`]); either way `access_reg` goes over FWCTL_RPC.
+//!
 //! Opening (`Device::open`) requires euid 0 (EACCES otherwise, as stock); errors carry an
 //! errno (`Error::errno`) and a message naming the cause (kernel lockdown, truncated config
 //! space, busy semaphore with the way to clear it, unsupported PCI id, ...).
