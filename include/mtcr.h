@@ -564,6 +564,28 @@ const char *m_err2str(MError status);
 MError return_by_reg_status(int reg_status);
 
 /**
+ * `void set_fwctl_dev(char* fwctl_dev, u_int16_t domain, u_int8_t bus, u_int8_t dev,
+ * u_int8_t func)`: write `/dev/fwctl/fwctlN` of the function into `fwctl_dev`
+ * (`DEV_NAME_SZ` bytes), or an empty string when it has no fwctl node. NULL is ignored.
+ *
+ * # Safety
+ * `fwctl_dev` is NULL or writable for `DEV_NAME_SZ` bytes.
+ */
+void set_fwctl_dev(char *fwctl_dev, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
+ * `void open_fwctl_dev(mfile* mf, u_int16_t domain, u_int8_t bus, u_int8_t dev, u_int8_t
+ * func)`: open the fwctl node of the function and attach it to `mf`: `mf->fwctl_fd` is its
+ * descriptor and register access (`maccess_reg`, `mget_max_reg_size`, ACCESS_REGISTER
+ * through `icmd_send_command`) goes over it. Nothing changes when the function has no node
+ * or it does not open (errno and `mtcr_last_error` say why; `mf->fwctl_fd` stays -1).
+ *
+ * # Safety
+ * `mf` is NULL or from `mopen*`.
+ */
+void open_fwctl_dev(mfile *mf, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
  * `int icmd_open(mfile* mf)`: ME_OK when the device has an ICMD interface (VSEC gateway
  * with the ICMD and semaphore spaces, not livefish), else ME_ICMD_NOT_SUPPORTED.
  *

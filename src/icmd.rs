@@ -29,6 +29,8 @@ const SEM_TRIES: u32 = 256;
 pub struct MError {
     pub code: i32,
     pub detail: String,
+    /// The errno the C layer reports with it (None: EIO).
+    pub errno: Option<i32>,
 }
 
 impl MError {
@@ -36,7 +38,15 @@ impl MError {
         MError {
             code,
             detail: detail.into(),
+            errno: None,
         }
+    }
+
+    /// The same error, reported to C callers with `errno` instead of EIO (a system call's
+    /// own errno, e.g. EPERM from the kernel's fwctl scope check).
+    pub fn with_errno(mut self, errno: i32) -> MError {
+        self.errno = Some(errno);
+        self
     }
 }
 
@@ -107,6 +117,10 @@ impl Device {
     /// Whether ICMD can be used: functional VSEC with the ICMD and semaphore spaces, not a
     /// livefish device. Returns the maximal mailbox size in bytes.
     pub fn icmd_open(&self) -> IcmdResult<u32> {
+        if self.path() == crate::select::PathKind::Fwctl {
+            // Register-access mailboxes travel over fwctl (see `icmd_send`).
+            return Ok(ICMD_MAX_CMD_SIZE);
+        }
         if !self.supports_space(AS_ICMD) || !self.supports_space(AS_SEMAPHORE) {
             return Err(MError::new(
                 ME_ICMD_NOT_SUPPORTED,
@@ -187,6 +201,9 @@ impl Device {
         skip_write: bool,
         semaphore: bool,
     ) -> IcmdResult<()> {
+        if let Some(r) = self.fwctl_icmd(opcode, data, write_size, read_size) {
+            return r;
+        }
         let _g = ICMD_LOCK.lock();
         let max = self.icmd_open()? as usize;
         if write_size > max || read_size > max || write_size > data.len() || read_size > data.len()

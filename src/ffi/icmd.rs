@@ -15,7 +15,7 @@ use crate::icmd::MError;
 use crate::types::*;
 
 fn merr(e: MError) -> super::boundary::Failure<c_int> {
-    fail(e.code, libc::EIO, e.to_string())
+    fail(e.code, e.errno.unwrap_or(libc::EIO), e.to_string())
 }
 
 /// Record the ICMD interface parameters in the public `mf->icmd` fields.
@@ -230,13 +230,20 @@ pub unsafe extern "C" fn maccess_reg(
             .map_err(merr)
         })?;
         // SAFETY: caller contract.
-        unsafe { reg_status.write_unaligned(c_int::from(r.status)) };
+        unsafe { reg_status.write_unaligned(r.reg_status) };
+        if r.syndrome != 0 || c.active().fwctl_node().is_some() {
+            // SAFETY: ctx checked mf.
+            unsafe { (*mf).icmd.syndrome = r.syndrome as c_int };
+        }
         match r.status {
             0 => Ok(ME_OK),
-            st => Err(fail(
-                crate::reg_access::return_by_reg_status(c_int::from(st)),
+            _ => Err(fail(
+                r.code,
                 libc::EIO,
-                format!("register {reg_id:#x}: firmware status {:#x}", r.status),
+                format!(
+                    "register {reg_id:#x}: firmware status {:#x} (syndrome {:#x})",
+                    r.status, r.syndrome
+                ),
             )),
         }
     })

@@ -17,6 +17,7 @@ pub mod boundary;
 pub mod cmdif;
 pub mod enumerate;
 pub mod errstr;
+pub mod fwctl;
 pub(crate) mod handle;
 /// cbindgen:ignore
 pub mod helpers;

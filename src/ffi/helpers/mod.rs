@@ -5,6 +5,7 @@
 //! declare them through upstream's own headers). Upstream enums in signatures are `c_int`;
 //! the structs they take are defined here with upstream's layout.
 
+pub mod fwctrl;
 pub mod mtcr_common;
 pub mod mtcr_gpu;
 pub mod mtcr_ib_res_mgt;
