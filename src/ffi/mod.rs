@@ -17,6 +17,7 @@ pub mod boundary;
 pub mod cmdif;
 pub mod enumerate;
 pub mod errstr;
+pub mod fwctl_abi;
 pub(crate) mod handle;
 pub mod icmd;
 pub mod logger;
@@ -134,7 +135,7 @@ mod null_tests {
         set_increase_poll_time(3);
         assert_eq!(increase_poll_time(), 3);
         set_increase_poll_time(0);
-        assert!(mopen_fw_ctx(null_mut(), null_mut(), null_mut()).is_null());
+        assert!(mopen_fw_ctx(null_mut(), null_mut(), null_mut(), null_mut()).is_null());
         assert_eq!(errno(), libc::ENOTSUP);
     }
 }
