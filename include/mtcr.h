@@ -161,7 +161,7 @@ int MWRITE4_SEMAPHORE(mfile *mf, int offset, int value);
  * # Safety
  * `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
  */
-int mvpd_read4(mfile *mf, unsigned int offset, uint8_t *value);
+int mvpd_read4(mfile *mf, unsigned int offset, uint8_t value[4]);
 
 /**
  * `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: on a kernel-driver
@@ -172,7 +172,7 @@ int mvpd_read4(mfile *mf, unsigned int offset, uint8_t *value);
  * # Safety
  * `mf` NULL or from `mopen*`; `value` NULL or readable for 4 bytes.
  */
-int mvpd_write4(mfile *mf, unsigned int offset, uint8_t *value);
+int mvpd_write4(mfile *mf, unsigned int offset, uint8_t value[4]);
 
 /**
  * `int read_device_id(mfile* mf, u_int32_t* id)`: the hardware id (crspace 0xf0014 bits

@@ -270,6 +270,37 @@ fn fwctrl_ioctl(root: &Path) -> Result<cbindgen::Bindings, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Parameters upstream declares as arrays (`u_int8_t value[4]`), which cbindgen writes as
+/// pointers: a program redeclaring upstream's prototype would get -Warray-parameter (an error
+/// with -Werror). (header, text cbindgen writes, upstream's spelling).
+const ARRAY_PARAMS: &[(&str, &str, &str)] = &[
+    (
+        "mtcr.h",
+        "int mvpd_read4(mfile *mf, unsigned int offset, uint8_t *value);",
+        "int mvpd_read4(mfile *mf, unsigned int offset, uint8_t value[4]);",
+    ),
+    (
+        "mtcr.h",
+        "int mvpd_write4(mfile *mf, unsigned int offset, uint8_t *value);",
+        "int mvpd_write4(mfile *mf, unsigned int offset, uint8_t value[4]);",
+    ),
+];
+
+/// The text of one header: cbindgen's output with the [`ARRAY_PARAMS`] fix-ups (each must
+/// match exactly once, so a changed signature stops the generator instead of going unnoticed).
+fn render(name: &str, b: &cbindgen::Bindings) -> Result<String, String> {
+    let mut out = Vec::new();
+    b.write(&mut out);
+    let mut text = String::from_utf8(out).map_err(|e| e.to_string())?;
+    for (_, from, to) in ARRAY_PARAMS.iter().filter(|(h, _, _)| *h == name) {
+        if text.matches(from).count() != 1 {
+            return Err(format!("expected one `{from}` to rewrite as `{to}`"));
+        }
+        text = text.replace(from, to);
+    }
+    Ok(text)
+}
+
 type Gen = fn(&Path) -> Result<cbindgen::Bindings, String>;
 
 fn main() -> ExitCode {
@@ -284,9 +315,13 @@ fn main() -> ExitCode {
     }
     let gens: [Gen; 4] = [com_defs, mtcr_mf, mtcr_h, fwctrl_ioctl];
     for (name, gen) in HEADERS.into_iter().zip(gens) {
-        match gen(&root) {
-            Ok(b) => {
-                b.write_to_file(out.join(name));
+        match gen(&root).and_then(|b| render(name, &b)) {
+            Ok(text) => {
+                let path = out.join(name);
+                if let Err(e) = std::fs::write(&path, text) {
+                    eprintln!("genheaders: {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
             }
             Err(e) => {
                 eprintln!("genheaders: {name}: {e}");
