@@ -16,6 +16,7 @@ pub mod cmdif;
 pub mod device;
 pub mod error;
 pub mod ffi;
+pub mod fwctl_abi;
 pub mod icmd;
 pub(crate) mod packets;
 pub mod reg_access;

@@ -277,7 +277,7 @@ fn bad_input() {
     // Raw RPCs with the wrong scope, an unknown scope, an unknown opcode, a short struct.
     let raw = |scope: u32, size: u32, input: &[u8]| -> i32 {
         let mut out = vec![0u8; input.len()];
-        let mut rpc = fwctl::FwctlRpc {
+        let mut rpc = fwctl::fwctl_rpc {
             size,
             scope,
             in_len: input.len() as u32,
@@ -293,17 +293,26 @@ fn bad_input() {
     };
     let write = fwctl::build_access_reg(MPEGC, true, &[0u8; 44]);
     let read = fwctl::build_access_reg(MGIR, false, &[0u8; 160]);
-    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &write), libc::EBADMSG);
+    assert_eq!(
+        raw(fwctl::FWCTL_RPC_DEBUG_READ_ONLY, 32, &write),
+        libc::EBADMSG
+    );
     assert_eq!(raw(9, 32, &read), libc::EOPNOTSUPP);
-    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 8, &read), libc::EINVAL);
+    assert_eq!(
+        raw(fwctl::FWCTL_RPC_DEBUG_READ_ONLY, 8, &read),
+        libc::EINVAL
+    );
     let mut other = read.clone();
     other[0..4].copy_from_slice(&(0x100u32 << 16).to_be_bytes());
-    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &other), libc::EBADMSG);
     assert_eq!(
-        raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &read[..8]),
+        raw(fwctl::FWCTL_RPC_DEBUG_READ_ONLY, 32, &other),
+        libc::EBADMSG
+    );
+    assert_eq!(
+        raw(fwctl::FWCTL_RPC_DEBUG_READ_ONLY, 32, &read[..8]),
         libc::EMSGSIZE
     );
-    assert_eq!(raw(fwctl::SCOPE_DEBUG_READ_ONLY, 32, &read), 0);
+    assert_eq!(raw(fwctl::FWCTL_RPC_DEBUG_READ_ONLY, 32, &read), 0);
 }
 
 /// Upstream mstflint 4.36 tools (the optional fixture `MTCR_UPSTREAM_TOOLS`, default

@@ -5,10 +5,10 @@
 //!
 //! Facts (kernel `include/uapi/fwctl/fwctl.h`, mstflint v4.36 `fwctrl_ioctl.h` / `fwctrl.c`):
 //! * ioctls of type 0x9a, `_IO` numbers (no size bits), each argument starting with its own
-//!   size: `FWCTL_INFO` 0x9a00 ([`FwctlInfo`], 24 bytes), `FWCTL_RPC` 0x9a01 ([`FwctlRpc`], 32
+//!   size: `FWCTL_INFO` 0x9a00 ([`fwctl_info`], 24 bytes), `FWCTL_RPC` 0x9a01 ([`fwctl_rpc`], 32
 //!   bytes); mstflint also knows `FWCTL_RSC_DESTROY` 0x9a02 and `FWCTL_RSC_UMEM_REG` 0x9a03
 //!   (DMA memory; not in mainline).
-//! * Scope: reads [`SCOPE_DEBUG_READ_ONLY`], writes [`SCOPE_DEBUG_WRITE_FULL`] (the kernel wants
+//! * Scope: reads [`FWCTL_RPC_DEBUG_READ_ONLY`], writes [`FWCTL_RPC_DEBUG_WRITE_FULL`] (the kernel wants
 //!   CAP_SYS_RAWIO for it: EPERM otherwise, and taints itself).
 //! * The mlx5 RPC: input dword0 bits 31:16 opcode, dword1 bits 15:0 op_mod (1 read, 0
 //!   write), dword2 bits 15:0 register id, dword3 argument (0), the raw register from byte
@@ -32,98 +32,20 @@ use crate::error::{Error, Result};
 use crate::select::PathKind;
 use crate::types::*;
 
-/// ioctl type of fwctl.
-pub const FWCTL_TYPE: u32 = 0x9a;
-/// `_IO(0x9a, 0)`.
-pub const FWCTL_INFO: u32 = FWCTL_TYPE << 8;
-/// `_IO(0x9a, 1)`.
-pub const FWCTL_RPC: u32 = FWCTL_TYPE << 8 | 1;
-/// `_IO(0x9a, 2)` (mstflint's DMA extension, not in mainline).
-pub const FWCTL_RSC_DESTROY: u32 = FWCTL_TYPE << 8 | 2;
-/// `_IO(0x9a, 3)` (mstflint's DMA extension, not in mainline).
-pub const FWCTL_RSC_UMEM_REG: u32 = FWCTL_TYPE << 8 | 3;
-/// `FWCTL_DEVICE_TYPE_MLX5`.
-pub const FWCTL_DEVICE_TYPE_MLX5: u32 = 1;
-/// `FWCTL_RPC_DEBUG_READ_ONLY`.
-pub const SCOPE_DEBUG_READ_ONLY: u32 = 1;
-/// `FWCTL_RPC_DEBUG_WRITE_FULL` (needs CAP_SYS_RAWIO).
-pub const SCOPE_DEBUG_WRITE_FULL: u32 = 3;
+pub use crate::fwctl_abi::*;
+
 /// mlx5 command opcode ACCESS_REG.
 pub const MLX5_CMD_OP_ACCESS_REG: u32 = 0x805;
 /// Bytes of the ACCESS_REG command header in front of the register (in and out).
 pub const ACCESS_REG_HDR: usize = 16;
-/// op_mod of a register read (`FWCTL_METHOD_READ`).
-pub const FWCTL_METHOD_READ: u32 = 1;
-/// op_mod of a register write (`FWCTL_METHOD_WRITE`).
-pub const FWCTL_METHOD_WRITE: u32 = 0;
 /// MGIR, whose hardware-info dword 2 is the hw id (as mstflint reads it at open).
 pub const REG_MGIR: u16 = 0x9020;
 /// Largest register over fwctl: the ICMD limit, as mstflint reports it (ICMD_MAX_REG_SIZE).
 pub const FWCTL_MAX_REG_SIZE: u32 = ICMD_MAX_CMD_SIZE - 20;
 /// `mfile.flags` of a fwctl handle.
 pub const FWCTL_MDEVS_FLAGS: u32 = MDEVS_TAVOR_CR;
-
-/// `struct fwctl_info`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FwctlInfo {
-    pub size: u32,
-    pub flags: u32,
-    pub out_device_type: u32,
-    pub device_data_len: u32,
-    pub out_device_data: u64,
-}
-
-/// `struct fwctl_rpc`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FwctlRpc {
-    pub size: u32,
-    pub scope: u32,
-    pub in_len: u32,
-    pub out_len: u32,
-    pub r#in: u64,
-    pub out: u64,
-}
-
-/// `struct fwctl_rsc_umem_reg` (mstflint's extension).
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FwctlRscUmemReg {
-    pub size: u32,
-    /// Explicit padding (sent as zero).
-    pub pad0: u32,
-    pub flags: u64,
-    pub addr: u64,
-    pub len: u64,
-    pub umem_id: u32,
-    pub mkey_id: u32,
-    pub rsc_id: u32,
-    /// Explicit padding (sent as zero).
-    pub pad1: u32,
-}
-
-/// `struct fwctl_rsc_destroy` (mstflint's extension).
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FwctlRscDestroy {
-    pub size: u32,
-    /// Explicit padding (sent as zero).
-    pub pad0: u32,
-    pub flags: u64,
-    pub r#type: u32,
-    pub rsc_id: u32,
-}
-
-/// `FWCTL_UMEM_FLAG_MKEY | FWCTL_UMEM_FLAG_MCDD`.
-pub const FWCTL_UMEM_FLAGS: u64 = 0x3;
-
-const _: () = {
-    assert!(std::mem::size_of::<FwctlInfo>() == 24);
-    assert!(std::mem::size_of::<FwctlRpc>() == 32);
-    assert!(std::mem::size_of::<FwctlRscUmemReg>() == 48);
-    assert!(std::mem::size_of::<FwctlRscDestroy>() == 24);
-};
+/// `FWCTL_UMEM_FLAG_MKEY | FWCTL_UMEM_FLAG_MCDD` as one ioctl field.
+const UMEM_FLAGS: u64 = (FWCTL_UMEM_FLAG_MKEY | FWCTL_UMEM_FLAG_MCDD) as u64;
 
 /// One fwctl ioctl on `fd` with the struct at `arg`.
 ///
@@ -211,7 +133,7 @@ pub fn build_access_reg(reg_id: u16, write: bool, data: &[u8]) -> Vec<u8> {
 fn rpc_error(e: std::io::Error, reg_id: u16, write: bool, scope: u32) -> Error {
     let what = if write { "write" } else { "read" };
     match e.raw_os_error() {
-        Some(libc::EPERM) if scope == SCOPE_DEBUG_WRITE_FULL => Error::Permission(format!(
+        Some(libc::EPERM) if scope == FWCTL_RPC_DEBUG_WRITE_FULL => Error::Permission(format!(
             "fwctl: register {reg_id:#x} {what} refused: the write scope \
              (FWCTL_RPC_DEBUG_WRITE_FULL) needs CAP_SYS_RAWIO"
         )),
@@ -239,12 +161,12 @@ pub fn access_reg_fd(fd: RawFd, reg_id: u16, write: bool, data: &mut [u8]) -> Re
     let input = build_access_reg(reg_id, write, data);
     let mut out = vec![0u8; len];
     let scope = if write {
-        SCOPE_DEBUG_WRITE_FULL
+        FWCTL_RPC_DEBUG_WRITE_FULL
     } else {
-        SCOPE_DEBUG_READ_ONLY
+        FWCTL_RPC_DEBUG_READ_ONLY
     };
-    let mut rpc = FwctlRpc {
-        size: std::mem::size_of::<FwctlRpc>() as u32,
+    let mut rpc = fwctl_rpc {
+        size: std::mem::size_of::<fwctl_rpc>() as u32,
         scope,
         in_len: len32,
         out_len: len32,
@@ -273,8 +195,8 @@ pub fn access_reg_fd(fd: RawFd, reg_id: u16, write: bool, data: &mut [u8]) -> Re
 /// FWCTL_INFO on `fd`: (device type, device data, up to `data_len` bytes).
 pub fn info_fd(fd: RawFd, data_len: usize) -> Result<(u32, Vec<u8>)> {
     let mut data = vec![0u8; data_len];
-    let mut info = FwctlInfo {
-        size: std::mem::size_of::<FwctlInfo>() as u32,
+    let mut info = fwctl_info {
+        size: std::mem::size_of::<fwctl_info>() as u32,
         device_data_len: data_len as u32,
         out_device_data: if data_len > 0 {
             data.as_mut_ptr() as u64
@@ -293,9 +215,9 @@ pub fn info_fd(fd: RawFd, data_len: usize) -> Result<(u32, Vec<u8>)> {
 /// FWCTL_RSC_UMEM_REG (mstflint's DMA extension): register `len` bytes of user memory at
 /// `addr` with a memory key. Returns (resource id, umem id, mkey id).
 pub fn umem_reg_fd(fd: RawFd, addr: u64, len: u64) -> Result<(u32, u32, u32)> {
-    let mut r = FwctlRscUmemReg {
-        size: std::mem::size_of::<FwctlRscUmemReg>() as u32,
-        flags: FWCTL_UMEM_FLAGS,
+    let mut r = fwctl_rsc_umem_reg {
+        size: std::mem::size_of::<fwctl_rsc_umem_reg>() as u32,
+        flags: UMEM_FLAGS,
         addr,
         len,
         ..Default::default()
@@ -309,8 +231,8 @@ pub fn umem_reg_fd(fd: RawFd, addr: u64, len: u64) -> Result<(u32, u32, u32)> {
 
 /// FWCTL_RSC_DESTROY (mstflint's DMA extension): release resource `rsc_id`.
 pub fn rsc_destroy_fd(fd: RawFd, rsc_id: u32) -> Result<()> {
-    let mut r = FwctlRscDestroy {
-        size: std::mem::size_of::<FwctlRscDestroy>() as u32,
+    let mut r = fwctl_rsc_destroy {
+        size: std::mem::size_of::<fwctl_rsc_destroy>() as u32,
         rsc_id,
         ..Default::default()
     };

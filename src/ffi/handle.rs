@@ -283,7 +283,7 @@ pub(crate) unsafe fn sync_fields(mf: *mut mfile, dev: &Device) {
     m.tp = dev.mtype();
     m.flags = dev.mdevs_flags();
     m.functional_vsec_supp = c_int::from(dev.functional_vsec());
-    m.pxir_vsec_supp = c_int::from(dev.pxir_vsec());
+    m.pxir_vsec_supp = u32::from(dev.pxir_vsec());
     m.vsec_cap_mask = dev.vsec_cap_mask();
     m.address_space = dev.address_space() as c_int;
     m.pci_device_id = dev.info().device_id;

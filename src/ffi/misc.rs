@@ -105,7 +105,7 @@ pub unsafe extern "C" fn get_dma_pages(
         let c = unsafe { ctx(mf, -1) }?;
         let d = c.active();
         // SAFETY: caller contract.
-        if unsafe { (*mf).user_page_list[0] } != 0 {
+        if !unsafe { (*mf).user_page_list.page_list }.is_null() {
             return Err(fail(
                 -1,
                 libc::EBUSY,
@@ -140,7 +140,8 @@ pub unsafe extern "C" fn get_dma_pages(
                 // SAFETY: caller contract (writable); mf is live.
                 unsafe {
                     page_info.write_unaligned(info);
-                    (*mf).user_page_list = [addr, pages as u64];
+                    (*mf).user_page_list.page_list = buf.cast();
+                    (*mf).user_page_list.page_amount = page_amount;
                 }
                 Ok(0)
             }
@@ -173,14 +174,15 @@ pub unsafe extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -
         d.release_dma_pages(page_amount as usize)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: mf is live.
-        let [addr, pages] = unsafe { (*mf).user_page_list };
-        if addr != 0 {
-            let len = pages as usize * crate::access::driver::page_size() as usize;
+        let held = unsafe { (*mf).user_page_list };
+        if !held.page_list.is_null() {
+            let len = held.page_amount as usize * crate::access::driver::page_size() as usize;
             // SAFETY: the buffer get_dma_pages allocated and recorded.
             unsafe {
-                libc::munlock(addr as *mut libc::c_void, len);
-                libc::free(addr as *mut libc::c_void);
-                (*mf).user_page_list = [0, 0];
+                libc::munlock(held.page_list.cast(), len);
+                libc::free(held.page_list.cast());
+                (*mf).user_page_list.page_list = std::ptr::null_mut();
+                (*mf).user_page_list.page_amount = 0;
             }
         }
         Ok(0)

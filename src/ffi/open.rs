@@ -93,15 +93,19 @@ pub unsafe extern "C" fn mopen_adv(name: *const c_char, mtype: MType) -> *mut mf
     })
 }
 
-/// `mfile* mopen_fw_ctx(void*, void*, void*)`: firmware-context opens are not supported on
-/// Linux: always NULL (errno ENOTSUP).
+/// `mfile* mopen_fw_ctx(void* fw_cmd_context, void* fw_cmd_func, void* dma_func,
+/// void* extra_data)`: firmware-context (UEFI) opens are not supported on Linux: always NULL
+/// (errno ENOTSUP); no argument is read, so callers passing upstream's three arguments are safe
+/// too. Not declared in `mtcr.h` (upstream's header has it only in a comment, and mflash /
+/// fw_comps_mgr define a static function of that name).
 #[no_mangle]
 pub extern "C" fn mopen_fw_ctx(
     fw_cmd_context: *mut c_void,
     fw_cmd_func: *mut c_void,
-    extra: *mut c_void,
+    dma_func: *mut c_void,
+    extra_data: *mut c_void,
 ) -> *mut mfile {
-    let _ = (fw_cmd_context, fw_cmd_func, extra);
+    let _ = (fw_cmd_context, fw_cmd_func, dma_func, extra_data);
     call("mopen_fw_ctx", ptr::null_mut(), || {
         Err(fail(
             ptr::null_mut(),

@@ -10,16 +10,7 @@ use crate::access::fwctl;
 use crate::ffi::abi::mfile;
 use crate::ffi::boundary::{call, fail, fail_with};
 
-/// `struct mlx5_umem_buff` (mstflint's `fwctrl_ioctl.h`).
-#[repr(C)]
-#[derive(Debug)]
-pub struct mlx5_umem_buff {
-    pub buff: *mut c_void,
-    pub size: usize,
-    pub umem_id: u32,
-    pub umem_mkey: u32,
-    pub rsc_id: u32,
-}
+pub use crate::fwctl_abi::mlx5_umem_buff;
 
 /// The fwctl descriptor of `mf`: its own (`fd` of a fwctl handle), else an attached one.
 ///
@@ -257,7 +248,7 @@ pub unsafe extern "C" fn mlx5lib_free_umem_mkey_buff(mf: *mut mfile) {
             return Ok(());
         }
         // SAFETY: caller contract.
-        let b = unsafe { (*mf).umem_buff } as *mut mlx5_umem_buff;
+        let b = unsafe { (*mf).umem_buff };
         if b.is_null() {
             return Ok(());
         }
