@@ -1,0 +1,186 @@
+//! The firmware model checked by mstflint itself: images from `mtcr-sim image` queried and
+//! verified by upstream's mstflint (the tool fixture `shared/upstream-4.36`, on upstream's
+//! library) and by Debian's stock mstflint 4.21.
+//!
+//! The fixture may be absent on a developer machine: those tests print SKIP. Debian's
+//! mstflint is installed by `scripts/install-deps.sh`: absent, its tests print SKIP, or fail
+//! with CI=true.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SIM: &str = env!("CARGO_BIN_EXE_mtcr-sim");
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The fixture's `run` script: `MTCR_UPSTREAM_FIXTURE`, else `shared/upstream-4.36` beside
+/// one of the checkout's ancestors (the main checkout and its worktrees share it).
+fn fixture(test: &str) -> Option<PathBuf> {
+    let found = match std::env::var_os("MTCR_UPSTREAM_FIXTURE") {
+        Some(d) => Some(PathBuf::from(d).join("run")),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|a| a.join("shared/upstream-4.36/run"))
+            .find(|p| p.is_file()),
+    };
+    if found.is_none() {
+        eprintln!("SKIP: {test}: the upstream tool fixture (shared/upstream-4.36) is absent");
+    }
+    found
+}
+
+/// Debian's stock mstflint (fails under CI when absent).
+fn debian_mstflint(test: &str) -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin/mstflint");
+    if p.is_file() {
+        return Some(p);
+    }
+    assert!(
+        !ci(),
+        "{test}: /usr/bin/mstflint is missing (scripts/install-deps.sh)"
+    );
+    eprintln!("SKIP: {test}: Debian's mstflint is not installed");
+    None
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("mtcr-sim-fw-{}-{tag}.bin", std::process::id()))
+}
+
+/// `mtcr-sim image ARGS -o <tmp>`; returns the file.
+fn image(tag: &str, args: &[&str]) -> PathBuf {
+    let out = tmp(tag);
+    let o = Command::new(SIM)
+        .arg("image")
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("run mtcr-sim image");
+    assert!(
+        o.status.success(),
+        "mtcr-sim image {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+struct Tool(Vec<PathBuf>);
+
+impl Tool {
+    /// Upstream's mstflint through the fixture (upstream's library).
+    fn upstream(run: PathBuf) -> Tool {
+        Tool(vec![run, "mstflint".into()])
+    }
+    fn debian(bin: PathBuf) -> Tool {
+        Tool(vec![bin])
+    }
+    fn run(&self, args: &[&std::ffi::OsStr]) -> Output {
+        Command::new(&self.0[0])
+            .args(&self.0[1..])
+            .args(args)
+            .output()
+            .expect("run mstflint")
+    }
+    /// `mstflint -i FILE CMD...` → (exit code, stdout + stderr).
+    fn on_image(&self, file: &Path, cmd: &[&str]) -> (i32, String) {
+        let mut a: Vec<&std::ffi::OsStr> = vec!["-i".as_ref(), file.as_os_str()];
+        a.extend(cmd.iter().map(|s| std::ffi::OsStr::new(*s)));
+        let o = self.run(&a);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.code().unwrap_or(-1), text)
+    }
+}
+
+/// A good image with non-default content: query shows it, verify accepts it.
+fn good_image_accepted(tool: &Tool, tag: &str, full: bool) {
+    let f = image(
+        tag,
+        &[
+            "--fw-version",
+            "16.34.1002",
+            "--psid",
+            "MT_0000000123",
+            "--release-date",
+            "2023-11-07",
+            "--description",
+            "sim test card",
+            "--guid",
+            "0x0002c90300001230",
+        ],
+    );
+    let q: &[&str] = if full { &["q", "full"] } else { &["q"] };
+    let (rc, out) = tool.on_image(&f, q);
+    assert_eq!(rc, 0, "query failed:\n{out}");
+    for want in [
+        "Image type:            FS4",
+        "FW Version:            16.34.1002",
+        "FW Release Date:       7.11.2023",
+        "PSID:                  MT_0000000123",
+        "0002c90300001230",
+        "0002c9001230",
+    ] {
+        assert!(out.contains(want), "query lacks {want:?}:\n{out}");
+    }
+    if full {
+        assert!(
+            out.contains("Description:           sim test card"),
+            "query full lacks the description:\n{out}"
+        );
+    }
+    let (rc, out) = tool.on_image(&f, &["v"]);
+    assert_eq!(rc, 0, "verify failed:\n{out}");
+    assert!(out.contains("(IMAGE_INFO) - OK"), "{out}");
+    assert!(out.contains("(DEV_INFO) - OK"), "{out}");
+    assert!(out.contains("FW image verification succeeded"), "{out}");
+    let _ = std::fs::remove_file(f);
+}
+
+/// Spoiled images are refused by verify (bad CRC) or by query and verify (truncated).
+fn bad_images_refused(tool: &Tool, tag: &str) {
+    let f = image(&format!("{tag}-badcrc"), &["--spoil", "bad-crc"]);
+    let (rc, out) = tool.on_image(&f, &["v"]);
+    assert_ne!(rc, 0, "verify accepted a bad CRC:\n{out}");
+    assert!(
+        out.contains("(MAIN_CODE)") && out.contains("wrong CRC"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(f);
+    let f = image(&format!("{tag}-trunc"), &["--spoil", "truncated"]);
+    let (rc, out) = tool.on_image(&f, &["q"]);
+    assert_ne!(rc, 0, "query accepted a truncated image:\n{out}");
+    let (rc, out) = tool.on_image(&f, &["v"]);
+    assert_ne!(rc, 0, "verify accepted a truncated image:\n{out}");
+    let _ = std::fs::remove_file(f);
+    // An image for another device is a valid image of that device.
+    let f = image(&format!("{tag}-cx6"), &["--device", "connectx6"]);
+    let (rc, out) = tool.on_image(&f, &["v"]);
+    assert_eq!(rc, 0, "{out}");
+    let _ = std::fs::remove_file(f);
+}
+
+#[test]
+fn upstream_mstflint_queries_and_verifies_generated_images() {
+    let Some(run) = fixture("upstream_mstflint_queries_and_verifies_generated_images") else {
+        return;
+    };
+    let t = Tool::upstream(run);
+    good_image_accepted(&t, "up", true);
+    bad_images_refused(&t, "up");
+}
+
+#[test]
+fn debian_mstflint_queries_and_verifies_generated_images() {
+    let Some(bin) = debian_mstflint("debian_mstflint_queries_and_verifies_generated_images") else {
+        return;
+    };
+    let t = Tool::debian(bin);
+    good_image_accepted(&t, "deb", false);
+    bad_images_refused(&t, "deb");
+}
