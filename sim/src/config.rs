@@ -166,6 +166,9 @@ pub struct DeviceConfig {
     /// With `tools_hcr`: the mailbox is also mapped into crspace at 0xe0000 ("CR mailbox").
     #[serde(default)]
     pub tools_hcr_cr_mbox: bool,
+    /// The flash and the firmware on it (see `sim/FIRMWARE.md`).
+    #[serde(default)]
+    pub firmware: FirmwareConfig,
 }
 
 impl Default for DeviceConfig {
@@ -323,6 +326,51 @@ impl ModelInfo {
                 format!("unknown model {name:?} (known: {})", names.join(", "))
             })
     }
+}
+
+/// The device's flash and firmware (`[device.firmware]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareConfig {
+    /// Model a flash with firmware. Default: on for the FS4 models (connectx5, connectx6),
+    /// off for the others (their flash registers answer "not supported").
+    #[serde(default)]
+    pub flash: Option<bool>,
+    /// Version of the generated image preloaded into the flash.
+    #[serde(default = "default_fw_version")]
+    pub fw_version: String,
+    /// PSID of the generated image.
+    #[serde(default = "default_psid")]
+    pub psid: String,
+    /// Flash size in bytes: a power of two, 1 MiB to 16 MiB. It holds two image slots of
+    /// half its size each, the device data sitting in the top of the second one.
+    #[serde(default = "default_flash_size")]
+    pub flash_size: usize,
+    /// An image file (e.g. from `mtcr-sim image`) to put in slot 0 instead of a generated
+    /// one; its device data (DTOC) goes to the top of the flash.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// A file backing the flash: used as the flash when it exists (its size must be
+    /// `flash_size`), else created from the image; every flash change is written to it, so
+    /// the flash persists across runs.
+    #[serde(default)]
+    pub flash_file: Option<String>,
+}
+
+impl Default for FirmwareConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+fn default_fw_version() -> String {
+    "16.35.1012".into()
+}
+fn default_psid() -> String {
+    "MT_0000000008".into()
+}
+fn default_flash_size() -> usize {
+    2 << 20
 }
 
 /// VPD image content.

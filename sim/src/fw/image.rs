@@ -510,7 +510,10 @@ pub fn build_slot(p: &ImageParams) -> Vec<u8> {
 /// address of the area's first byte (the DTOC entries hold absolute addresses); the area is
 /// `4 * SECTOR` bytes.
 pub fn build_dev_data(p: &ImageParams, base: usize) -> Vec<u8> {
-    let sections = dev_sections(p);
+    dev_area(&dev_sections(p), base)
+}
+
+fn dev_area(sections: &[Section], base: usize) -> Vec<u8> {
     let mut area = vec![0xffu8; DEV_DATA_SIZE];
     let dtoc = DEV_DATA_SIZE - SECTOR;
     area[dtoc..dtoc + TOC_ENTRY].copy_from_slice(&toc_header(DTOC_ASCII, sections.len()));
@@ -558,6 +561,45 @@ pub fn build_flash(p: &ImageParams, size: usize) -> Result<Vec<u8>, String> {
     Ok(f)
 }
 
+/// A flash of `size` bytes from an image file (as [`build_file`] writes them): the file's
+/// image in slot 0, its device data sections laid out again at the top of the flash.
+pub fn flash_from_file(file: &[u8], size: usize) -> Result<Vec<u8>, String> {
+    let info = check(file)?;
+    let dev = info
+        .dev
+        .as_ref()
+        .ok_or("the image has no device data (no DTOC at its end)")?;
+    let slot = &file[info.start..info.start + info.image_size as usize];
+    let slot_size = 1usize << info.log2_slot_size;
+    if slot.len() > slot_size
+        || 2 * slot_size > size
+        || slot_size + slot.len() > size - DEV_DATA_SIZE
+    {
+        return Err(format!(
+            "the image ({:#x} bytes, slots of {slot_size:#x}) does not fit a flash of {size:#x} bytes",
+            slot.len()
+        ));
+    }
+    if dev.dtoc.len() > DEV_DATA_SIZE / SECTOR - 1
+        || dev.dtoc.iter().any(|e| e.size as usize > SECTOR)
+    {
+        return Err("the device data does not fit the model's device data area".into());
+    }
+    let sections: Vec<Section> = dev
+        .dtoc
+        .iter()
+        .map(|e| {
+            let a = e.addr as usize;
+            Section::new(e.ty, e.crc, file[a..a + e.size as usize].to_vec())
+        })
+        .collect();
+    let mut f = vec![0xffu8; size];
+    f[..slot.len()].copy_from_slice(slot);
+    let base = size - DEV_DATA_SIZE;
+    f[base..].copy_from_slice(&dev_area(&sections, base));
+    Ok(f)
+}
+
 /// Ways to spoil an image for negative tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spoil {
@@ -591,6 +633,7 @@ pub fn spoil(img: &mut Vec<u8>, how: Spoil) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TocEntry {
     pub ty: u8,
+    pub crc: CrcKind,
     /// Byte address (relative to the image start for the ITOC, absolute for the DTOC).
     pub addr: u32,
     /// Size in bytes.
@@ -675,7 +718,12 @@ fn read_toc(buf: &[u8], at: usize, first: u32, base: usize) -> Result<Vec<TocEnt
         if !ok {
             return Err(format!("{what} section {ty:#x} at {sa:#x}: CRC wrong"));
         }
-        out.push(TocEntry { ty, addr, size });
+        out.push(TocEntry {
+            ty,
+            crc: kind,
+            addr,
+            size,
+        });
     }
     Err(format!("{what} at {at:#x} has no end entry"))
 }

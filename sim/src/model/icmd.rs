@@ -64,6 +64,11 @@ impl Icmd {
         }
     }
 
+    /// Give the access registers a flash and running firmware.
+    pub fn set_firmware(&mut self, fw: super::firmware::Firmware) {
+        self.regs.fw = Some(fw);
+    }
+
     fn mbox_index(addr: u32) -> Option<usize> {
         (ICMD_MAILBOX..ICMD_MAILBOX + ICMD_MAX_CMD_SIZE)
             .contains(&addr)

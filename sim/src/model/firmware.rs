@@ -1,0 +1,223 @@
+//! The firmware side of a simulated device: its flash (see [`super::flash`]) preloaded with
+//! a generated (or given) image, and the firmware "running" from it, which MGIR reports.
+//! Documented in `sim/FIRMWARE.md`.
+
+use std::fs::OpenOptions;
+use std::io::Read;
+
+use super::flash::{self, Flash};
+use crate::config::{DeviceConfig, FirmwareConfig};
+use crate::fw::image::{self, Device, ImageParams};
+
+/// Crspace addresses of the cache replacement offset / command fields a ConnectX-5 exposes;
+/// non-zero means the firmware runs from flash, so the tools go through it (MFBA) for flash
+/// access instead of driving the flash gateway themselves.
+pub const CACHE_REP_OFF_ADDR: u32 = 0xf0408;
+pub const CACHE_REP_CMD_ADDR: u32 = 0xf040c;
+
+/// What the running firmware says about itself (from the image it booted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Running {
+    pub version: (u16, u16, u16),
+    pub date: (u16, u8, u8),
+    pub psid: String,
+}
+
+pub(crate) struct Firmware {
+    pub flash: Flash,
+    /// None when the flash holds no valid image (the device would be in recovery).
+    pub running: Option<Running>,
+}
+
+/// The image generator's device for a model, for the models that use FS4 images.
+fn fs4_device(model: &str) -> Option<Device> {
+    match model.to_ascii_lowercase().as_str() {
+        "connectx5" => Some(Device::CONNECTX5),
+        "connectx6" => Some(Device::CONNECTX6),
+        _ => None,
+    }
+}
+
+/// Whether the device has a flash model.
+pub fn enabled(cfg: &DeviceConfig) -> bool {
+    cfg.firmware
+        .flash
+        .unwrap_or_else(|| fs4_device(&cfg.model).is_some())
+}
+
+fn params(cfg: &DeviceConfig, fw: &FirmwareConfig) -> Result<ImageParams, String> {
+    let device = fs4_device(&cfg.model).ok_or_else(|| {
+        format!(
+            "firmware.flash: no firmware image model for {} (connectx5, connectx6)",
+            cfg.model
+        )
+    })?;
+    if fw.psid.is_empty() || fw.psid.len() > 16 {
+        return Err(format!("firmware.psid {:?}: 1 to 16 characters", fw.psid));
+    }
+    let mut p = ImageParams {
+        fw_version: image::parse_version(&fw.fw_version)
+            .map_err(|e| format!("firmware.fw_version: {e}"))?,
+        psid: fw.psid.clone(),
+        device,
+        ..ImageParams::default()
+    };
+    if device != Device::CONNECTX5 {
+        p.description = format!("{} (simulated)", cfg.model_info().description);
+    }
+    Ok(p)
+}
+
+/// Cheap checks of the firmware configuration (no image is built).
+pub fn validate(cfg: &DeviceConfig) -> Result<(), String> {
+    if !enabled(cfg) {
+        return Ok(());
+    }
+    params(cfg, &cfg.firmware)?;
+    if !flash::valid_size(cfg.firmware.flash_size) {
+        return Err(format!(
+            "firmware.flash_size {:#x}: want a power of two from 1 MiB to 16 MiB",
+            cfg.firmware.flash_size
+        ));
+    }
+    Ok(())
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+impl Firmware {
+    /// Build the firmware of a device (None when it has no flash model).
+    pub fn build(cfg: &DeviceConfig) -> Result<Option<Firmware>, String> {
+        if !enabled(cfg) {
+            return Ok(None);
+        }
+        validate(cfg)?;
+        let fw = &cfg.firmware;
+        let size = fw.flash_size;
+        let fresh = || -> Result<Vec<u8>, String> {
+            match &fw.image {
+                Some(path) => image::flash_from_file(&read_file(path)?, size)
+                    .map_err(|e| format!("firmware.image {path}: {e}")),
+                None => image::build_flash(&params(cfg, fw)?, size),
+            }
+        };
+        let (data, file) = match &fw.flash_file {
+            None => (fresh()?, None),
+            Some(path) => {
+                let mut f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(|e| format!("firmware.flash_file {path}: {e}"))?;
+                let len = f.metadata().map_err(|e| format!("{path}: {e}"))?.len();
+                let data = if len == 0 {
+                    let d = fresh()?;
+                    std::os::unix::fs::FileExt::write_all_at(&f, &d, 0)
+                        .map_err(|e| format!("firmware.flash_file {path}: {e}"))?;
+                    d
+                } else if len as usize == size {
+                    let mut d = Vec::with_capacity(size);
+                    f.read_to_end(&mut d)
+                        .map_err(|e| format!("firmware.flash_file {path}: {e}"))?;
+                    d
+                } else {
+                    return Err(format!(
+                        "firmware.flash_file {path}: {len} bytes, flash_size is {size}"
+                    ));
+                };
+                (data, Some(f))
+            }
+        };
+        let mut fw = Firmware {
+            flash: Flash::new(data, file)?,
+            running: None,
+        };
+        fw.boot();
+        Ok(Some(fw))
+    }
+
+    /// (Re)load the running firmware from the flash, as a reset does.
+    pub fn boot(&mut self) {
+        self.running = image::check(self.flash.contents()).ok().map(|i| Running {
+            version: i.fw_version,
+            date: i.release_date,
+            psid: i.psid,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: &str) -> DeviceConfig {
+        crate::config::SimConfig::from_toml(&format!("[[device]]\n{extra}"))
+            .unwrap()
+            .devices
+            .remove(0)
+    }
+
+    #[test]
+    fn default_connectx5_runs_the_generated_image() {
+        let fw = Firmware::build(&cfg("")).unwrap().unwrap();
+        assert_eq!(fw.flash.size(), 2 << 20);
+        let r = fw.running.unwrap();
+        assert_eq!(r.version, (16, 35, 1012));
+        assert_eq!(r.psid, "MT_0000000008");
+    }
+
+    #[test]
+    fn configured_version_and_models() {
+        let fw = Firmware::build(&cfg(
+            "[device.firmware]\nfw_version = \"16.30.1004\"\npsid = \"MT_1234\"\nflash_size = 0x400000",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(fw.flash.size(), 4 << 20);
+        assert_eq!(fw.running.unwrap().version, (16, 30, 1004));
+        assert!(Firmware::build(&cfg("model = \"connectx4\""))
+            .unwrap()
+            .is_none());
+        assert!(Firmware::build(&cfg(
+            "model = \"connectx4\"\n[device.firmware]\nflash = true"
+        ))
+        .is_err());
+        assert!(validate(&cfg("[device.firmware]\nflash_size = 3000000")).is_err());
+        assert!(validate(&cfg("[device.firmware]\nfw_version = \"1.2\"")).is_err());
+        assert!(Firmware::build(&cfg("[device.firmware]\nflash = false"))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn image_file_and_flash_file() {
+        let dir = std::env::temp_dir().join(format!("mtcr-sim-fwtest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("fw.bin");
+        let p = ImageParams {
+            fw_version: (16, 99, 7),
+            ..ImageParams::default()
+        };
+        std::fs::write(&img, image::build_file(&p)).unwrap();
+        let ff = dir.join("flash.bin");
+        let _ = std::fs::remove_file(&ff);
+        let c = cfg(&format!(
+            "[device.firmware]\nimage = \"{}\"\nflash_file = \"{}\"",
+            img.display(),
+            ff.display()
+        ));
+        let mut fw = Firmware::build(&c).unwrap().unwrap();
+        assert_eq!(fw.running.as_ref().unwrap().version, (16, 99, 7));
+        // A change goes through to the file, and the file is the flash next time.
+        fw.flash.erase(0, flash::SECTOR_SIZE).unwrap();
+        drop(fw);
+        let fw = Firmware::build(&c).unwrap().unwrap();
+        assert!(fw.running.is_none(), "slot 0 header erased: nothing boots");
+        assert_eq!(std::fs::read(&ff).unwrap()[..4], [0xff; 4]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
