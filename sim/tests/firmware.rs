@@ -184,3 +184,166 @@ fn debian_mstflint_queries_and_verifies_generated_images() {
     good_image_accepted(&t, "deb", false);
     bad_images_refused(&t, "deb");
 }
+
+const BDF: &str = "0000:05:00.0";
+
+/// `mtcr-sim run --config <toml> -- sh -c <script>` → (exit code, stdout + stderr).
+fn in_sim(tag: &str, toml: &str, script: &str) -> (i32, String) {
+    let cfg = std::env::temp_dir().join(format!("mtcr-sim-fw-{}-{tag}.toml", std::process::id()));
+    std::fs::write(&cfg, toml).unwrap();
+    let o = Command::new(SIM)
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .expect("run mtcr-sim");
+    let _ = std::fs::remove_file(&cfg);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code().unwrap_or(-1), text)
+}
+
+/// Whether the simulator can run here (SKIP, or panic under CI, when not).
+fn sim_usable(test: &str) -> bool {
+    match mtcr_sim::testing::skip_reason() {
+        None => true,
+        Some(w) if ci() => panic!("{test}: needs root and /dev/fuse: {w}"),
+        Some(w) => {
+            eprintln!("SKIP: {test}: needs root and /dev/fuse: {w}");
+            false
+        }
+    }
+}
+
+/// The four read-only flash jobs on the simulated device, one simulator run; each job's
+/// output is framed by `== JOB` lines and ends with `rc=N`.
+fn device_jobs(tool: &str, dev: &str, full: bool) -> String {
+    let mut jobs = vec!["q", "v", "hw query"];
+    if full {
+        jobs.insert(1, "q full");
+    }
+    jobs.iter()
+        .map(|j| format!("echo '== {j}'; {tool} -d {dev} {j} 2>&1; echo rc=$?"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn job<'a>(out: &'a str, name: &str) -> &'a str {
+    let start = out
+        .find(&format!("== {name}\n"))
+        .unwrap_or_else(|| panic!("no output of {name}:\n{out}"));
+    let rest = &out[start..];
+    let end = rest.find("rc=").map_or(rest.len(), |i| i + 4);
+    &rest[..end]
+}
+
+fn check_device_jobs(out: &str, version: &str, psid: &str, full: bool) {
+    let q = job(out, "q");
+    assert!(q.ends_with("rc=0"), "{q}");
+    for want in [
+        "Image type:            FS4".to_string(),
+        format!("FW Version:            {version}"),
+        format!("PSID:                  {psid}"),
+        "Base GUID:             b8cef60300a1b2c0        8".to_string(),
+        "Base MAC:              b8cef6a1b2c0            8".to_string(),
+    ] {
+        assert!(q.contains(&want), "q lacks {want:?}:\n{q}");
+    }
+    if full {
+        let qf = job(out, "q full");
+        assert!(qf.ends_with("rc=0"), "{qf}");
+        assert!(qf.contains("Part Number:           MCX516A-CCA_Ax"), "{qf}");
+        assert!(qf.contains("Default Update Method:"), "{qf}");
+    }
+    let v = job(out, "v");
+    assert!(v.ends_with("rc=0"), "{v}");
+    assert!(
+        v.contains("(MAIN_CODE) - OK") && v.contains("(DEV_INFO) - OK"),
+        "{v}"
+    );
+    assert!(v.contains("FW image verification succeeded"), "{v}");
+    let h = job(out, "hw query");
+    assert!(h.ends_with("rc=0"), "{h}");
+    assert!(h.contains("JEDEC_ID                0x1540ef"), "{h}");
+    assert!(h.contains("TotalSize               0x200000"), "{h}");
+    assert!(h.contains("SectorSize              0x1000"), "{h}");
+}
+
+#[test]
+fn upstream_mstflint_flash_jobs_on_the_simulated_device() {
+    let test = "upstream_mstflint_flash_jobs_on_the_simulated_device";
+    let Some(run) = fixture(test) else {
+        return;
+    };
+    if !sim_usable(test) {
+        return;
+    }
+    let tool = format!("{} mstflint", run.display());
+    // Sysfs config space, default firmware.
+    let (_, out) = in_sim("up-cfg", "", &device_jobs(&tool, BDF, true));
+    check_device_jobs(&out, "16.35.1012", "MT_0000000008", true);
+    // mstflint_access (the library finds /dev/<bdf>_mstconf), configured firmware.
+    let toml = "[[device]]\ndriver = \"mstflint_access\"\n[device.firmware]\n\
+                fw_version = \"16.34.1002\"\npsid = \"MT_0000000123\"\n";
+    let (_, out) = in_sim("up-drv", toml, &device_jobs(&tool, BDF, false));
+    check_device_jobs(&out, "16.34.1002", "MT_0000000123", false);
+}
+
+#[test]
+fn debian_mstflint_flash_jobs_on_the_simulated_device() {
+    let test = "debian_mstflint_flash_jobs_on_the_simulated_device";
+    let Some(bin) = debian_mstflint(test) else {
+        return;
+    };
+    if !sim_usable(test) {
+        return;
+    }
+    let tool = bin.display().to_string();
+    let (_, out) = in_sim("deb-cfg", "", &device_jobs(&tool, BDF, true));
+    check_device_jobs(&out, "16.35.1012", "MT_0000000008", true);
+    let toml = "[[device]]\ndriver = \"mstflint_access\"\n";
+    let (_, out) = in_sim("deb-drv", toml, &device_jobs(&tool, BDF, false));
+    check_device_jobs(&out, "16.35.1012", "MT_0000000008", false);
+}
+
+/// A flash preloaded from an image file and kept in a flash file: the device reports that
+/// image, and the file keeps the flash for the next run.
+#[test]
+fn flash_from_image_file_and_persistent_flash_file() {
+    let test = "flash_from_image_file_and_persistent_flash_file";
+    let Some(bin) = debian_mstflint(test) else {
+        return;
+    };
+    if !sim_usable(test) {
+        return;
+    }
+    let img = image(
+        "persist-img",
+        &["--fw-version", "16.33.1048", "--psid", "MT_0000000777"],
+    );
+    let flash = tmp("persist-flash");
+    let _ = std::fs::remove_file(&flash);
+    let toml = format!(
+        "[[device]]\n[device.firmware]\nimage = \"{}\"\nflash_file = \"{}\"\n",
+        img.display(),
+        flash.display()
+    );
+    let script = format!("{} -d {BDF} q", bin.display());
+    let (rc, out) = in_sim("persist1", &toml, &script);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("FW Version:            16.33.1048"), "{out}");
+    assert_eq!(std::fs::metadata(&flash).unwrap().len(), 2 << 20);
+    // Second run: the image file is gone, the flash file is the flash.
+    std::fs::remove_file(&img).unwrap();
+    let (rc, out) = in_sim("persist2", &toml, &script);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("PSID:                  MT_0000000777"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(&flash);
+}

@@ -193,6 +193,47 @@ mod tests {
             .is_none());
     }
 
+    /// MFBA / MFBE / MGIR through the ICMD mailbox, as the tools send them.
+    #[test]
+    fn flash_registers_through_the_icmd_mailbox() {
+        use crate::model::icmd::{Icmd, ICMD_CTRL, ICMD_MAILBOX, OPCODE_ACCESS_REGISTER};
+        let mut icmd = Icmd::new(0x20d);
+        icmd.set_firmware(Firmware::build(&cfg("")).unwrap().unwrap());
+        // Operation TLV + register TLV header + register dwords; returns status and data.
+        let mut run = |id: u32, method: u32, reg: &[u32], tlv_dwords: usize| {
+            let mut m = vec![1 << 27 | 4 << 16, id << 16 | method << 8 | 1, 0, 0];
+            m.push(3 << 27 | ((tlv_dwords as u32 + 1) << 16));
+            m.extend_from_slice(reg);
+            m.resize(5 + tlv_dwords, 0);
+            for (i, d) in m.iter().enumerate() {
+                icmd.write(ICMD_MAILBOX + 4 * i as u32, *d);
+            }
+            icmd.write(ICMD_CTRL, OPCODE_ACCESS_REGISTER << 16 | 1);
+            assert_eq!(icmd.read(ICMD_CTRL).unwrap() >> 8 & 0xff, 0, "ICMD status");
+            let out: Vec<u32> = (0..5 + tlv_dwords)
+                .map(|i| icmd.read(ICMD_MAILBOX + 4 * i as u32).unwrap())
+                .collect();
+            ((out[0] >> 8) & 0x7f, out[5..].to_vec())
+        };
+        // MFBA GET of the first 16 bytes: the FS4 magic, each dword as its bytes read LE.
+        let (st, d) = run(0x9011, 1, &[0, 16, 0], 3 + 4);
+        assert_eq!(st, 0);
+        for (i, m) in image::FS4_MAGIC.iter().enumerate() {
+            assert_eq!(d[3 + i], m.swap_bytes());
+        }
+        // A short MFBA TLV (header only) cannot carry 16 bytes.
+        assert_eq!(run(0x9011, 1, &[0, 16, 0], 3).0, 7);
+        // Erase the first sector (MFBE SET), read back 0xff.
+        assert_eq!(run(0x9012, 2, &[0, 0, 0], 3).0, 0);
+        let (_, d) = run(0x9011, 1, &[0, 16, 0], 3 + 4);
+        assert_eq!(d[3..7], [u32::MAX; 4]);
+        // MGIR: running version 16.35.1012 in the extended fields.
+        let (st, d) = run(0x9020, 1, &[], 40);
+        assert_eq!(st, 0);
+        assert_eq!((d[17], d[18], d[19]), (16, 35, 1012));
+        assert_eq!(d[12], u32::from_be_bytes(*b"MT_0"));
+    }
+
     #[test]
     fn image_file_and_flash_file() {
         let dir = std::env::temp_dir().join(format!("mtcr-sim-fwtest-{}", std::process::id()));
