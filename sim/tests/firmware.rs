@@ -347,3 +347,78 @@ fn flash_from_image_file_and_persistent_flash_file() {
     );
     let _ = std::fs::remove_file(&flash);
 }
+
+/// Burn a newer image: the flash gets it (query shows it, and the running version until a
+/// reset); images with another PSID, a bad CRC or for another device are refused and leave
+/// the flash as it was.
+fn burn_jobs(tool: &str, tag: &str) {
+    let new = image(&format!("{tag}-new"), &["--fw-version", "16.35.2000"]);
+    let psid = image(&format!("{tag}-psid"), &["--psid", "MT_0000000999"]);
+    let bad = image(
+        &format!("{tag}-bad"),
+        &["--fw-version", "16.36.1", "--spoil", "bad-crc"],
+    );
+    let cx4 = image(
+        &format!("{tag}-cx4"),
+        &["--fw-version", "16.36.2", "--device", "connectx4"],
+    );
+    let burn = |name: &str, f: &Path| {
+        format!(
+            "echo '== {name}'; {tool} -d {BDF} -i {} -y burn </dev/null 2>&1; echo rc=$?",
+            f.display()
+        )
+    };
+    let query = |name: &str| format!("echo '== {name}'; {tool} -d {BDF} q 2>&1; echo rc=$?");
+    let script = [
+        burn("burn", &new),
+        query("q1"),
+        format!("echo '== v'; {tool} -d {BDF} v 2>&1; echo rc=$?"),
+        burn("psid", &psid),
+        burn("bad", &bad),
+        burn("cx4", &cx4),
+        query("q2"),
+    ]
+    .join("; ");
+    let (_, out) = in_sim(tag, "", &script);
+    assert!(job(&out, "burn").ends_with("rc=0"), "{out}");
+    for q in ["q1", "q2"] {
+        let q = job(&out, q);
+        assert!(q.ends_with("rc=0"), "{q}");
+        assert!(q.contains("FW Version:            16.35.2000"), "{q}");
+        assert!(q.contains("FW Version(Running):   16.35.1012"), "{q}");
+    }
+    assert!(job(&out, "v").ends_with("rc=0"), "{out}");
+    let p = job(&out, "psid");
+    assert!(!p.ends_with("rc=0") && p.contains("PSID mismatch"), "{p}");
+    let b = job(&out, "bad");
+    assert!(!b.ends_with("rc=0"), "{b}");
+    let c = job(&out, "cx4");
+    assert!(!c.ends_with("rc=0") && c.contains("ConnectX-4"), "{c}");
+    for f in [new, psid, bad, cx4] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[test]
+fn upstream_mstflint_burns_the_simulated_device() {
+    let test = "upstream_mstflint_burns_the_simulated_device";
+    let Some(run) = fixture(test) else {
+        return;
+    };
+    if !sim_usable(test) {
+        return;
+    }
+    burn_jobs(&format!("{} mstflint", run.display()), "up-burn");
+}
+
+#[test]
+fn debian_mstflint_burns_the_simulated_device() {
+    let test = "debian_mstflint_burns_the_simulated_device";
+    let Some(bin) = debian_mstflint(test) else {
+        return;
+    };
+    if !sim_usable(test) {
+        return;
+    }
+    burn_jobs(&bin.display().to_string(), "deb-burn");
+}

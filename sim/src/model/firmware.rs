@@ -27,6 +27,9 @@ pub(crate) struct Firmware {
     pub flash: Flash,
     /// None when the flash holds no valid image (the device would be in recovery).
     pub running: Option<Running>,
+    /// Image start the next boot loads (MFAI, after a failsafe burn); None: the image
+    /// found by its magic pattern.
+    pub next_boot: Option<u32>,
 }
 
 /// The image generator's device for a model, for the models that use FS4 images.
@@ -135,18 +138,45 @@ impl Firmware {
         let mut fw = Firmware {
             flash: Flash::new(data, file)?,
             running: None,
+            next_boot: None,
         };
         fw.boot();
         Ok(Some(fw))
     }
 
-    /// (Re)load the running firmware from the flash, as a reset does.
+    /// (Re)load the running firmware from the flash, as a reset does: the image at the
+    /// MFAI address when one was set and is valid, else the one image the flash holds.
     pub fn boot(&mut self) {
-        self.running = image::check(self.flash.contents()).ok().map(|i| Running {
+        let data = self.flash.contents();
+        let at = |start: usize| {
+            let end = (start + (data.len() / 2)).min(data.len());
+            image::check(&data[start..end])
+                .ok()
+                .filter(|i| i.start == 0)
+        };
+        let info = self
+            .next_boot
+            .and_then(|a| at(a as usize))
+            .or_else(|| image::check(data).ok());
+        self.running = info.map(|i| Running {
             version: i.fw_version,
             date: i.release_date,
             psid: i.psid,
         });
+    }
+
+    /// MFAI SET (16 bytes): address 23:0, permanent 29, use_address 30, use_image_id 31 of
+    /// dword 0; image_id 7:0 of dword 1. The model honours use_address.
+    pub fn set_mfai(&mut self, data: &[u32]) -> u32 {
+        use super::registers::{ST_BAD_PARAM, ST_OK};
+        if data[0] >> 30 & 1 == 1 {
+            let a = data[0] & 0xff_ffff;
+            if a as usize >= self.flash.contents().len() {
+                return ST_BAD_PARAM;
+            }
+            self.next_boot = Some(a);
+        }
+        ST_OK
     }
 }
 
@@ -232,6 +262,32 @@ mod tests {
         assert_eq!(st, 0);
         assert_eq!((d[17], d[18], d[19]), (16, 35, 1012));
         assert_eq!(d[12], u32::from_be_bytes(*b"MT_0"));
+    }
+
+    /// A failsafe burn's end: the new image in slot 1, MFAI pointing at it, the old
+    /// signature zeroed; a reboot runs the new image.
+    #[test]
+    fn reboot_loads_the_image_mfai_names() {
+        let mut fw = Firmware::build(&cfg("")).unwrap().unwrap();
+        let slot = image::build_slot(&ImageParams {
+            fw_version: (16, 36, 5),
+            ..ImageParams::default()
+        });
+        let base = 1 << 20;
+        for (i, page) in slot.chunks(flash::PAGE_SIZE).enumerate() {
+            fw.flash.program(base + i * flash::PAGE_SIZE, page).unwrap();
+        }
+        use crate::model::registers::ST_OK;
+        assert_eq!(fw.set_mfai(&[1 << 30 | base as u32, 0, 0, 0]), ST_OK);
+        assert_ne!(fw.set_mfai(&[1 << 30 | 0xff_ffff, 0, 0, 0]), ST_OK);
+        fw.flash.program(0, &[0; 4]).unwrap();
+        assert_eq!(
+            fw.running.as_ref().unwrap().version,
+            (16, 35, 1012),
+            "until a reboot"
+        );
+        fw.boot();
+        assert_eq!(fw.running.as_ref().unwrap().version, (16, 36, 5));
     }
 
     #[test]

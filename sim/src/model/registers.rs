@@ -28,6 +28,7 @@ pub const REG_MPCIR: u16 = 0x905a;
 pub const REG_MCQS: u16 = 0x9060;
 pub const REG_MCQI: u16 = 0x9061;
 pub const REG_MPEGC: u16 = 0x9056;
+pub const REG_MFAI: u16 = 0x9029;
 
 /// Operation-TLV status codes (firmware values, mapped by `return_by_reg_status`).
 pub const ST_OK: u32 = 0;
@@ -55,6 +56,7 @@ pub fn reg_size(id: u16) -> Option<usize> {
         REG_MFBA => flash::MFBA_HEADER,
         REG_MFBE => flash::MFBE_SIZE,
         REG_MFMC => flash::MFMC_SIZE,
+        REG_MFAI => 16,
         _ => return None,
     })
 }
@@ -71,7 +73,7 @@ pub(crate) struct Registers {
 }
 
 fn is_flash_reg(id: u16) -> bool {
-    matches!(id, REG_MFPA | REG_MFBA | REG_MFBE | REG_MFMC)
+    matches!(id, REG_MFPA | REG_MFBA | REG_MFBE | REG_MFMC | REG_MFAI)
 }
 
 impl Registers {
@@ -149,6 +151,8 @@ impl Registers {
     fn get(&mut self, id: u16, input: &[u32], out: &mut [u32]) -> u32 {
         if is_flash_reg(id) {
             return match self.fw.as_mut() {
+                // MFAI is write-only.
+                Some(_) if id == REG_MFAI => ST_METHOD_NOT_SUPP,
                 Some(fw) => fw.flash.reg_get(id, input, out),
                 None => ST_REG_NOT_SUPP,
             };
@@ -198,7 +202,7 @@ impl Registers {
                     // mng_access_reg_cap_mask @0x8 (128 bits, bit n = register 0x9000+n,
                     // counted from the least significant bit of the last dword).
                     let flash_regs: &[u16] = if self.fw.is_some() {
-                        &[REG_MFPA, REG_MFBA, REG_MFBE, REG_MFMC]
+                        &[REG_MFPA, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFAI]
                     } else {
                         &[]
                     };
@@ -272,6 +276,7 @@ impl Registers {
     fn set(&mut self, id: u16, data: &[u32]) -> u32 {
         if is_flash_reg(id) {
             return match self.fw.as_mut() {
+                Some(fw) if id == REG_MFAI => fw.set_mfai(data),
                 Some(fw) => fw.flash.reg_set(id, data),
                 None => ST_REG_NOT_SUPP,
             };
