@@ -422,3 +422,82 @@ fn debian_mstflint_burns_the_simulated_device() {
     }
     burn_jobs(&bin.display().to_string(), "deb-burn");
 }
+
+/// `mstconfig q`, `set`, `q`, a refused value, `reset`, `q` on the NV configuration store.
+fn nvconfig_jobs(tool: &str, tag: &str) {
+    let step = |name: &str, args: &str| {
+        format!("echo '== {name}'; {tool} -d {BDF} {args} </dev/null 2>&1; echo rc=$?")
+    };
+    let script = [
+        step("q0", "q"),
+        step("set", "-y set SRIOV_EN=1 NUM_OF_VFS=16 LINK_TYPE_P1=IB"),
+        step("q1", "-e q SRIOV_EN NUM_OF_VFS LINK_TYPE_P1"),
+        step("bad", "-y set NUM_OF_VFS=200"),
+        step("reset", "-y reset"),
+        step("q2", "q SRIOV_EN NUM_OF_VFS LINK_TYPE_P1"),
+    ]
+    .join("; ");
+    let (_, out) = in_sim(tag, "", &script);
+    let row = |text: &str, name: &str| -> Vec<String> {
+        text.lines()
+            .find(|l| {
+                l.trim_start_matches(['*', ' '])
+                    .starts_with(&format!("{name} "))
+            })
+            .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
+            .split_whitespace()
+            .filter(|w| *w != "*")
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    };
+    let q0 = job(&out, "q0");
+    assert!(q0.ends_with("rc=0"), "{q0}");
+    assert_eq!(row(q0, "SRIOV_EN"), ["False(0)"]);
+    assert_eq!(row(q0, "NUM_OF_VFS"), ["0"]);
+    assert_eq!(row(q0, "FPP_EN"), ["True(1)"]);
+    assert_eq!(row(q0, "LINK_TYPE_P1"), ["ETH(2)"]);
+    assert_eq!(row(q0, "LINK_TYPE_P2"), ["ETH(2)"]);
+    assert!(job(&out, "set").ends_with("rc=0"), "{out}");
+    // Default, current, next boot: only the next boot value changed.
+    let q1 = job(&out, "q1");
+    assert_eq!(row(q1, "SRIOV_EN"), ["False(0)", "False(0)", "True(1)"]);
+    assert_eq!(row(q1, "NUM_OF_VFS"), ["0", "0", "16"]);
+    assert_eq!(row(q1, "LINK_TYPE_P1"), ["ETH(2)", "ETH(2)", "IB(1)"]);
+    let bad = job(&out, "bad");
+    assert!(!bad.ends_with("rc=0") && bad.contains("127"), "{bad}");
+    assert!(job(&out, "reset").ends_with("rc=0"), "{out}");
+    let q2 = job(&out, "q2");
+    assert_eq!(row(q2, "SRIOV_EN"), ["False(0)"]);
+    assert_eq!(row(q2, "NUM_OF_VFS"), ["0"]);
+    assert_eq!(row(q2, "LINK_TYPE_P1"), ["ETH(2)"]);
+}
+
+#[test]
+fn upstream_mstconfig_on_the_simulated_device() {
+    let test = "upstream_mstconfig_on_the_simulated_device";
+    let Some(run) = fixture(test) else {
+        return;
+    };
+    if !sim_usable(test) {
+        return;
+    }
+    nvconfig_jobs(&format!("{} mstconfig", run.display()), "up-nv");
+}
+
+#[test]
+fn debian_mstconfig_on_the_simulated_device() {
+    let test = "debian_mstconfig_on_the_simulated_device";
+    if !Path::new("/usr/bin/mstconfig").is_file() {
+        assert!(
+            !ci(),
+            "{test}: /usr/bin/mstconfig is missing (scripts/install-deps.sh)"
+        );
+        eprintln!("SKIP: {test}: Debian's mstconfig is not installed");
+        return;
+    }
+    if !sim_usable(test) {
+        return;
+    }
+    nvconfig_jobs("/usr/bin/mstconfig", "deb-nv");
+}

@@ -6,6 +6,7 @@ use std::fs::OpenOptions;
 use std::io::Read;
 
 use super::flash::{self, Flash};
+use super::nvconfig::NvConfig;
 use crate::config::{DeviceConfig, FirmwareConfig};
 use crate::fw::image::{self, Device, ImageParams};
 
@@ -30,6 +31,8 @@ pub(crate) struct Firmware {
     /// Image start the next boot loads (MFAI, after a failsafe burn); None: the image
     /// found by its magic pattern.
     pub next_boot: Option<u32>,
+    /// The NV configuration store (`mstconfig`).
+    pub nv: NvConfig,
 }
 
 /// The image generator's device for a model, for the models that use FS4 images.
@@ -139,6 +142,7 @@ impl Firmware {
             flash: Flash::new(data, file)?,
             running: None,
             next_boot: None,
+            nv: NvConfig::connectx5(),
         };
         fw.boot();
         Ok(Some(fw))
@@ -163,6 +167,7 @@ impl Firmware {
             date: i.release_date,
             psid: i.psid,
         });
+        self.nv.boot();
     }
 
     /// MFAI SET (16 bytes): address 23:0, permanent 29, use_address 30, use_image_id 31 of

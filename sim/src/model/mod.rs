@@ -15,6 +15,7 @@ mod gateway;
 mod hcr;
 mod icmd;
 mod legacy;
+mod nvconfig;
 mod registers;
 mod spaces;
 mod vpd;

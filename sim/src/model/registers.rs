@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use super::firmware::Firmware;
 use super::flash::{self, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFPA};
+use super::nvconfig::{self, REG_MNVDA, REG_MNVDI, REG_MNVGC, REG_MNVIA, REG_MNVQC};
 
 pub const REG_MGIR: u16 = 0x9020;
 pub const REG_MCAM: u16 = 0x907f;
@@ -57,6 +58,10 @@ pub fn reg_size(id: u16) -> Option<usize> {
         REG_MFBE => flash::MFBE_SIZE,
         REG_MFMC => flash::MFMC_SIZE,
         REG_MFAI => 16,
+        REG_MNVDA | REG_MNVDI => nvconfig::NV_HDR,
+        REG_MNVQC => nvconfig::MNVQC_SIZE,
+        REG_MNVIA => nvconfig::MNVIA_SIZE,
+        REG_MNVGC => nvconfig::MNVGC_SIZE,
         _ => return None,
     })
 }
@@ -74,6 +79,18 @@ pub(crate) struct Registers {
 
 fn is_flash_reg(id: u16) -> bool {
     matches!(id, REG_MFPA | REG_MFBA | REG_MFBE | REG_MFMC | REG_MFAI)
+}
+
+fn is_nv_reg(id: u16) -> bool {
+    matches!(
+        id,
+        REG_MNVDA | REG_MNVDI | REG_MNVQC | REG_MNVIA | REG_MNVGC
+    )
+}
+
+/// Registers served only by a device with a firmware model.
+fn needs_fw(id: u16) -> bool {
+    is_flash_reg(id) || is_nv_reg(id)
 }
 
 impl Registers {
@@ -118,7 +135,7 @@ impl Registers {
         let Some(size) = reg_size(id) else {
             return ST_REG_NOT_SUPP;
         };
-        if is_flash_reg(id) && self.fw.is_none() {
+        if needs_fw(id) && self.fw.is_none() {
             return ST_REG_NOT_SUPP;
         }
         if method != METHOD_GET && method != METHOD_SET {
@@ -130,8 +147,8 @@ impl Registers {
             return ST_BAD_PARAM;
         }
         let data = &mut mbox[5..5 + data_dwords];
-        // MFBA carries as much data as its TLV holds.
-        let n = if id == REG_MFBA {
+        // MFBA and MNVDA / MNVDI carry as much data as their TLV holds.
+        let n = if matches!(id, REG_MFBA | REG_MNVDA | REG_MNVDI) {
             data_dwords
         } else {
             size / 4
@@ -149,6 +166,12 @@ impl Registers {
     }
 
     fn get(&mut self, id: u16, input: &[u32], out: &mut [u32]) -> u32 {
+        if is_nv_reg(id) {
+            return match self.fw.as_mut() {
+                Some(fw) => fw.nv.reg_get(id, input, out),
+                None => ST_REG_NOT_SUPP,
+            };
+        }
         if is_flash_reg(id) {
             return match self.fw.as_mut() {
                 // MFAI is write-only.
@@ -174,6 +197,10 @@ impl Registers {
                 out[17] = 16;
                 out[18] = 35;
                 out[19] = 2000;
+                if self.fw.is_some() {
+                    // hw_info.num_ports (27:16 of dword 1): a dual-port card.
+                    out[1] |= 2 << 16;
+                }
                 if let Some(r) = self.fw.as_ref().and_then(|f| f.running.as_ref()) {
                     let (maj, min, sub) = r.version;
                     out[8] = (u32::from(maj) & 0xff) << 16
@@ -202,7 +229,10 @@ impl Registers {
                     // mng_access_reg_cap_mask @0x8 (128 bits, bit n = register 0x9000+n,
                     // counted from the least significant bit of the last dword).
                     let flash_regs: &[u16] = if self.fw.is_some() {
-                        &[REG_MFPA, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFAI]
+                        &[
+                            REG_MFPA, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFAI, REG_MNVDA, REG_MNVDI,
+                            REG_MNVQC, REG_MNVIA, REG_MNVGC,
+                        ]
                     } else {
                         &[]
                     };
@@ -274,6 +304,12 @@ impl Registers {
     }
 
     fn set(&mut self, id: u16, data: &[u32]) -> u32 {
+        if is_nv_reg(id) {
+            return match self.fw.as_mut() {
+                Some(fw) => fw.nv.reg_set(id, data),
+                None => ST_REG_NOT_SUPP,
+            };
+        }
         if is_flash_reg(id) {
             return match self.fw.as_mut() {
                 Some(fw) if id == REG_MFAI => fw.set_mfai(data),
