@@ -336,9 +336,10 @@ pub struct FirmwareConfig {
     /// off for the others (their flash registers answer "not supported").
     #[serde(default)]
     pub flash: Option<bool>,
-    /// Version of the generated image preloaded into the flash.
-    #[serde(default = "default_fw_version")]
-    pub fw_version: String,
+    /// Version of the generated image preloaded into the flash (default 16.35.1012 on a
+    /// ConnectX-5, 20.35.1012 on a ConnectX-6: the major number is the device's).
+    #[serde(default)]
+    pub fw_version: Option<String>,
     /// PSID of the generated image.
     #[serde(default = "default_psid")]
     pub psid: String,
@@ -363,9 +364,6 @@ impl Default for FirmwareConfig {
     }
 }
 
-fn default_fw_version() -> String {
-    "16.35.1012".into()
-}
 fn default_psid() -> String {
     "MT_0000000008".into()
 }

@@ -10,11 +10,20 @@ use super::nvconfig::NvConfig;
 use crate::config::{DeviceConfig, FirmwareConfig};
 use crate::fw::image::{self, Device, ImageParams};
 
-/// Crspace addresses of the cache replacement offset / command fields a ConnectX-5 exposes;
-/// non-zero means the firmware runs from flash, so the tools go through it (MFBA) for flash
-/// access instead of driving the flash gateway themselves.
+/// Crspace addresses of the cache replacement offset / command fields (ConnectX-5;
+/// ConnectX-6: 0xf0444 / 0xf0448); non-zero means the firmware runs from flash, so the tools
+/// go through it (MFBA) for flash access instead of driving the flash gateway themselves.
 pub const CACHE_REP_OFF_ADDR: u32 = 0xf0408;
 pub const CACHE_REP_CMD_ADDR: u32 = 0xf040c;
+
+/// The cache replacement (offset, command) addresses of a model with a firmware model.
+pub fn cache_rep_addrs(model: &str) -> (u32, u32) {
+    if model.eq_ignore_ascii_case("connectx6") {
+        (0xf0444, 0xf0448)
+    } else {
+        (CACHE_REP_OFF_ADDR, CACHE_REP_CMD_ADDR)
+    }
+}
 
 /// What the running firmware says about itself (from the image it booted).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,9 +70,13 @@ fn params(cfg: &DeviceConfig, fw: &FirmwareConfig) -> Result<ImageParams, String
     if fw.psid.is_empty() || fw.psid.len() > 16 {
         return Err(format!("firmware.psid {:?}: 1 to 16 characters", fw.psid));
     }
+    let version = match &fw.fw_version {
+        Some(v) => image::parse_version(v).map_err(|e| format!("firmware.fw_version: {e}"))?,
+        None if device == Device::CONNECTX6 => (20, 35, 1012),
+        None => (16, 35, 1012),
+    };
     let mut p = ImageParams {
-        fw_version: image::parse_version(&fw.fw_version)
-            .map_err(|e| format!("firmware.fw_version: {e}"))?,
+        fw_version: version,
         psid: fw.psid.clone(),
         device,
         ..ImageParams::default()
@@ -214,6 +227,10 @@ mod tests {
         .unwrap();
         assert_eq!(fw.flash.size(), 4 << 20);
         assert_eq!(fw.running.unwrap().version, (16, 30, 1004));
+        let cx6 = Firmware::build(&cfg("model = \"connectx6\""))
+            .unwrap()
+            .unwrap();
+        assert_eq!(cx6.running.unwrap().version, (20, 35, 1012));
         assert!(Firmware::build(&cfg("model = \"connectx4\""))
             .unwrap()
             .is_none());

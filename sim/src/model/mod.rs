@@ -115,8 +115,9 @@ impl SimDevice {
         let fw = firmware::Firmware::build(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
         if fw.is_some() {
             // The firmware runs from flash: cache replacement is active.
-            crspace.write(firmware::CACHE_REP_OFF_ADDR, 0x1000);
-            crspace.write(firmware::CACHE_REP_CMD_ADDR, 0);
+            let (off, cmd) = firmware::cache_rep_addrs(&cfg.model);
+            crspace.write(off, 0x1000);
+            crspace.write(cmd, 0);
         }
         for (a, v) in regs {
             crspace.write(a, v);
