@@ -311,6 +311,7 @@ mod tests {
         assert_eq!(f.contents()[0x2000], 0xff);
         assert_eq!(f.reg_set(REG_MFBE, &[1 << 29, 0, 0x1000]), ST_BAD_PARAM);
         assert_eq!(f.reg_set(REG_MFBE, &[1 << 29, 0, 0x10000]), ST_OK);
+        assert_eq!(f.ops, [1, 1, 2], "reads, programs, erases served");
         // Out of range and oversize.
         get[2] = 2 << 20;
         assert_eq!(f.reg_get(REG_MFBA, &get, &mut out), ST_BAD_PARAM);
