@@ -350,7 +350,7 @@ fn flash_from_image_file_and_persistent_flash_file() {
 
 /// Burn a newer image: the flash gets it (query shows it, and the running version until a
 /// reset); images with another PSID, a bad CRC or for another device are refused and leave
-/// the flash as it was.
+/// the flash as it was. Then set GUIDs / MACs (device data update).
 fn burn_jobs(tool: &str, tag: &str) {
     let new = image(&format!("{tag}-new"), &["--fw-version", "16.35.2000"]);
     let psid = image(&format!("{tag}-psid"), &["--psid", "MT_0000000999"]);
@@ -377,6 +377,12 @@ fn burn_jobs(tool: &str, tag: &str) {
         burn("bad", &bad),
         burn("cx4", &cx4),
         query("q2"),
+        format!(
+            "echo '== sg'; {tool} -d {BDF} -guid 0x0002c90300aabb00 -mac 0x0002c9aabb00 -y sg \
+             </dev/null 2>&1; echo rc=$?"
+        ),
+        query("q3"),
+        format!("echo '== v3'; {tool} -d {BDF} v 2>&1; echo rc=$?"),
     ]
     .join("; ");
     let (_, out) = in_sim(tag, "", &script);
@@ -394,6 +400,19 @@ fn burn_jobs(tool: &str, tag: &str) {
     assert!(!b.ends_with("rc=0"), "{b}");
     let c = job(&out, "cx4");
     assert!(!c.ends_with("rc=0") && c.contains("ConnectX-4"), "{c}");
+    // Set GUIDs: the second DEV_INFO copy takes the new ones; MFG_INFO keeps the originals.
+    assert!(job(&out, "sg").ends_with("rc=0"), "{out}");
+    let q3 = job(&out, "q3");
+    assert!(
+        q3.contains("Base GUID:             0002c90300aabb00"),
+        "{q3}"
+    );
+    assert!(
+        q3.contains("Orig Base GUID:        b8cef60300a1b2c0"),
+        "{q3}"
+    );
+    assert!(q3.contains("Base MAC:              0002c9aabb00"), "{q3}");
+    assert!(job(&out, "v3").ends_with("rc=0"), "{out}");
     for f in [new, psid, bad, cx4] {
         let _ = std::fs::remove_file(f);
     }

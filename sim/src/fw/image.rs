@@ -432,6 +432,9 @@ fn dev_sections(p: &ImageParams) -> Vec<Section> {
     vec![
         Section::new(sect::MFG_INFO, CrcKind::InEntry, mfg_info(p)),
         Section::new(sect::DEV_INFO, CrcKind::InSection, dev_info(p)),
+        // The second DEV_INFO copy (no signature: not in use): the tools write an update
+        // there, then retire the first.
+        Section::new(sect::DEV_INFO, CrcKind::InSection, vec![0xff; 512]),
         Section::new(sect::VPD_R0, CrcKind::InEntry, vpd_r0(p)),
     ]
 }
@@ -526,8 +529,9 @@ fn dev_area(sections: &[Section], base: usize) -> Vec<u8> {
     area
 }
 
-/// Size of the device data area (MFG_INFO, DEV_INFO, VPD_R0, DTOC: one sector each).
-pub const DEV_DATA_SIZE: usize = 4 * SECTOR;
+/// Size of the device data area (MFG_INFO, two DEV_INFO copies, VPD_R0, DTOC: one sector
+/// each).
+pub const DEV_DATA_SIZE: usize = 5 * SECTOR;
 
 /// A firmware file: the image, padded to a sector, then the device data area.
 pub fn build_file(p: &ImageParams) -> Vec<u8> {
@@ -706,7 +710,11 @@ fn read_toc(buf: &[u8], at: usize, first: u32, base: usize) -> Result<Vec<TocEnt
         let data = buf.get(sa..sa + size as usize).ok_or_else(|| {
             format!("{what} section {ty:#x} at {sa:#x} (+{size:#x}) is past the end")
         })?;
+        // A DEV_INFO copy without its signature is not in use: its content is not checked.
+        let unused_dev_info = ty == sect::DEV_INFO
+            && (data.len() < 16 || (0..4).any(|i| get32(data, 4 * i) != DEV_INFO_SIGNATURE[i]));
         let ok = match kind {
+            _ if unused_dev_info => true,
             CrcKind::None => true,
             CrcKind::InEntry => u32::from(sw_crc16_bytes(data)) == w6 & 0xffff,
             CrcKind::InSection => {
@@ -835,10 +843,18 @@ pub fn read_dev_data(buf: &[u8]) -> Result<DevData, String> {
             .ok_or_else(|| format!("no section {ty:#x} in the DTOC"))
     };
     let mfg = find(sect::MFG_INFO)?;
-    let dev = find(sect::DEV_INFO)?;
-    if (0..4).any(|i| get32(dev, 4 * i) != DEV_INFO_SIGNATURE[i]) {
-        return Err("DEV_INFO signature wrong".into());
-    }
+    let signed = |d: &[u8]| (0..4).all(|i| get32(d, 4 * i) == DEV_INFO_SIGNATURE[i]);
+    let devs: Vec<&[u8]> = dtoc
+        .iter()
+        .filter(|e| e.ty == sect::DEV_INFO && e.size >= 512)
+        .map(|e| &buf[e.addr as usize..(e.addr + e.size) as usize])
+        .filter(|d| signed(d))
+        .collect();
+    let dev = match devs.as_slice() {
+        [one] => *one,
+        [] => return Err("no DEV_INFO with a valid signature".into()),
+        _ => return Err("two valid DEV_INFO sections".into()),
+    };
     let uid = |b: &[u8], off: usize| {
         (
             u64::from(get32(b, off + 8)) << 32 | u64::from(get32(b, off + 12)),
