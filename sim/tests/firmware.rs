@@ -139,6 +139,9 @@ fn good_image_accepted(tool: &Tool, tag: &str, full: bool) {
     assert!(out.contains("(IMAGE_INFO) - OK"), "{out}");
     assert!(out.contains("(DEV_INFO) - OK"), "{out}");
     assert!(out.contains("FW image verification succeeded"), "{out}");
+    let (rc, out) = tool.on_image(&f, &["dc"]);
+    assert_eq!(rc, 0, "dump config failed:\n{out}");
+    assert!(out.contains("PSID = MT_0000000123"), "{out}");
     let _ = std::fs::remove_file(f);
 }
 
@@ -219,10 +222,10 @@ fn sim_usable(test: &str) -> bool {
     }
 }
 
-/// The four read-only flash jobs on the simulated device, one simulator run; each job's
+/// The read-only flash jobs on the simulated device, one simulator run; each job's
 /// output is framed by `== JOB` lines and ends with `rc=N`.
 fn device_jobs(tool: &str, dev: &str, full: bool) -> String {
-    let mut jobs = vec!["q", "v", "hw query"];
+    let mut jobs = vec!["q", "v", "hw query", "dc"];
     if full {
         jobs.insert(1, "q full");
     }
@@ -271,6 +274,12 @@ fn check_device_jobs(out: &str, version: &str, psid: &str, full: bool) {
     assert!(h.contains("JEDEC_ID                0x1540ef"), "{h}");
     assert!(h.contains("TotalSize               0x200000"), "{h}");
     assert!(h.contains("SectorSize              0x1000"), "{h}");
+    let dc = job(out, "dc");
+    assert!(dc.ends_with("rc=0"), "{dc}");
+    assert!(
+        dc.contains("[PS_INFO]") && dc.contains(&format!("PSID = {psid}")),
+        "{dc}"
+    );
 }
 
 #[test]

@@ -62,6 +62,7 @@ pub mod sect {
     pub const HW_BOOT_CFG: u8 = 0x08;
     pub const HW_MAIN_CFG: u8 = 0x09;
     pub const IMAGE_INFO: u8 = 0x10;
+    pub const DBG_FW_INI: u8 = 0x30;
     pub const MFG_INFO: u8 = 0xe0;
     pub const DEV_INFO: u8 = 0xe1;
     pub const VPD_R0: u8 = 0xe3;
@@ -400,6 +401,39 @@ fn vpd_r0(p: &ImageParams) -> Vec<u8> {
     v
 }
 
+/// The firmware's configuration file (what `mstflint dc` prints).
+pub fn fw_ini(p: &ImageParams) -> String {
+    let (maj, min, sub) = p.fw_version;
+    format!(
+        "[PS_INFO]\nName = {}\nDescription = {}\n\n[ADAPTER]\nPSID = {}\npcie_gen = 3\n\
+         port_count = 2\n\n[FW]\nversion = {maj}.{min}.{sub}\n; synthetic image written by mtcr-sim\n",
+        p.part_number, p.description, p.psid
+    )
+}
+
+/// `data` as a zlib stream of stored (uncompressed) deflate blocks.
+pub fn zlib_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let mut chunks = data.chunks(0xffff).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(c) = chunks.next() {
+        out.push(u8::from(chunks.peek().is_none()));
+        let n = c.len() as u16;
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(!n).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in data {
+        a = (a + u32::from(x)) % 65521;
+        b = (b + a) % 65521;
+    }
+    out.extend_from_slice(&(b << 16 | a).to_be_bytes());
+    out
+}
+
 fn code_sections(p: &ImageParams) -> Vec<Section> {
     let (maj, min, sub) = p.fw_version;
     let seed = u64::from(maj) << 32 | u64::from(min) << 16 | u64::from(sub);
@@ -425,6 +459,11 @@ fn code_sections(p: &ImageParams) -> Vec<Section> {
             filler(0x400, seed ^ 0x09),
         ),
         Section::new(sect::IMAGE_INFO, CrcKind::InEntry, image_info(p)),
+        Section::new(
+            sect::DBG_FW_INI,
+            CrcKind::InEntry,
+            zlib_stored(fw_ini(p).as_bytes()),
+        ),
     ]
 }
 
@@ -899,7 +938,7 @@ mod tests {
         assert_eq!(d.mfg_psid, "MT_0000000008");
         assert_eq!(d.num_guids, 8);
         let types: Vec<u8> = i.itoc.iter().map(|e| e.ty).collect();
-        assert_eq!(types, [0x08, 0x02, 0x03, 0x09, 0x10]);
+        assert_eq!(types, [0x08, 0x02, 0x03, 0x09, 0x10, 0x30]);
     }
 
     #[test]
@@ -956,6 +995,24 @@ mod tests {
             f[off] ^= 1;
             assert!(check(&f).is_err(), "flip at {off:#x} not caught");
         }
+    }
+
+    #[test]
+    fn zlib_stored_stream() {
+        // Empty input and a known small one (RFC 1950 / 1951 stored block, Adler-32).
+        assert_eq!(
+            zlib_stored(b""),
+            [0x78, 0x01, 1, 0, 0, 0xff, 0xff, 0, 0, 0, 1]
+        );
+        let z = zlib_stored(b"abc");
+        assert_eq!(&z[..7], &[0x78, 0x01, 1, 3, 0, 0xfc, 0xff]);
+        assert_eq!(&z[7..10], b"abc");
+        assert_eq!(&z[10..], &0x024d0127u32.to_be_bytes());
+        // Several blocks: only the last one is final.
+        let big = vec![7u8; 0x1_0000];
+        let z = zlib_stored(&big);
+        assert_eq!(z[2], 0);
+        assert_eq!(z[2 + 5 + 0xffff], 1);
     }
 
     #[test]
