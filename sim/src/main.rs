@@ -62,6 +62,12 @@ enum Cmd {
     },
     /// Write a synthetic firmware image (FS4 layout, see sim/FIRMWARE.md).
     Image(ImageArgs),
+    /// Check a firmware image or a flash file (e.g. a `flash_file`) as the tools verify one
+    /// and print what it holds; exit status 1 when it is not valid.
+    CheckImage {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -210,6 +216,45 @@ fn only_device(c: &mut Client) -> Result<String, String> {
     }
 }
 
+fn check_image(file: &std::path::Path) -> Result<i32, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let i = match mtcr_sim::fw::image::check(&bytes) {
+        Ok(i) => i,
+        Err(e) => {
+            println!("invalid: {e}");
+            return Ok(1);
+        }
+    };
+    let (maj, min, sub) = i.fw_version;
+    let (y, m, d) = i.release_date;
+    println!("image start:   {:#x}", i.start);
+    println!("fw version:    {maj}.{min}.{sub}");
+    println!("release date:  {y:04}-{m:02}-{d:02}");
+    println!("psid:          {}", i.psid);
+    println!("part number:   {}", i.part_number);
+    println!("description:   {}", i.description);
+    println!(
+        "device:        hw id {:#x}, pci device id {}",
+        i.hw_id, i.pci_device_id
+    );
+    println!("image size:    {:#x}", i.image_size);
+    for e in &i.itoc {
+        println!("  itoc {:#04x} at {:#08x} size {:#x}", e.ty, e.addr, e.size);
+    }
+    match &i.dev {
+        Some(d) => {
+            println!("base guid:     {:016x} ({})", d.base_guid, d.num_guids);
+            println!("base mac:      {:012x} ({})", d.base_mac, d.num_macs);
+            println!("mfg psid:      {}", d.mfg_psid);
+            for e in &d.dtoc {
+                println!("  dtoc {:#04x} at {:#08x} size {:#x}", e.ty, e.addr, e.size);
+            }
+        }
+        None => println!("device data:   none"),
+    }
+    Ok(0)
+}
+
 fn real_main() -> Result<i32, String> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -266,6 +311,7 @@ fn real_main() -> Result<i32, String> {
             Ok(0)
         }
         Cmd::Image(a) => write_image(a),
+        Cmd::CheckImage { file } => check_image(&file),
     }
 }
 

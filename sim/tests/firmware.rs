@@ -346,6 +346,15 @@ fn flash_from_image_file_and_persistent_flash_file() {
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("FW Version:            16.33.1048"), "{out}");
     assert_eq!(std::fs::metadata(&flash).unwrap().len(), 2 << 20);
+    let o = Command::new(SIM)
+        .arg("check-image")
+        .arg(&flash)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("fw version:    16.33.1048"), "{text}");
+    assert!(text.contains("dtoc 0xe1"), "{text}");
     // Second run: the image file is gone, the flash file is the flash.
     std::fs::remove_file(&img).unwrap();
     let (rc, out) = in_sim("persist2", &toml, &script);
