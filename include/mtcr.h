@@ -564,6 +564,28 @@ const char *m_err2str(MError status);
 MError return_by_reg_status(int reg_status);
 
 /**
+ * `void set_fwctl_dev(char* fwctl_dev, u_int16_t domain, u_int8_t bus, u_int8_t dev,
+ * u_int8_t func)`: write `/dev/fwctl/fwctlN` of the function into `fwctl_dev`
+ * (`DEV_NAME_SZ` bytes), or an empty string when it has no fwctl node. NULL is ignored.
+ *
+ * # Safety
+ * `fwctl_dev` is NULL or writable for `DEV_NAME_SZ` bytes.
+ */
+void set_fwctl_dev(char *fwctl_dev, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
+ * `void open_fwctl_dev(mfile* mf, u_int16_t domain, u_int8_t bus, u_int8_t dev, u_int8_t
+ * func)`: open the fwctl node of the function and attach it to `mf`: `mf->fwctl_fd` is its
+ * descriptor and register access (`maccess_reg`, `mget_max_reg_size`, ACCESS_REGISTER
+ * through `icmd_send_command`) goes over it. Nothing changes when the function has no node
+ * or it does not open (errno and `mtcr_last_error` say why; `mf->fwctl_fd` stays -1).
+ *
+ * # Safety
+ * `mf` is NULL or from `mopen*`.
+ */
+void open_fwctl_dev(mfile *mf, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
  * `int icmd_open(mfile* mf)`: ME_OK when the device has an ICMD interface (VSEC gateway
  * with the ICMD and semaphore spaces, not livefish), else ME_ICMD_NOT_SUPPORTED.
  *
@@ -649,6 +671,23 @@ int mget_max_reg_size(mfile *mf, maccess_reg_method_t reg_method);
  * `mf` NULL or from `mopen*`.
  */
 int supports_reg_access_gmp(mfile *mf, maccess_reg_method_t reg_method);
+
+/**
+ * `int maccess_reg_mad(mfile* mf, u_int8_t* data)`: send a register-access MAD. No in-band
+ * access here: ME_REG_ACCESS_UNKNOWN_ERR with errno ENODEV, as upstream without in-band
+ * for a PCI device (it cannot reopen it in-band); ME_BAD_PARAMS (errno EINVAL) for NULL.
+ *
+ * # Safety
+ * Pointers are not dereferenced beyond a NULL check.
+ */
+int maccess_reg_mad(mfile *mf, uint8_t *data);
+
+/**
+ * `int mos_reg_access(mfile* mf, int reg_access, void* reg_data, u_int32_t cmd_type)`:
+ * register access through an OS driver interface, which the Linux library does not have:
+ * prints a warning on stderr and returns ME_NOT_IMPLEMENTED (errno ENOSYS), as upstream.
+ */
+int mos_reg_access(mfile *mf, int reg_access, void *reg_data, uint32_t cmd_type);
 
 /**
  * `int mget_mdevs_flags(mfile* mf, u_int32_t* devs_flags)`: `*devs_flags = mf->flags`

@@ -171,6 +171,7 @@ fn expected_mtype(k: PathKind) -> (u32, u32) {
         PathKind::SysfsMemory | PathKind::MftPci => (MST_PCI, MDEVS_TAVOR_CR),
         PathKind::MstDriver | PathKind::MstflintAccess => (MST_DRIVER_CONF, 0),
         PathKind::MstDriverCr => (MST_DRIVER_CR, 0),
+        PathKind::Fwctl => (MST_FWCTL_CONTROL_DRIVER, MDEVS_TAVOR_CR),
     }
 }
 
@@ -251,6 +252,8 @@ fn names_enumeration_and_forcing() {
             MstDriverCr => "0000:0b:00.0",
             MstflintAccess => "0000:06:00.0",
             MftPciconf | MftPci => "0000:08:00.0",
+            // fwctl nodes: tests/fwctl.rs.
+            Fwctl => continue,
         };
         let d = open(served, Some(k));
         assert_eq!(d.path(), k);

@@ -169,6 +169,11 @@ pub struct DeviceConfig {
     /// The flash and the firmware on it (see `sim/FIRMWARE.md`).
     #[serde(default)]
     pub firmware: FirmwareConfig,
+    /// A fwctl node (Linux 6.15 mlx5 fwctl driver): `/dev/fwctl/fwctlN` (N in BDF order among
+    /// the devices with `fwctl`) and `/sys/class/fwctl/fwctlN/device` linking to the function
+    /// (see `drivers::fwctl`). Off by default.
+    #[serde(default)]
+    pub fwctl: bool,
 }
 
 impl Default for DeviceConfig {
@@ -445,6 +450,15 @@ pub struct Faults {
     /// Config writes fail with EPERM (kernel lockdown).
     #[serde(default)]
     pub config_write_eperm: bool,
+    /// Kernel lockdown: config writes and `resource0` mappings both fail with EPERM (the
+    /// mmap refusal needs the preload, which asks only when some device has `fwctl` or
+    /// starts with `lockdown`).
+    #[serde(default)]
+    pub lockdown: bool,
+    /// The caller lacks CAP_SYS_RAWIO as far as fwctl is concerned: FWCTL_RPC with the write
+    /// scope (FWCTL_RPC_DEBUG_WRITE_FULL) fails with EPERM (as for a process without it).
+    #[serde(default)]
+    pub fwctl_no_rawio: bool,
 }
 
 #[cfg(test)]

@@ -13,8 +13,10 @@
 //! | `lock.rs` | the stock lock files (flock), shared with the stock tools |
 //! | `vpd.rs` | VPD through sysfs `vpd` |
 //! | `driver/` | kernel-driver nodes: `mst_driver` (Gen-1), `mstflint_access`, MFT `mst_pciconf` / `mst_pci` |
+//! | `fwctl.rs` | the kernel's fwctl (`/dev/fwctl/fwctlN`): register access only, one FWCTL_RPC each |
 
 pub mod driver;
+pub mod fwctl;
 pub mod gateway;
 pub mod legacy;
 pub mod lock;
@@ -155,6 +157,11 @@ pub trait Access: Send {
 
     /// DMA page pinning, on driver paths that have it.
     fn dma_pages(&mut self) -> Option<&mut dyn driver::DmaPages> {
+        None
+    }
+
+    /// The fwctl node of a fwctl handle (register access goes over it).
+    fn fwctl(&self) -> Option<std::sync::Arc<fwctl::FwctlNode>> {
         None
     }
 

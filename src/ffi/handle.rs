@@ -346,6 +346,11 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
         m.dinfo = di;
         m.mpci_change = Some(super::open::mpci_change);
         sync_fields(mf, &dev);
+        // A fwctl handle: `fd` is the node's descriptor (as mstflint's).
+        if let Some(n) = dev.fwctl_node() {
+            m.fd = n.fd();
+            m.device_hw_id = dev.open_hw_id_raw();
+        }
         // Tools read hw_dev_id/rev_id straight from the mfile: fill them now (a failure here
         // is not an open failure; read_device_id reports it).
         if let Ok((hw, rev)) = dev.hw_id_at_open() {

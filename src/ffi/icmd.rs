@@ -15,7 +15,7 @@ use crate::icmd::MError;
 use crate::types::*;
 
 fn merr(e: MError) -> super::boundary::Failure<c_int> {
-    fail(e.code, libc::EIO, e.to_string())
+    fail(e.code, e.errno.unwrap_or(libc::EIO), e.to_string())
 }
 
 /// Record the ICMD interface parameters in the public `mf->icmd` fields.
@@ -69,17 +69,19 @@ pub unsafe extern "C" fn icmd_close(mf: *mut mfile) {
     })
 }
 
-/// Common body of the send functions.
+/// Common body of the send functions; `semaphore` false: the caller holds the ICMD
+/// semaphore (`icmd_send_command_enhanced`).
 ///
 /// # Safety
 /// `mf` NULL or from `mopen*`; `data` NULL or valid for `max(w, r)` bytes.
-unsafe fn send(
+pub(crate) unsafe fn send(
     mf: *mut mfile,
     opcode: c_int,
     data: *mut c_void,
     w: c_int,
     r: c_int,
     skip_write: c_int,
+    semaphore: bool,
 ) -> Outcome<c_int> {
     // SAFETY: caller contract.
     let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
@@ -93,12 +95,13 @@ unsafe fn send(
     let mut tmp = buf.to_vec();
     tmp.resize(len.div_ceil(4) * 4, 0);
     let d = c.active();
-    let res = d.icmd_send(
+    let res = d.icmd_send_ext(
         opcode as u16,
         &mut tmp,
         (w as usize).div_ceil(4) * 4,
         (r as usize).div_ceil(4) * 4,
         skip_write != 0,
+        semaphore,
     );
     let syndrome = match &res {
         Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => d
@@ -131,7 +134,7 @@ pub unsafe extern "C" fn icmd_send_command(
 ) -> c_int {
     call("icmd_send_command", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
-        unsafe { send(mf, opcode, data, data_size, data_size, skip_write) }
+        unsafe { send(mf, opcode, data, data_size, data_size, skip_write, true) }
     })
 }
 
@@ -151,7 +154,7 @@ pub unsafe extern "C" fn icmd_send_command_int(
 ) -> c_int {
     call("icmd_send_command_int", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
-        unsafe { send(mf, opcode, data, w_size, r_size, skip_write) }
+        unsafe { send(mf, opcode, data, w_size, r_size, skip_write, true) }
     })
 }
 
@@ -165,6 +168,8 @@ pub unsafe extern "C" fn icmd_clear_semaphore(mf: *mut mfile) -> c_int {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
         c.active().icmd_clear_semaphore().map_err(merr)?;
+        // SAFETY: ctx checked mf.
+        unsafe { (*mf).icmd.took_semaphore = 0 };
         Ok(ME_OK)
     })
 }
@@ -225,13 +230,20 @@ pub unsafe extern "C" fn maccess_reg(
             .map_err(merr)
         })?;
         // SAFETY: caller contract.
-        unsafe { reg_status.write_unaligned(c_int::from(r.status)) };
+        unsafe { reg_status.write_unaligned(r.reg_status) };
+        if r.syndrome != 0 || c.active().fwctl_node().is_some() {
+            // SAFETY: ctx checked mf.
+            unsafe { (*mf).icmd.syndrome = r.syndrome as c_int };
+        }
         match r.status {
             0 => Ok(ME_OK),
-            st => Err(fail(
-                crate::reg_access::return_by_reg_status(c_int::from(st)),
+            _ => Err(fail(
+                r.code,
                 libc::EIO,
-                format!("register {reg_id:#x}: firmware status {:#x}", r.status),
+                format!(
+                    "register {reg_id:#x}: firmware status {:#x} (syndrome {:#x})",
+                    r.status, r.syndrome
+                ),
             )),
         }
     })

@@ -17,8 +17,12 @@ pub mod boundary;
 pub mod cmdif;
 pub mod enumerate;
 pub mod errstr;
+pub mod fwctl;
 pub(crate) mod handle;
+/// cbindgen:ignore
+pub mod helpers;
 pub mod icmd;
+pub mod inband;
 pub mod logger;
 pub mod misc;
 pub mod open;

@@ -69,6 +69,11 @@ impl Icmd {
         self.regs.fw = Some(fw);
     }
 
+    /// ACCESS_REGISTER on a caller's mailbox with this interface's registers (fwctl).
+    pub fn access_register(&mut self, mbox: &mut [u32]) -> u32 {
+        self.regs.access(mbox)
+    }
+
     fn mbox_index(addr: u32) -> Option<usize> {
         (ICMD_MAILBOX..ICMD_MAILBOX + ICMD_MAX_CMD_SIZE)
             .contains(&addr)

@@ -264,7 +264,7 @@ impl SimDevice {
     /// bits ignore writes; 0 bytes written at/after the end.
     pub fn config_write(&self, off: u64, data: &[u8], pid: u32) -> Result<usize, Errno> {
         let mut g = self.enter(|c| c.config_writes += 1)?;
-        if g.faults.faults.config_write_eperm {
+        if g.faults.faults.config_write_eperm || g.faults.faults.lockdown {
             g.counters.faults_injected += 1;
             return Err(libc::EPERM);
         }
@@ -415,6 +415,15 @@ impl SimDevice {
             Xfer::OutOfRange { .. } => Err(libc::EFAULT),
             Xfer::Unsupported => Err(libc::EINVAL),
         }
+    }
+
+    /// Run an access-register mailbox (operation TLV, register TLV, register; host values of
+    /// the big-endian dwords) on the registers the ICMD mailbox serves — same registers, same
+    /// state (the fwctl driver model's ACCESS_REG). A counted access (faults apply). Returns
+    /// the command status (0: ran; the register status is in the operation TLV).
+    pub fn access_register(&self, mbox: &mut [u32]) -> Result<u32, Errno> {
+        let mut g = self.enter(|_| {})?;
+        Ok(g.spaces.access_register(mbox))
     }
 
     /// Kernel-side config dword read (drivers: MST_PARAMS, READ_DWORD_FROM_CONFIG_SPACE).

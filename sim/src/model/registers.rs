@@ -185,6 +185,8 @@ impl Registers {
                 // hw_info: device_hw_revision 31:16, device_id 15:0.
                 let hw = self.hw_id_reg;
                 out[0] = ((hw >> 16) & 0xf) << 16 | (hw & 0xffff);
+                // hw_dev_id @0x8 (mstflint's fwctl open takes the hw id from here).
+                out[2] = hw & 0xffff;
                 // fw_info @0x20: major 23:16, minor 15:8 (16.35.2000 style versions kept
                 // in the extended fields @0x44..0x4c), build id, date, PSID @0x30.
                 out[8] = 16 << 16 | 35 << 8;
