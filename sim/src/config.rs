@@ -166,6 +166,9 @@ pub struct DeviceConfig {
     /// With `tools_hcr`: the mailbox is also mapped into crspace at 0xe0000 ("CR mailbox").
     #[serde(default)]
     pub tools_hcr_cr_mbox: bool,
+    /// The flash and the firmware on it (see `sim/FIRMWARE.md`).
+    #[serde(default)]
+    pub firmware: FirmwareConfig,
     /// A fwctl node (Linux 6.15 mlx5 fwctl driver): `/dev/fwctl/fwctlN` (N in BDF order among
     /// the devices with `fwctl`) and `/sys/class/fwctl/fwctlN/device` linking to the function
     /// (see `drivers::fwctl`). Off by default.
@@ -328,6 +331,49 @@ impl ModelInfo {
                 format!("unknown model {name:?} (known: {})", names.join(", "))
             })
     }
+}
+
+/// The device's flash and firmware (`[device.firmware]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareConfig {
+    /// Model a flash with firmware. Default: on for the FS4 models (connectx5, connectx6),
+    /// off for the others (their flash registers answer "not supported").
+    #[serde(default)]
+    pub flash: Option<bool>,
+    /// Version of the generated image preloaded into the flash (default 16.35.1012 on a
+    /// ConnectX-5, 20.35.1012 on a ConnectX-6: the major number is the device's).
+    #[serde(default)]
+    pub fw_version: Option<String>,
+    /// PSID of the generated image.
+    #[serde(default = "default_psid")]
+    pub psid: String,
+    /// Flash size in bytes: a power of two, 1 MiB to 16 MiB. It holds two image slots of
+    /// half its size each, the device data sitting in the top of the second one.
+    #[serde(default = "default_flash_size")]
+    pub flash_size: usize,
+    /// An image file (e.g. from `mtcr-sim image`) to put in slot 0 instead of a generated
+    /// one; its device data (DTOC) goes to the top of the flash.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// A file backing the flash: used as the flash when it exists (its size must be
+    /// `flash_size`), else created from the image; every flash change is written to it, so
+    /// the flash persists across runs.
+    #[serde(default)]
+    pub flash_file: Option<String>,
+}
+
+impl Default for FirmwareConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+fn default_psid() -> String {
+    "MT_0000000008".into()
+}
+fn default_flash_size() -> usize {
+    2 << 20
 }
 
 /// VPD image content.

@@ -9,10 +9,13 @@ mod config_space;
 mod counters;
 mod crstore;
 mod faults;
+mod firmware;
+mod flash;
 mod gateway;
 mod hcr;
 mod icmd;
 mod legacy;
+mod nvconfig;
 mod registers;
 mod spaces;
 mod vpd;
@@ -109,10 +112,17 @@ impl SimDevice {
         if cfg.tools_hcr {
             hcr::Hcr::prepare(&crspace);
         }
+        let fw = firmware::Firmware::build(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        if fw.is_some() {
+            // The firmware runs from flash: cache replacement is active.
+            let (off, cmd) = firmware::cache_rep_addrs(&cfg.model);
+            crspace.write(off, 0x1000);
+            crspace.write(cmd, 0);
+        }
         for (a, v) in regs {
             crspace.write(a, v);
         }
-        let inner = Inner {
+        let mut inner = Inner {
             cs: ConfigSpace::build(cfg),
             gw: (cfg.gateway == GatewayKind::Vsec).then(Gateway::default),
             legacy: match cfg.gateway {
@@ -129,6 +139,9 @@ impl SimDevice {
             faults: FaultState::new(cfg.faults.clone(), 0),
             counters: CounterSnapshot::default(),
         };
+        if let Some(fw) = fw {
+            inner.spaces.set_firmware(fw);
+        }
         Ok(Arc::new(SimDevice {
             cfg: cfg.clone(),
             info,
@@ -152,6 +165,7 @@ impl SimDevice {
             }
         }
         vpd::build_image(&cfg.vpd).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        firmware::validate(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
         if cfg.tools_hcr_cr_mbox && !cfg.tools_hcr {
             return Err(format!(
                 "device {}: tools_hcr_cr_mbox needs tools_hcr = true",

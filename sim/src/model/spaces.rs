@@ -76,6 +76,13 @@ impl Spaces {
         self
     }
 
+    /// Attach the device's firmware model to its ICMD access registers.
+    pub fn set_firmware(&mut self, fw: super::firmware::Firmware) {
+        if let Some(i) = self.icmd.as_mut() {
+            i.set_firmware(fw);
+        }
+    }
+
     /// A crspace dword read (address < 64 MiB) with the side effects of the registers
     /// modelled there (tools HCR).
     /// ACCESS_REGISTER on the ICMD model's registers (status 4, bad parameter, without one).
