@@ -155,7 +155,7 @@ impl Firmware {
             flash: Flash::new(data, file)?,
             running: None,
             next_boot: None,
-            nv: NvConfig::connectx5(),
+            nv: NvConfig::from_config(&cfg.nvconfig)?,
         };
         fw.boot();
         Ok(Some(fw))
