@@ -155,9 +155,11 @@ impl Firmware {
             flash: Flash::new(data, file)?,
             running: None,
             next_boot: None,
-            nv: NvConfig::from_config(&cfg.nvconfig)?,
+            nv: NvConfig::connectx5(),
         };
         fw.boot();
+        // The NV store as configured, pending values included, after that first boot.
+        fw.nv = NvConfig::from_config(&cfg.nvconfig)?;
         Ok(Some(fw))
     }
 
