@@ -185,7 +185,10 @@ fn check_upstream(out: &str) {
         ("PF_LOG_BAR_SIZE", ["5", "5", "5"]),
         ("NUM_PF_MSIX", ["63", "63", "63"]),
         ("NUM_VF_MSIX", ["11", "11", "11"]),
-        ("CQE_COMPRESSION", ["BALANCED(0)", "BALANCED(0)", "BALANCED(0)"]),
+        (
+            "CQE_COMPRESSION",
+            ["BALANCED(0)", "BALANCED(0)", "BALANCED(0)"],
+        ),
         ("LRO_LOG_TIMEOUT3", ["13", "13", "13"]),
         ("KEEP_ETH_LINK_UP_P2", ["True(1)", "True(1)", "True(1)"]),
         ("LEGACY_BOOT_PROTOCOL", ["PXE(1)", "PXE(1)", "PXE(1)"]),
@@ -210,7 +213,10 @@ fn check_upstream(out: &str) {
         ("NUM_PF_MSIX", ["63", "63", "100"]),
         ("PF_LOG_BAR_SIZE", ["5", "5", "7"]),
         ("LEGACY_BOOT_PROTOCOL", ["PXE(1)", "PXE(1)", "ISCSI(2)"]),
-        ("CQE_COMPRESSION", ["BALANCED(0)", "BALANCED(0)", "AGGRESSIVE(1)"]),
+        (
+            "CQE_COMPRESSION",
+            ["BALANCED(0)", "BALANCED(0)", "AGGRESSIVE(1)"],
+        ),
         ("KEEP_ETH_LINK_UP_P2", ["True(1)", "True(1)", "False(0)"]),
     ] {
         assert_eq!(row(q1, name), want, "{name}:\n{q1}");
@@ -255,7 +261,10 @@ fn upstream_mstconfig_nv_items_on_both_libraries() {
         // m_err2str: our library gives Debian 4.21's texts (src/ffi/errstr.rs), upstream's
         // 4.36 library its own, e.g. for the refused raw write.
         let upstream = upstream.replace("Register access bad parameter", "Bad parameter");
-        assert_eq!(ours, upstream, "our library's output differs from upstream's");
+        assert_eq!(
+            ours, upstream,
+            "our library's output differs from upstream's"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -291,7 +300,10 @@ fn debian_mstconfig_nv_items() {
     assert_eq!(row(q0, "NUM_OF_VFS"), ["0", "4", "4"]);
     assert_eq!(row(q0, "LINK_TYPE_P2"), ["ETH(2)", "ETH(2)", "IB(1)"]);
     assert_eq!(row(q0, "NUM_VF_MSIX"), ["11", "11", "11"]);
-    assert_eq!(row(q0, "LEGACY_BOOT_PROTOCOL"), ["PXE(1)", "PXE(1)", "PXE(1)"]);
+    assert_eq!(
+        row(q0, "LEGACY_BOOT_PROTOCOL"),
+        ["PXE(1)", "PXE(1)", "PXE(1)"]
+    );
     let raw = job(&out, "raw");
     assert!(
         !raw.ends_with("rc=0") && raw.to_lowercase().contains("bad parameter"),

@@ -847,6 +847,13 @@ mod tests {
             c.pending.insert(bad.into(), 1);
             assert!(NvConfig::from_config(&c).is_err(), "{bad}");
         }
+        // Knobs need the firmware model; the device validation checks them.
+        let dev = |t: &str| crate::config::SimConfig::from_toml(t).unwrap().devices[0].clone();
+        let cx4 = dev("[[device]]\nmodel = \"connectx4\"\n[device.nvconfig]\nmax_vfs = 8");
+        assert!(NvConfig::check_config(&cx4).is_err());
+        assert!(NvConfig::check_config(&dev("[[device]]\nmodel = \"connectx4\"")).is_ok());
+        let bad = dev("[[device]]\n[device.nvconfig]\nvalues = { NUM_OF_VFS = 200 }");
+        assert!(crate::model::SimDevice::validate(&bad).is_err());
         let mut c = NvConfigConfig::default();
         c.pending.insert("BOOT_VLAN".into(), 4096);
         assert!(NvConfig::from_config(&c).err().unwrap().contains("12 bits"));
