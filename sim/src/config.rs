@@ -387,6 +387,11 @@ pub struct NvConfigConfig {
     /// Values written for the next boot only (pending, as after `mstconfig set`).
     #[serde(default)]
     pub pending: BTreeMap<String, u32>,
+    /// A file keeping the items written to NV across runs: read at start when it exists
+    /// (a simulator start is a boot: what it holds becomes current), rewritten after every
+    /// change.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 fn default_psid() -> String {

@@ -3,7 +3,7 @@
 //! expected from both, and Debian's stock mstconfig 4.21. Beyond `sim/tests/firmware.rs`'s
 //! q / set / reset cycle: the `[device.nvconfig]` knobs, the PCI, offload, link and boot
 //! items, writes the firmware refuses (a raw item bypassing the tool's own checks), backup
-//! (MNVGN) and the reset of one item (MNVDI).
+//! (MNVGN), the reset of one item (MNVDI) and the NV file across simulator runs.
 //!
 //! Absent fixture, Debian tool or built library: the test concerned prints SKIP (the
 //! Debian tool is required under CI=true).
@@ -82,10 +82,11 @@ fn tmpdir(tag: &str) -> PathBuf {
     d
 }
 
-/// Run `script` in one simulator with [`TOML`]; stdout and stderr together.
-fn in_sim(dir: &Path, script: &str) -> String {
+/// Run `script` in one simulator with [`TOML`] (plus `extra` in `[device.nvconfig]`);
+/// stdout and stderr together.
+fn in_sim(dir: &Path, extra: &str, script: &str) -> String {
     let cfg = dir.join("sim.toml");
-    std::fs::write(&cfg, TOML).unwrap();
+    std::fs::write(&cfg, format!("{TOML}{extra}")).unwrap();
     let o = Command::new(SIM)
         .arg("run")
         .arg("--config")
@@ -252,11 +253,11 @@ fn upstream_mstconfig_nv_items_on_both_libraries() {
     }
     let dir = tmpdir("up");
     let tool = format!("{} mstconfig", run.display());
-    let upstream = in_sim(&dir, &upstream_script(&tool, &dir));
+    let upstream = in_sim(&dir, "", &upstream_script(&tool, &dir));
     check_upstream(&upstream);
     if let Some(lib) = our_lib(test, &dir) {
         let tool = format!("{} --lib {} mstconfig", run.display(), lib.display());
-        let ours = in_sim(&dir, &upstream_script(&tool, &dir));
+        let ours = in_sim(&dir, "", &upstream_script(&tool, &dir));
         check_upstream(&ours);
         // m_err2str: our library gives Debian 4.21's texts (src/ffi/errstr.rs), upstream's
         // 4.36 library its own, e.g. for the refused raw write.
@@ -294,7 +295,9 @@ fn debian_mstconfig_nv_items() {
         step(tool, "q1", "q VF_LOG_BAR_SIZE BOOT_VLAN NUM_OF_VFS"),
     ]
     .join("; ");
-    let out = in_sim(&dir, &script);
+    // The NV file keeps what was written for the next run (a boot).
+    let nv_file = format!("file = \"{}\"\n", dir.join("nv.toml").display());
+    let out = in_sim(&dir, &nv_file, &script);
     let q0 = job(&out, "q0");
     assert_eq!(row(q0, "SRIOV_EN"), ["False(0)", "True(1)", "True(1)"]);
     assert_eq!(row(q0, "NUM_OF_VFS"), ["0", "4", "4"]);
@@ -314,5 +317,13 @@ fn debian_mstconfig_nv_items() {
     assert_eq!(row(q1, "VF_LOG_BAR_SIZE"), ["3"]);
     assert_eq!(row(q1, "BOOT_VLAN"), ["100"]);
     assert_eq!(row(q1, "NUM_OF_VFS"), ["4"]);
+    let out = in_sim(
+        &dir,
+        &nv_file,
+        &step(tool, "q2", "-e q VF_LOG_BAR_SIZE BOOT_VLAN"),
+    );
+    let q2 = job(&out, "q2");
+    assert_eq!(row(q2, "VF_LOG_BAR_SIZE"), ["1", "3", "3"]);
+    assert_eq!(row(q2, "BOOT_VLAN"), ["1", "100", "100"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

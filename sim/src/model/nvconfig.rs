@@ -29,6 +29,9 @@
 //! Knobs: `[device.nvconfig]` in the simulator's configuration ([`NvConfigConfig`]).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use super::registers::{ST_BAD_PARAM, ST_METHOD_NOT_SUPP, ST_OK, ST_REG_NOT_SUPP};
 use crate::config::NvConfigConfig;
@@ -376,6 +379,15 @@ impl ItemDef {
     }
 }
 
+/// One item of the NV file: the next-boot data and who wrote it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedItem {
+    writer: u32,
+    host: u32,
+    data: Vec<u32>,
+}
+
 struct Item {
     def: &'static ItemDef,
     default: Vec<u32>,
@@ -388,6 +400,8 @@ struct Item {
 
 pub(crate) struct NvConfig {
     items: BTreeMap<u32, Item>,
+    /// The NV file (`[device.nvconfig] file`), rewritten after every change.
+    file: Option<PathBuf>,
 }
 
 impl NvConfig {
@@ -410,14 +424,22 @@ impl NvConfig {
                 );
             }
         }
-        NvConfig { items }
+        NvConfig { items, file: None }
     }
 
     /// The store a device configuration asks for: the ConnectX-5 defaults, the capability
     /// knob, then `values` (current and next boot, as if set and booted) and `pending`
     /// (next boot only), each checked as an MNVDA SET would be.
     pub fn from_config(cfg: &NvConfigConfig) -> Result<NvConfig, String> {
+        let nv = Self::build(cfg)?;
+        nv.save();
+        Ok(nv)
+    }
+
+    /// [`NvConfig::from_config`] without writing the NV file.
+    fn build(cfg: &NvConfigConfig) -> Result<NvConfig, String> {
         let mut nv = NvConfig::connectx5();
+        let file = cfg.file.as_ref().map(PathBuf::from);
         if let Some(max) = cfg.max_vfs {
             if max > 0xffff {
                 return Err(format!("nvconfig.max_vfs {max}: at most 65535"));
@@ -433,6 +455,10 @@ impl NvConfig {
                 }
             }
         }
+        if let Some(path) = &file {
+            nv.load(path)
+                .map_err(|e| format!("nvconfig.file {}: {e}", path.display()))?;
+        }
         for (map, booted) in [(&cfg.values, true), (&cfg.pending, false)] {
             for (name, &v) in map {
                 let key = if booted { "values" } else { "pending" };
@@ -443,11 +469,73 @@ impl NvConfig {
                 nv.boot();
             }
         }
-        for it in nv.items.values_mut() {
-            // Start-up values were not written by a tool.
-            it.writer = it.writer.map(|_| (0, 0));
-        }
+        nv.file = file;
         Ok(nv)
+    }
+
+    /// Read the NV file (absent or empty: nothing written yet), then boot: its values
+    /// become current.
+    fn load(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let saved: BTreeMap<String, SavedItem> =
+            toml::from_str(&text).map_err(|e| e.to_string())?;
+        for (key, s) in saved {
+            let ty = key
+                .strip_prefix("0x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad item type {key:?}"))?;
+            let it = self
+                .items
+                .get(&ty)
+                .filter(|it| it.def.writable)
+                .ok_or_else(|| format!("item {key}: not a writable item"))?;
+            if s.data.len() != it.next.len() || s.writer > 0x1f || s.host > 7 {
+                return Err(format!("item {key}: bad length, writer or host"));
+            }
+            if !self.valid(ty, &s.data) {
+                return Err(format!("item {key}: values the firmware refuses"));
+            }
+            let it = self.items.get_mut(&ty).expect("checked above");
+            it.next = s.data;
+            it.writer = Some((s.writer, s.host));
+        }
+        self.boot();
+        Ok(())
+    }
+
+    /// Rewrite the NV file (when there is one) with the items written to NV. A failure is
+    /// reported on stderr: the register access itself succeeded.
+    fn save(&self) {
+        let Some(path) = &self.file else {
+            return;
+        };
+        let saved: BTreeMap<String, SavedItem> = self
+            .items
+            .iter()
+            .filter_map(|(ty, it)| {
+                let (writer, host) = it.writer?;
+                Some((
+                    format!("0x{ty:08x}"),
+                    SavedItem {
+                        writer,
+                        host,
+                        data: it.next.clone(),
+                    },
+                ))
+            })
+            .collect();
+        let tmp = path.with_extension("tmp");
+        let r = toml::to_string(&saved)
+            .map_err(|e| e.to_string())
+            .and_then(|t| std::fs::write(&tmp, t).map_err(|e| e.to_string()))
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+        if let Err(e) = r {
+            eprintln!("mtcr-sim: nvconfig.file {}: {e}", path.display());
+        }
     }
 
     /// What [`NvConfig::from_config`] would refuse, plus `[device.nvconfig]` settings on a
@@ -456,7 +544,7 @@ impl NvConfig {
         if cfg.nvconfig != NvConfigConfig::default() && !super::firmware::enabled(cfg) {
             return Err("[device.nvconfig] needs the firmware model (firmware.flash)".into());
         }
-        NvConfig::from_config(&cfg.nvconfig).map(drop)
+        NvConfig::build(&cfg.nvconfig).map(drop)
     }
 
     /// Set one parameter's next-boot value by name (`NAME` or, for a per-port item,
@@ -617,6 +705,14 @@ impl NvConfig {
     }
 
     pub fn reg_set(&mut self, id: u16, data: &[u32]) -> u32 {
+        let st = self.set(id, data);
+        if st == ST_OK {
+            self.save();
+        }
+        st
+    }
+
+    fn set(&mut self, id: u16, data: &[u32]) -> u32 {
         match id {
             REG_MNVDA => {
                 let hdr = data[0];
@@ -816,6 +912,47 @@ mod tests {
             seen.push((out[5], out[7]));
         }
         assert_eq!(seen, [(lt1, 1 << 2), (rom, 1 << 31)]);
+    }
+
+    #[test]
+    fn nv_file_keeps_written_items_across_runs() {
+        let path = std::env::temp_dir().join(format!("mtcr-sim-nv-{}.toml", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let cfg = NvConfigConfig {
+            file: Some(path.display().to_string()),
+            ..Default::default()
+        };
+        let mut nv = NvConfig::from_config(&cfg).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "");
+        let lt2 = port_type(TYPE_VPI_LINK_TYPE, 2);
+        assert_eq!(nv.reg_set(REG_MNVDA, &[4 | 9 << 16, lt2, 0, 1 << 2]), ST_OK);
+        assert_eq!(nv.reg_set(REG_MNVDA, &[4, lt2, 0, 3 << 2]), ST_BAD_PARAM);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("0x01020012"), "{text}");
+        // The next run is a boot: the written value is current.
+        let nv2 = NvConfig::from_config(&cfg).unwrap();
+        assert_eq!(value(&nv2, lt2, 1, "LINK_TYPE"), 1);
+        assert_eq!(value(&nv2, lt2, 0, "LINK_TYPE"), 2);
+        assert_eq!(nv2.items[&lt2].writer, Some((9, 0)));
+        // Reset all: nothing written any more.
+        let mut nv3 = NvConfig::from_config(&cfg).unwrap();
+        assert_eq!(nv3.reg_set(REG_MNVIA, &[0, 0]), ST_OK);
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("0x0"));
+        // A file the firmware would refuse is a configuration error.
+        std::fs::write(
+            &path,
+            "[0x00000080]\nwriter = 0\nhost = 0\ndata = [0, 200, 0]\n",
+        )
+        .unwrap();
+        let e = NvConfig::from_config(&cfg).err().unwrap();
+        assert!(e.contains("refuses"), "{e}");
+        std::fs::write(
+            &path,
+            "[0x00000081]\nwriter = 0\nhost = 0\ndata = [0, 0, 0, 0, 0]\n",
+        )
+        .unwrap();
+        assert!(NvConfig::from_config(&cfg).is_err(), "capability item");
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
