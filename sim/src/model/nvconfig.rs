@@ -955,6 +955,62 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
+    /// The NV registers through the ICMD mailbox as mstconfig sends them (MNVDA with the
+    /// register TLV sized by the header length), on a device with and without firmware.
+    #[test]
+    fn through_the_icmd_mailbox() {
+        use crate::model::firmware::Firmware;
+        use crate::model::icmd::{Icmd, ICMD_CTRL, ICMD_MAILBOX, OPCODE_ACCESS_REGISTER};
+        let run = |icmd: &mut Icmd, id: u16, method: u32, reg: &[u32], n: usize| {
+            let mut m = vec![
+                1 << 27 | 4 << 16,
+                u32::from(id) << 16 | method << 8 | 1,
+                0,
+                0,
+            ];
+            m.push(3 << 27 | ((n as u32 + 1) << 16));
+            m.extend_from_slice(reg);
+            m.resize(5 + n, 0);
+            for (i, d) in m.iter().enumerate() {
+                icmd.write(ICMD_MAILBOX + 4 * i as u32, *d);
+            }
+            icmd.write(ICMD_CTRL, OPCODE_ACCESS_REGISTER << 16 | 1);
+            let out: Vec<u32> = (0..5 + n)
+                .map(|i| icmd.read(ICMD_MAILBOX + 4 * i as u32).unwrap())
+                .collect();
+            ((out[0] >> 8) & 0x7f, out[5..].to_vec())
+        };
+        let cfg = crate::config::SimConfig::from_toml("").unwrap().devices[0].clone();
+        let mut icmd = Icmd::new(0x20d);
+        assert_eq!(
+            run(&mut icmd, REG_MNVQC, 1, &[PCI, 0], 2).0,
+            ST_REG_NOT_SUPP
+        );
+        icmd.set_firmware(Firmware::build(&cfg).unwrap().unwrap());
+        let (st, q) = run(&mut icmd, REG_MNVQC, 1, &[PCI, 0], 2);
+        assert_eq!((st, q[1] & 3), (ST_OK, 3));
+        // GET with room for 256 data bytes (67 dwords), as mstconfig asks.
+        let (st, d) = run(&mut icmd, REG_MNVDA, 1, &[256, PCI, 0], 67);
+        assert_eq!(st, ST_OK);
+        assert_eq!(d[0] & 0x1ff, 12);
+        assert_eq!(d[4] & 0xffff_0000, 1 << 29 | 1 << 16, "FPP_EN, 1 PF");
+        // SET of the 12-byte item (TLV of 6 dwords): 16 VFs.
+        let mut w = vec![12 | 9 << 16, PCI, 0];
+        w.extend_from_slice(&d[3..6]);
+        w[4] |= 1 << 31 | 16;
+        assert_eq!(run(&mut icmd, REG_MNVDA, 2, &w, 6).0, ST_OK);
+        let (_, d) = run(&mut icmd, REG_MNVDA, 1, &[256, PCI, 0], 67);
+        assert_eq!(d[4] & 0xffff, 16);
+        assert_eq!((d[0] >> 16) & 0x1f, 9, "writer");
+        // A TLV shorter than the header is refused before the store sees it.
+        assert_eq!(run(&mut icmd, REG_MNVDA, 1, &[256, PCI], 2).0, ST_BAD_PARAM);
+        let (st, g) = run(&mut icmd, REG_MNVGN, 1, &[0], MNVGN_SIZE / 4);
+        assert_eq!((st, g[0], g[5]), (ST_OK, 1, PCI));
+        assert_eq!(run(&mut icmd, REG_MNVIA, 2, &[0, 0], 2).0, ST_OK);
+        let (_, d) = run(&mut icmd, REG_MNVDA, 1, &[256, PCI, 0], 67);
+        assert_eq!(d[4] & 0xffff, 0);
+    }
+
     #[test]
     fn knobs() {
         let mut cfg = NvConfigConfig {
