@@ -174,6 +174,9 @@ pub struct DeviceConfig {
     /// (see `drivers::fwctl`). Off by default.
     #[serde(default)]
     pub fwctl: bool,
+    /// The NV configuration store of the firmware (`mstconfig`; see `sim/FIRMWARE.md`).
+    #[serde(default)]
+    pub nvconfig: NvConfigConfig,
 }
 
 impl Default for DeviceConfig {
@@ -367,6 +370,28 @@ impl Default for FirmwareConfig {
     fn default() -> Self {
         toml::from_str("").expect("defaults")
     }
+}
+
+/// `[device.nvconfig]`: the NV configuration store's starting state. Parameter names are
+/// mstconfig's (`SRIOV_EN`, `NUM_OF_VFS`, `LINK_TYPE_P1`, ...; the items modelled are listed
+/// in `sim/FIRMWARE.md`); values are checked as the firmware checks a write.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NvConfigConfig {
+    /// Most VFs per PF the capability item allows (default 127).
+    #[serde(default)]
+    pub max_vfs: Option<u32>,
+    /// Values already configured and in use (current and next boot).
+    #[serde(default)]
+    pub values: BTreeMap<String, u32>,
+    /// Values written for the next boot only (pending, as after `mstconfig set`).
+    #[serde(default)]
+    pub pending: BTreeMap<String, u32>,
+    /// A file keeping the items written to NV across runs: read at start when it exists
+    /// (a simulator start is a boot: what it holds becomes current), rewritten after every
+    /// change.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 fn default_psid() -> String {

@@ -158,6 +158,8 @@ impl Firmware {
             nv: NvConfig::connectx5(),
         };
         fw.boot();
+        // The NV store as configured, pending values included, after that first boot.
+        fw.nv = NvConfig::from_config(&cfg.nvconfig)?;
         Ok(Some(fw))
     }
 

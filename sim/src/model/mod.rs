@@ -166,6 +166,7 @@ impl SimDevice {
         }
         vpd::build_image(&cfg.vpd).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
         firmware::validate(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        nvconfig::NvConfig::check_config(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
         if cfg.tools_hcr_cr_mbox && !cfg.tools_hcr {
             return Err(format!(
                 "device {}: tools_hcr_cr_mbox needs tools_hcr = true",

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use super::firmware::Firmware;
 use super::flash::{self, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFPA};
-use super::nvconfig::{self, REG_MNVDA, REG_MNVDI, REG_MNVGC, REG_MNVIA, REG_MNVQC};
+use super::nvconfig::{self, REG_MNVDA, REG_MNVDI, REG_MNVGC, REG_MNVGN, REG_MNVIA, REG_MNVQC};
 
 pub const REG_MGIR: u16 = 0x9020;
 pub const REG_MCAM: u16 = 0x907f;
@@ -62,6 +62,7 @@ pub fn reg_size(id: u16) -> Option<usize> {
         REG_MNVQC => nvconfig::MNVQC_SIZE,
         REG_MNVIA => nvconfig::MNVIA_SIZE,
         REG_MNVGC => nvconfig::MNVGC_SIZE,
+        REG_MNVGN => nvconfig::MNVGN_SIZE,
         _ => return None,
     })
 }
@@ -84,7 +85,7 @@ fn is_flash_reg(id: u16) -> bool {
 fn is_nv_reg(id: u16) -> bool {
     matches!(
         id,
-        REG_MNVDA | REG_MNVDI | REG_MNVQC | REG_MNVIA | REG_MNVGC
+        REG_MNVDA | REG_MNVDI | REG_MNVQC | REG_MNVIA | REG_MNVGC | REG_MNVGN
     )
 }
 
@@ -233,7 +234,7 @@ impl Registers {
                     let flash_regs: &[u16] = if self.fw.is_some() {
                         &[
                             REG_MFPA, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFAI, REG_MNVDA, REG_MNVDI,
-                            REG_MNVQC, REG_MNVIA, REG_MNVGC,
+                            REG_MNVQC, REG_MNVIA, REG_MNVGC, REG_MNVGN,
                         ]
                     } else {
                         &[]
