@@ -194,7 +194,8 @@ static void misc(mfile *mf)
     CHECK(mset_i2c_secondary(mf, 0x48) == 0 && mset_i2c_secondary(mf, 0) == 0x48, "mset_i2c_secondary swaps");
     CHECK(is_pcie_switch_device(mf) == 0, "not a PCIe switch");
     CHECK(is_zombiefish_device(mf) == 0, "not zombiefish (ConnectX-5)");
-    CHECK(strcmp(m_err2str(ME_OK), "ME_OK") == 0 && strcmp(m_err2str(-5), "Unknown error code") == 0, "m_err2str");
+    CHECK(strcmp(m_err2str(ME_OK), "Success") == 0 && strcmp(m_err2str(-5), "Unknown error code") == 0,
+          "m_err2str: v4.36's texts");
     set_increase_poll_time(1);
     set_increase_poll_time(0);
     CHECK(1, "set_increase_poll_time");
