@@ -73,7 +73,8 @@ pub unsafe extern "C" fn icmd_close(mf: *mut mfile) {
 /// semaphore (`icmd_send_command_enhanced`).
 ///
 /// # Safety
-/// `mf` NULL or from `mopen*`; `data` NULL or valid for `max(w, r)` bytes.
+/// `mf` NULL or from `mopen*`; `data` NULL or valid for `max(w, r)` bytes if that fits the
+/// ICMD mailbox (larger sizes are refused without touching `data`).
 pub(crate) unsafe fn send(
     mf: *mut mfile,
     opcode: c_int,
@@ -88,13 +89,25 @@ pub(crate) unsafe fn send(
     if data.is_null() || w < 0 || r < 0 || !(0..=0xffff).contains(&opcode) {
         return Err(fail(ME_BAD_PARAMS, libc::EINVAL, "bad ICMD arguments"));
     }
+    let d = c.active();
+    // As upstream: open the interface, then refuse sizes beyond the mailbox before the
+    // caller's buffer is touched (it may be smaller than an oversized count claims).
+    let max = d.icmd_open().map_err(merr)?;
+    // SAFETY: ctx checked mf.
+    unsafe { note_icmd(mf, max, None) };
+    if w as u32 > max || r as u32 > max {
+        return Err(fail(
+            ME_ICMD_SIZE_EXCEEDS_LIMIT,
+            libc::EINVAL,
+            format!("ICMD command of {} bytes exceeds the mailbox ({max})", w.max(r)),
+        ));
+    }
     let len = w.max(r) as usize;
-    // SAFETY: caller contract: data valid for len bytes.
+    // SAFETY: caller contract: data valid for len bytes (len <= the mailbox size).
     let buf = unsafe { slice::from_raw_parts_mut(data as *mut u8, len) };
     // Work on a dword-padded copy; the caller's buffer only receives the answer.
     let mut tmp = buf.to_vec();
     tmp.resize(len.div_ceil(4) * 4, 0);
-    let d = c.active();
     let res = d.icmd_send_ext(
         opcode as u16,
         &mut tmp,
