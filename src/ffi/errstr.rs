@@ -160,8 +160,14 @@ mod tests {
         assert_eq!(text(ME_OK), "Success");
         assert_eq!(text(ME_BAD_PARAMS), "Bad Parameter error");
         assert_eq!(text(ME_CR_ERROR), "CRSpace access error");
-        assert_eq!(text(ME_REG_ACCESS_BAD_PARAM), "Register access bad parameter");
-        assert_eq!(text(ME_REG_ACCESS_DEV_BUSY), "Register access failed, device is busy");
+        assert_eq!(
+            text(ME_REG_ACCESS_BAD_PARAM),
+            "Register access bad parameter"
+        );
+        assert_eq!(
+            text(ME_REG_ACCESS_DEV_BUSY),
+            "Register access failed, device is busy"
+        );
         assert_eq!(text(ME_ICMD_SIZE_EXCEEDS_LIMIT), "ICMD size exceeds limit");
         assert_eq!(
             text(ME_ICMD_NOT_SUPPORTED),
@@ -171,7 +177,13 @@ mod tests {
         assert_eq!(text(ME_ADDRESS_OUT_OF_RANGE), "Unknown error code");
         assert_eq!(text(ME_MAD_SEND_FAILED), "Failed to send MAD");
         assert_eq!(text(ME_UNSUPPORTED_OPERATION), "Operation not supported");
-        for c in [ME_TIMEOUT, ME_ICMD_INIT_FAILED, ME_CMDIF_BAD_STATUS, ME_GB_ICMD_OK, -1] {
+        for c in [
+            ME_TIMEOUT,
+            ME_ICMD_INIT_FAILED,
+            ME_CMDIF_BAD_STATUS,
+            ME_GB_ICMD_OK,
+            -1,
+        ] {
             assert_eq!(text(c), "Unknown error code", "code {c:#x}");
         }
     }
