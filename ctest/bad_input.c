@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mtcr.h"
 #include "tap.h"
@@ -346,6 +348,43 @@ static void vanished(void)
     CHECK(system(cmd) == 0, "fault --clear");
 }
 
+/* ICMD sizes beyond the mailbox: ME_ICMD_SIZE_EXCEEDS_LIMIT before the buffer is read, as
+ * upstream. The 16-byte buffer ends at an inaccessible page, so reading what an oversized
+ * count claims would crash. */
+static void icmd_sizes(mfile *mf)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    u_int8_t *map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!CHECK(map != MAP_FAILED && mprotect(map + pg, pg, PROT_NONE) == 0, "guard page")) {
+        return;
+    }
+    u_int8_t *buf = map + pg - 16;
+    memset(buf, 0xab, 16);
+    static const struct {
+        int w, r;
+    } big[] = {{0x100000, 0x100000}, {16, 0x10000}, {0x10000, 16}, {0x344, 16}, {INT_MAX, INT_MAX}};
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        errno = 0;
+        int rc = icmd_send_command_int(mf, 0x9001, buf, big[i].w, big[i].r, 0);
+        int e = errno;
+        CHECK(rc == ME_ICMD_SIZE_EXCEEDS_LIMIT && e == EINVAL,
+              "icmd_send_command_int(write %#x, read %#x): ME_ICMD_SIZE_EXCEEDS_LIMIT EINVAL (%#x, %d)", big[i].w,
+              big[i].r, rc, e);
+    }
+    errno = 0;
+    int rc = icmd_send_command(mf, 0x9001, buf, 0x100000, 0);
+    CHECK(rc == ME_ICMD_SIZE_EXCEEDS_LIMIT && errno == EINVAL,
+          "icmd_send_command(1 MiB on a 16-byte buffer): ME_ICMD_SIZE_EXCEEDS_LIMIT (%#x)", rc);
+    CHECK(mf->icmd.icmd_opened == 1 && mf->icmd.max_cmd_size == 0x340, "interface opened, mailbox %#x bytes",
+          mf->icmd.max_cmd_size);
+    int same = 1;
+    for (int i = 0; i < 16; i++) {
+        same &= buf[i] == 0xab;
+    }
+    CHECK(same, "buffer untouched");
+    munmap(map, 2 * pg);
+}
+
 int main(void)
 {
     mfile *mf = mopen("0000:05:00.0");
@@ -360,6 +399,7 @@ int main(void)
     other_functions(mf);
     cmdif_args(mf);
     cmdif_args(mm);
+    icmd_sizes(mf);
     names();
     CHECK(mclose(mf) == 0 && mclose(mm) == 0, "mclose");
     CHECK(mclose(NULL) == 0, "mclose(NULL) == 0");

@@ -391,7 +391,9 @@ int icmd_clear_semaphore(mfile *mf);
  * int* reg_status)`: access register `reg_id` over ICMD (over the tools HCR on a ConnectX-3
  * family device). ME_OK, ME_BAD_PARAMS, ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* (or
  * ME_CMDIF_*, ME_SEM_LOCKED, ME_CR_ERROR) code, or the MError of a non-zero firmware
- * status (also stored raw in `*reg_status`).
+ * status (also stored raw in `*reg_status`). A device with neither interface gives the
+ * reason ICMD does not open (ME_ICMD_NOT_SUPPORTED) for registers within
+ * `mget_max_reg_size`, as upstream.
  *
  * # Safety
  * `mf` NULL or from `mopen*`; `reg_data` NULL or valid for `max(reg_size, r_size_reg,
@@ -407,8 +409,9 @@ int maccess_reg(mfile *mf,
                 int *reg_status);
 
 /**
- * `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD,
- * 268 over the tools HCR (ConnectX-3 family), 0 otherwise (and for NULL).
+ * `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD (and,
+ * as upstream, on any other device that is not ConnectX-3 family), 268 over the tools HCR,
+ * 0 on a ConnectX-3 without one (and for NULL).
  *
  * # Safety
  * `mf` NULL or from `mopen*`.

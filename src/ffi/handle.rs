@@ -12,7 +12,7 @@ use super::abi::{dev_info, mfile, vf_info};
 use super::boundary::{fail, fail_with, Outcome};
 use crate::api::Device;
 use crate::device::DeviceInfo;
-use crate::types::{MDEVS_TAVOR_CR, MST_TAVOR};
+use crate::types::{MDEVS_TAVOR_CR, MST_GAMLA};
 
 const CTX_MAGIC: u64 = 0x6d74_6372_2d72_7331; // "mtcr-rs1"
 
@@ -337,7 +337,9 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
     unsafe {
         fill_dev_info(di, dev.info(), name);
         let m = &mut *mf;
-        m.dtype = MST_TAVOR;
+        // As upstream's PCI opens: dtype stays 0 (MST_GAMLA; only I2C opens set MST_TAVOR), so
+        // mget_i2c_addr_width reports 2.
+        m.dtype = MST_GAMLA;
         m.fd = -1;
         m.res_fd = -1;
         m.sock = -1;

@@ -55,7 +55,7 @@ pub unsafe extern "C" fn mset_i2c_addr_width(mf: *mut mfile, addr_width: u8) -> 
 }
 
 /// `int mget_i2c_addr_width(mfile* mf, u_int8_t* addr_width)`: the I2C address width of
-/// `mf->dtype` (4 for MST_TAVOR, this library's PCI opens). 0; 1 for a `dtype` without one
+/// `mf->dtype` (2 after a PCI open, which leaves MST_GAMLA as upstream). 0; 1 for a `dtype` without one
 /// or NULL arguments (errno EINVAL).
 ///
 /// # Safety
