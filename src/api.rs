@@ -606,7 +606,7 @@ mod tests {
         let e = Device::open_in(&root, "0000:09:00.0", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::ENOTSUP);
         let e = Device::open_in(&root, "0000:0a:00.0", &o, t()).unwrap_err();
-        assert_eq!(e.errno(), libc::ENODEV);
+        assert_eq!(e.errno(), libc::ENOENT);
         let e = Device::open_in(&root, "bogus name", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::EINVAL);
 

@@ -70,13 +70,24 @@ fn open_by_every_name_form() {
             "{bad}"
         );
     }
-    for absent in ["0000:06:00.0", "mlx5_3", "/dev/mst/mt4119_pciconf1"] {
+    // A device that is not there: ENOENT, as the stock library (its open fails on the missing
+    // sysfs file); an RDMA name without its sysfs link: EINVAL, as stock.
+    for absent in [
+        "0000:06:00.0",
+        "06:00.0",
+        "pciconf-06:00.0",
+        "/sys/bus/pci/devices/0000:06:00.0/config",
+        "/sys/bus/pci/devices/0000:06:00.0/resource0",
+        "/proc/bus/pci/06/00.0",
+        "/dev/mst/mt4119_pciconf1",
+    ] {
         assert_eq!(
             Device::open(absent).unwrap_err().errno(),
-            libc::ENODEV,
+            libc::ENOENT,
             "{absent}"
         );
     }
+    assert_eq!(Device::open("mlx5_3").unwrap_err().errno(), libc::EINVAL);
 }
 
 #[test]

@@ -403,7 +403,8 @@ impl Access for DriverAccess {
     }
 
     fn vpd_read4(&mut self, offset: u32) -> Option<Result<[u8; 4]>> {
-        // Drivers read aligned dwords: splice two for an unaligned offset.
+        // Drivers read aligned dwords: splice two for an unaligned offset. As stock, only the
+        // first must succeed: the second may lie past the end of VPD (its bytes read as 0).
         let base = offset & !3;
         let sh = (offset & 3) as usize;
         let r = (|| {
@@ -411,7 +412,7 @@ impl Access for DriverAccess {
             if sh == 0 {
                 return Ok(a);
             }
-            let b = self.ops.vpd_read4(base + 4)?;
+            let b = self.ops.vpd_read4(base + 4).unwrap_or([0; 4]);
             let mut all = [0u8; 8];
             all[..4].copy_from_slice(&a);
             all[4..].copy_from_slice(&b);
