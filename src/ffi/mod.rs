@@ -18,6 +18,8 @@ pub mod cmdif;
 pub mod enumerate;
 pub mod errstr;
 pub(crate) mod handle;
+/// cbindgen:ignore
+pub mod helpers;
 pub mod icmd;
 pub mod logger;
 pub mod misc;
