@@ -165,12 +165,14 @@ fn suite(d: &Device, label: &str) {
     }
 }
 
+/// `mfile.tp` as the stock library sets it after the open (MST_DRIVER_CONF / MST_DRIVER_CR are
+/// only its name parser's results): MST_PCICONF on config nodes, MST_PCI on memory nodes.
 fn expected_mtype(k: PathKind) -> (u32, u32) {
     match k {
         PathKind::SysfsConfig | PathKind::MftPciconf => (MST_PCICONF, MDEVS_TAVOR_CR),
         PathKind::SysfsMemory | PathKind::MftPci => (MST_PCI, MDEVS_TAVOR_CR),
-        PathKind::MstDriver | PathKind::MstflintAccess => (MST_DRIVER_CONF, 0),
-        PathKind::MstDriverCr => (MST_DRIVER_CR, 0),
+        PathKind::MstDriver | PathKind::MstflintAccess => (MST_PCICONF, 0),
+        PathKind::MstDriverCr => (MST_PCI, 0),
     }
 }
 
@@ -188,6 +190,20 @@ fn one_suite_over_every_path() {
             expected_mtype(want),
             "{label}"
         );
+        // mfile.fd: the node's descriptor on driver paths (tools issue ioctls on it).
+        match d.node_fd() {
+            Some(fd) => {
+                assert!(want.is_driver(), "{label}");
+                let t = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+                assert!(t.starts_with("/dev/"), "{label}: fd {fd} is {}", t.display());
+            }
+            None => assert!(!want.is_driver(), "{label}: driver path without fd"),
+        }
+        // The memory node's open took the ConnectX ordering slot (0xf0384 + 4 * slot).
+        if want == PathKind::MstDriverCr {
+            let slot = d.connectx_wa_slot().expect("ordering slot");
+            assert!((0xf0384..=0xf0390).contains(&slot), "{label}: slot {slot:#x}");
+        }
         suite(&d, &label);
     }
 }

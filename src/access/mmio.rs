@@ -327,6 +327,27 @@ impl Access for Mmio {
         Some(self.signature)
     }
 
+    /// A BAR mapped through a driver node (MFT `mst_pci`): that node is `mfile.fd`.
+    fn node_fd(&self) -> Option<i32> {
+        self.kind.is_driver().then(|| self._file.as_raw_fd())
+    }
+
+    fn hot_reset(&mut self, arg: &mut super::driver::Arg) -> Result<i32> {
+        if !self.kind.is_driver() {
+            return Err(Error::io(
+                "hot reset needs a kernel driver node (mstflint_access)",
+                std::io::Error::from_raw_os_error(libc::EBADF),
+            ));
+        }
+        super::driver::ioctl_file(
+            &self._file,
+            &self.path,
+            "PCICONF_HOT_RESET",
+            super::driver::PCICONF_HOT_RESET,
+            arg,
+        )
+    }
+
     fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {
         if !is_crspace(space) {
             return Err(Error::SpaceNotSupported(space));

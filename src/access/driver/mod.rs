@@ -81,6 +81,10 @@ impl Arg {
         self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
         self
     }
+    pub fn put_u8(&mut self, off: usize, v: u8) -> &mut Self {
+        self.0[off] = v;
+        self
+    }
     pub fn get(&self, off: usize) -> u32 {
         let mut b = [0u8; 4];
         b.copy_from_slice(&self.0[off..off + 4]);
@@ -134,29 +138,7 @@ impl Node {
     /// Issue `req` with `arg` (at least `_IOC_SIZE(req)` bytes). Returns the ioctl's
     /// non-negative result; a negative one is an error carrying errno and `what`.
     pub fn ioctl(&self, what: &str, req: u32, arg: &mut Arg) -> Result<i32> {
-        if arg.len() < ioc_size(req) {
-            return Err(Error::InvalidArgument(format!(
-                "{what}: {}-byte buffer for an ioctl encoding {} bytes",
-                arg.len(),
-                ioc_size(req)
-            )));
-        }
-        let p = if arg.is_empty() {
-            std::ptr::null_mut()
-        } else {
-            arg.0.as_mut_ptr()
-        };
-        // SAFETY: the buffer is valid for at least the size the request encodes (checked
-        // above), which is what the kernel (and the simulator's preload) copies in and out.
-        let r = unsafe { libc::ioctl(self.file.as_raw_fd(), req as libc::c_ulong, p) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(Error::io(
-                format!("{what} ({req:#010x}) on {}", self.path.display()),
-                e,
-            ));
-        }
-        Ok(r)
+        ioctl_file(&self.file, &self.path, what, req, arg)
     }
 
     /// READ_DWORD_FROM_CONFIG_SPACE, the same `{u32 offset; u32 data}` in every driver.
@@ -195,6 +177,33 @@ impl Node {
     }
 }
 
+/// [`Node::ioctl`] on any open file (`path` for messages).
+pub fn ioctl_file(file: &File, path: &Path, what: &str, req: u32, arg: &mut Arg) -> Result<i32> {
+    if arg.len() < ioc_size(req) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {}-byte buffer for an ioctl encoding {} bytes",
+            arg.len(),
+            ioc_size(req)
+        )));
+    }
+    let p = if arg.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        arg.0.as_mut_ptr()
+    };
+    // SAFETY: the buffer is valid for at least the size the request encodes (checked above),
+    // which is what the kernel (and the simulator's preload) copies in and out.
+    let r = unsafe { libc::ioctl(file.as_raw_fd(), req as libc::c_ulong, p) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(Error::io(
+            format!("{what} ({req:#010x}) on {}", path.display()),
+            e,
+        ));
+    }
+    Ok(r)
+}
+
 /// One DMA page as a driver reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DmaPage {
@@ -229,7 +238,20 @@ pub trait DriverOps: Send {
     fn release_dma_pages(&mut self, pages: usize) -> Result<()>;
     /// Largest number of DMA pages the ABI's struct holds.
     fn max_dma_pages(&self) -> usize;
+    /// `mfile.connectx_wa_slot` when the open took an ordering slot.
+    fn connectx_wa_slot(&self) -> Option<u32> {
+        None
+    }
 }
+
+/// `PCICONF_HOT_RESET` (mstflint_access, kernel_abis.md Appendix A): `_IOR(0xD3, 16,
+/// struct hot_reset_pcie_switch)`, 36 bytes. The stock library issues it on `mf->fd` whatever
+/// driver the node belongs to; so do we (another ABI answers EINVAL/ENOTTY).
+pub const PCICONF_HOT_RESET: u32 = ior(0xD3, 16, HOT_RESET_SIZE);
+/// Size of `struct hot_reset_pcie_switch`: two {int domain, bus, device, function}, a bool.
+pub const HOT_RESET_SIZE: usize = 36;
+/// First ConnectX ordering slot dword (`CONNECTX_WA_BASE`); slot N is at BASE + 4 * N.
+pub const CONNECTX_WA_BASE: u32 = 0xf0384;
 
 /// An [`Access`] over a driver node.
 pub struct DriverAccess {
@@ -381,6 +403,20 @@ impl Access for DriverAccess {
                 works
             }
         }
+    }
+
+    fn node_fd(&self) -> Option<i32> {
+        Some(self.ops.node().file().as_raw_fd())
+    }
+
+    fn connectx_wa_slot(&self) -> Option<u32> {
+        self.ops.connectx_wa_slot()
+    }
+
+    fn hot_reset(&mut self, arg: &mut Arg) -> Result<i32> {
+        self.ops
+            .node()
+            .ioctl("PCICONF_HOT_RESET", PCICONF_HOT_RESET, arg)
     }
 
     fn gateway_info(&self) -> GatewayInfo {
