@@ -228,9 +228,11 @@ pub unsafe extern "C" fn maccess_reg(
         unsafe { reg_status.write_unaligned(c_int::from(r.status)) };
         match r.status {
             0 => Ok(ME_OK),
+            // A firmware status is no system error: errno is left as it was (as stock; tools
+            // print strerror(errno) beside the status text).
             st => Err(fail(
                 crate::reg_access::return_by_reg_status(c_int::from(st)),
-                libc::EIO,
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
                 format!("register {reg_id:#x}: firmware status {:#x}", r.status),
             )),
         }
