@@ -240,14 +240,19 @@ fn vpd_reads_to_the_end() {
     for name in [BDF, "/sys/bus/pci/devices/0000:05:00.0/resource0"] {
         let d = Device::open(name).unwrap();
         for off in 0..raw.len() {
-            let want: Vec<u8> = (0..4).map(|i| raw.get(off + i).copied().unwrap_or(0)).collect();
+            let want: Vec<u8> = (0..4)
+                .map(|i| raw.get(off + i).copied().unwrap_or(0))
+                .collect();
             assert_eq!(
                 d.vpd_read4(off as u32).unwrap().to_vec(),
                 want,
                 "{name} at {off}"
             );
         }
-        assert!(d.vpd_read4(raw.len() as u32).is_err(), "{name}: past the end");
+        assert!(
+            d.vpd_read4(raw.len() as u32).is_err(),
+            "{name}: past the end"
+        );
     }
 }
 
@@ -256,10 +261,11 @@ fn vpd_reads_to_the_end() {
 /// stores the value's 4 big-endian bytes at the offset (stock's unaligned store).
 #[test]
 fn unaligned_dwords_as_stock() {
-    let toml = format!(
-        "{CX5}\n[[device]]\nbdf = \"0000:06:00.0\"\ngateway = \"legacy\"\n"
-    );
-    let Some(_sim) = in_sim(concat!(module_path!(), "::unaligned_dwords_as_stock"), &toml) else {
+    let toml = format!("{CX5}\n[[device]]\nbdf = \"0000:06:00.0\"\ngateway = \"legacy\"\n");
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::unaligned_dwords_as_stock"),
+        &toml,
+    ) else {
         return;
     };
     let cfg = Device::open(BDF).unwrap();

@@ -457,8 +457,14 @@ mod tests {
         w.store(0x102, 0xaabb_ccdd).unwrap();
         assert_eq!(w.load(0x100).unwrap(), 0x1122_aabb);
         assert_eq!(w.load(0x104).unwrap(), 0xccdd_7788);
-        assert_eq!(w.load(MAP_SIZE as u32 - 2).unwrap(), w.load(MAP_SIZE as u32 - 4).unwrap());
-        assert_eq!(w.store(MAP_SIZE as u32 - 2, 1).unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(
+            w.load(MAP_SIZE as u32 - 2).unwrap(),
+            w.load(MAP_SIZE as u32 - 4).unwrap()
+        );
+        assert_eq!(
+            w.store(MAP_SIZE as u32 - 2, 1).unwrap_err().errno(),
+            libc::EINVAL
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ use std::path::{Path, PathBuf};
 use crate::access::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
-use crate::types::{space_to_cap_offset, AS_CR_SPACE, AS_END, VCC_INITIALIZED};
+use crate::types::{
+    space_to_cap_offset, AS_CR_SPACE, AS_END, AS_PCI_GLOBAL_SEMAPHORE, AS_SEMAPHORE,
+    VCC_INITIALIZED,
+};
 
 /// Largest data block one block ioctl moves (all drivers: 64 dwords; several do not check).
 pub const MAX_BLOCK_BYTES: usize = 256;
@@ -390,7 +393,14 @@ impl Access for DriverAccess {
                 if space >= AS_END || bit == VCC_INITIALIZED || *bad & (1 << bit) != 0 {
                     return false;
                 }
-                let works = self.ops.read4(space, 0).is_ok();
+                let probe = self.ops.read4(space, 0);
+                let works = probe.is_ok();
+                // A semaphore space locks on read: a read that found a cell free (0) took
+                // it. Give it back, or the ICMD semaphore (address 0) stays held.
+                if matches!(space, AS_SEMAPHORE | AS_PCI_GLOBAL_SEMAPHORE) && matches!(probe, Ok(0))
+                {
+                    let _ = self.ops.write4(space, 0, 0);
+                }
                 log::debug!(
                     "driver space {space:#x}: {}",
                     if works { "works" } else { "not supported" }
