@@ -137,7 +137,7 @@ def plan_for(config):
             for c in COMMANDS:
                 steps.append((path, nlabel, c, c.format(d=dev)))
     for c in ONCE.get(config, []):
-        steps.append(("-", "-", c, c))
+        steps.append((f"({config})", "-", c, c))
     return steps
 
 
@@ -311,7 +311,8 @@ def main():
                 names.append(r[1])
             if r[2] not in cmds:
                 cmds.append(r[2])
-        title = "once per sim config" if path == "-" else f"path `{path}`"
+        title = (f"once in sim config `{path[1:-1]}`" if path.startswith("(")
+                 else f"path `{path}`")
         lines.append(f"## {title}")
         lines.append("")
         lines.append("| command | " + " | ".join(names) + " |")
@@ -326,7 +327,7 @@ def main():
     tally = {s: sum(1 for r in rows if r[3] == s) for s in sym}
     tools = sorted({r[2].split()[0] for r in rows})
     lines.append(f"Totals: {len(rows)} runs of {len(tools)} tools "
-                 f"({', '.join(tools)}) over {len(order) - (1 if '-' in order else 0)} paths: "
+                 f"({', '.join(tools)}) over {sum(1 for p in order if not p.startswith('('))} paths: "
                  f"{tally['equal']} equal, {tally['documented']} documented difference, "
                  f"{tally['DIFFERENT']} DIFFERENT.")
     lines.append("")

@@ -196,15 +196,29 @@ pub fn ioctl_file(file: &File, path: &Path, what: &str, req: u32, arg: &mut Arg)
     };
     // SAFETY: the buffer is valid for at least the size the request encodes (checked above),
     // which is what the kernel (and the simulator's preload) copies in and out.
+    let saved = std::io::Error::last_os_error().raw_os_error();
     let r = unsafe { libc::ioctl(file.as_raw_fd(), req as libc::c_ulong, p) };
     if r < 0 {
         let e = std::io::Error::last_os_error();
+        // The error travels in the result (the C boundary sets errno from it if the call
+        // fails); a failed probe of a call that then succeeds leaves errno as it was, as
+        // with upstream's library, which issues no such probes.
+        if let Some(v) = saved {
+            restore_errno(v);
+        }
         return Err(Error::io(
             format!("{what} ({req:#010x}) on {}", path.display()),
             e,
         ));
     }
     Ok(r)
+}
+
+/// Put `e` back into the calling thread's errno.
+fn restore_errno(e: i32) {
+    // SAFETY: __errno_location returns the calling thread's errno slot, valid for the thread's
+    // life; writing an int there is what libc itself does.
+    unsafe { *libc::__errno_location() = e };
 }
 
 /// One DMA page as a driver reports it.
