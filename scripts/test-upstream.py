@@ -324,6 +324,20 @@ def main():
                 cells.append(" ".join(sym[s] for s in st) if st else "")
             lines.append(f"| `{c}` | " + " | ".join(cells) + " |")
         lines.append("")
+    # Compact view: per path and name form, how many commands agree.
+    compact = ["## Per path and name form", "",
+               "| path | name form | commands | equal | documented | DIFFERENT |",
+               "|---|---|---|---|---|---|"]
+    seen = []
+    for r in rows:
+        if (r[0], r[1]) not in seen:
+            seen.append((r[0], r[1]))
+    for p, n in seen:
+        rs = [r for r in rows if r[0] == p and r[1] == n]
+        c = {s: sum(1 for r in rs if r[3] == s) for s in sym}
+        compact.append(f"| {p} | {n} | {len(rs)} | {c['equal']} | {c['documented']} | "
+                       f"{c['DIFFERENT']} |")
+    lines[4:4] = compact + [""]
     tally = {s: sum(1 for r in rows if r[3] == s) for s in sym}
     tools = sorted({r[2].split()[0] for r in rows})
     lines.append(f"Totals: {len(rows)} runs of {len(tools)} tools "
