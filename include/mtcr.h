@@ -651,6 +651,23 @@ int mget_max_reg_size(mfile *mf, maccess_reg_method_t reg_method);
 int supports_reg_access_gmp(mfile *mf, maccess_reg_method_t reg_method);
 
 /**
+ * `int maccess_reg_mad(mfile* mf, u_int8_t* data)`: send a register-access MAD. No in-band
+ * access here: ME_REG_ACCESS_UNKNOWN_ERR with errno ENODEV, as upstream without in-band
+ * for a PCI device (it cannot reopen it in-band); ME_BAD_PARAMS (errno EINVAL) for NULL.
+ *
+ * # Safety
+ * Pointers are not dereferenced beyond a NULL check.
+ */
+int maccess_reg_mad(mfile *mf, uint8_t *data);
+
+/**
+ * `int mos_reg_access(mfile* mf, int reg_access, void* reg_data, u_int32_t cmd_type)`:
+ * register access through an OS driver interface, which the Linux library does not have:
+ * prints a warning on stderr and returns ME_NOT_IMPLEMENTED (errno ENOSYS), as upstream.
+ */
+int mos_reg_access(mfile *mf, int reg_access, void *reg_data, uint32_t cmd_type);
+
+/**
  * `int mget_mdevs_flags(mfile* mf, u_int32_t* devs_flags)`: `*devs_flags = mf->flags`
  * (MDEVS_TAVOR_CR for PCI opens). 0, or 1 with errno EINVAL for NULL arguments.
  *

@@ -151,6 +151,16 @@ impl Device {
         ))
     }
 
+    /// Take the ICMD semaphore for this process and keep it (`icmd_take_semaphore`), for a
+    /// series of [`icmd_send_ext`](Self::icmd_send_ext) without the semaphore; released by
+    /// [`icmd_clear_semaphore`](Self::icmd_clear_semaphore). Taking it again while held
+    /// succeeds (the semaphore holds this process's id).
+    pub fn icmd_lock(&self) -> IcmdResult<()> {
+        let _g = ICMD_LOCK.lock();
+        self.icmd_open()?;
+        self.icmd_take_semaphore()
+    }
+
     /// Send ICMD `opcode` with `data` as the mailbox (a big-endian byte stream, dword
     /// aligned length). The first `write_size` bytes are written (none with `skip_write`),
     /// then `data[..read_size]` is replaced by the mailbox contents after execution.
@@ -161,6 +171,21 @@ impl Device {
         write_size: usize,
         read_size: usize,
         skip_write: bool,
+    ) -> IcmdResult<()> {
+        self.icmd_send_ext(opcode, data, write_size, read_size, skip_write, true)
+    }
+
+    /// [`icmd_send`](Self::icmd_send); with `semaphore` false the ICMD semaphore is neither
+    /// taken nor released (the caller holds it: [`icmd_lock`](Self::icmd_lock)), as
+    /// `icmd_send_command_enhanced`.
+    pub fn icmd_send_ext(
+        &self,
+        opcode: u16,
+        data: &mut [u8],
+        write_size: usize,
+        read_size: usize,
+        skip_write: bool,
+        semaphore: bool,
     ) -> IcmdResult<()> {
         let _g = ICMD_LOCK.lock();
         let max = self.icmd_open()? as usize;
@@ -186,6 +211,9 @@ impl Device {
                     ));
                 }
             }
+        }
+        if !semaphore {
+            return self.icmd_exchange(opcode, data, write_size, read_size, skip_write);
         }
         self.icmd_take_semaphore()?;
         let r = self.icmd_exchange(opcode, data, write_size, read_size, skip_write);

@@ -3,9 +3,11 @@
 //!
 //! Bit offsets count from the most significant bit of byte 0: bit 0 is the top bit of the
 //! first byte, bit 8 the top bit of the second. A field of `size` bits at `offset` occupies
-//! bits `offset .. offset + size`, most significant bit first. The 32- and 64-bit variants
-//! store a whole big-endian word at byte `offset / 8` (the bit remainder is ignored, as in
-//! the stock library).
+//! bits `offset .. offset + size`, most significant bit first. The 32-bit variants store a
+//! whole big-endian word at byte `offset / 8` (the bit remainder is ignored, as in the stock
+//! library). The 64-bit variants store the word in host byte order: upstream's byte-order
+//! switch for them is commented out in its `packets_common.h`, so its library (v4.36, as
+//! built) neither swaps on store nor on load, and this library keeps that.
 
 /// Bytes a field of `size` bits at bit `offset` touches (from byte 0).
 pub(crate) fn bytes_needed(offset: u32, size: u32) -> usize {
@@ -65,10 +67,10 @@ pub(crate) fn push32(buf: &mut [u8], offset: u32, value: u32) {
     buf[at..at + 4].copy_from_slice(&value.to_be_bytes());
 }
 
-/// Store `value` big-endian at byte `offset / 8` (8 bytes).
+/// Store `value` in host byte order at byte `offset / 8` (8 bytes), as upstream does.
 pub(crate) fn push64(buf: &mut [u8], offset: u32, value: u64) {
     let at = (offset / 8) as usize;
-    buf[at..at + 8].copy_from_slice(&value.to_be_bytes());
+    buf[at..at + 8].copy_from_slice(&value.to_ne_bytes());
 }
 
 /// The big-endian 32-bit word at byte `offset / 8`.
@@ -79,12 +81,12 @@ pub(crate) fn pop32(buf: &[u8], offset: u32) -> u32 {
     u32::from_be_bytes(w)
 }
 
-/// The big-endian 64-bit word at byte `offset / 8`.
+/// The 64-bit word in host byte order at byte `offset / 8`, as upstream reads it.
 pub(crate) fn pop64(buf: &[u8], offset: u32) -> u64 {
     let at = (offset / 8) as usize;
     let mut w = [0u8; 8];
     w.copy_from_slice(&buf[at..at + 8]);
-    u64::from_be_bytes(w)
+    u64::from_ne_bytes(w)
 }
 
 /// Bit offset of element `idx` of an array field (`calc_array_field_offset`): `start` is the
@@ -171,10 +173,8 @@ mod tests {
         let mut b = [0u8; 12];
         push32(&mut b, 0, 0x01020304);
         push64(&mut b, 32, 0x1122334455667788);
-        assert_eq!(
-            b,
-            [1, 2, 3, 4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
-        );
+        assert_eq!(b[..4], [1, 2, 3, 4]);
+        assert_eq!(b[4..], 0x1122334455667788u64.to_ne_bytes());
         assert_eq!(pop32(&b, 0), 0x01020304);
         assert_eq!(pop32(&b, 7), 0x01020304); // bit remainder ignored
         assert_eq!(pop64(&b, 32), 0x1122334455667788);

@@ -4,7 +4,8 @@
 //!
 //! Operation TLV, 16 bytes:
 //! `Type` bits 0..5, `len` 5..16 (dwords), `dr` 16, `status` 17..24, `reserved0` 24..32,
-//! `register_id` 32..48, `r` 48, `method` 49..56, `class` 56..64, `tid` 64..128.
+//! `register_id` 32..48, `r` 48, `method` 49..56, `class` 56..64, `tid` 64..128 (in host
+//! byte order, as upstream's library stores it: [`crate::packets::push64`]).
 //! Register TLV header, 4 bytes: `Type` 0..5, `len` 5..16 (dwords, header included),
 //! `reserved0` 16..32.
 
@@ -214,10 +215,8 @@ mod tests {
             tid: 0x0102030405060708,
         };
         all.pack(&mut b);
-        assert_eq!(
-            b,
-            [0xff, 0xff, 0xff, 0xa5, 0xbe, 0xef, 0xd5, 0xc3, 1, 2, 3, 4, 5, 6, 7, 8]
-        );
+        assert_eq!(b[..8], [0xff, 0xff, 0xff, 0xa5, 0xbe, 0xef, 0xd5, 0xc3]);
+        assert_eq!(b[8..], 0x0102030405060708u64.to_ne_bytes());
         assert_eq!(OperationTlv::unpack(&b), all);
         let out = OperationTlv {
             status: 0x80,

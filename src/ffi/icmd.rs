@@ -69,17 +69,19 @@ pub unsafe extern "C" fn icmd_close(mf: *mut mfile) {
     })
 }
 
-/// Common body of the send functions.
+/// Common body of the send functions; `semaphore` false: the caller holds the ICMD
+/// semaphore (`icmd_send_command_enhanced`).
 ///
 /// # Safety
 /// `mf` NULL or from `mopen*`; `data` NULL or valid for `max(w, r)` bytes.
-unsafe fn send(
+pub(crate) unsafe fn send(
     mf: *mut mfile,
     opcode: c_int,
     data: *mut c_void,
     w: c_int,
     r: c_int,
     skip_write: c_int,
+    semaphore: bool,
 ) -> Outcome<c_int> {
     // SAFETY: caller contract.
     let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
@@ -93,12 +95,13 @@ unsafe fn send(
     let mut tmp = buf.to_vec();
     tmp.resize(len.div_ceil(4) * 4, 0);
     let d = c.active();
-    let res = d.icmd_send(
+    let res = d.icmd_send_ext(
         opcode as u16,
         &mut tmp,
         (w as usize).div_ceil(4) * 4,
         (r as usize).div_ceil(4) * 4,
         skip_write != 0,
+        semaphore,
     );
     let syndrome = match &res {
         Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => d
@@ -131,7 +134,7 @@ pub unsafe extern "C" fn icmd_send_command(
 ) -> c_int {
     call("icmd_send_command", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
-        unsafe { send(mf, opcode, data, data_size, data_size, skip_write) }
+        unsafe { send(mf, opcode, data, data_size, data_size, skip_write, true) }
     })
 }
 
@@ -151,7 +154,7 @@ pub unsafe extern "C" fn icmd_send_command_int(
 ) -> c_int {
     call("icmd_send_command_int", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
-        unsafe { send(mf, opcode, data, w_size, r_size, skip_write) }
+        unsafe { send(mf, opcode, data, w_size, r_size, skip_write, true) }
     })
 }
 
@@ -165,6 +168,8 @@ pub unsafe extern "C" fn icmd_clear_semaphore(mf: *mut mfile) -> c_int {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
         c.active().icmd_clear_semaphore().map_err(merr)?;
+        // SAFETY: ctx checked mf.
+        unsafe { (*mf).icmd.took_semaphore = 0 };
         Ok(ME_OK)
     })
 }

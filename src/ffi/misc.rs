@@ -2,7 +2,7 @@
 //! library's return values and errno.
 
 use std::os::raw::{c_int, c_uchar};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::abi::{mfile, mtcr_page_info};
 use super::boundary::{call, fail, fail_with};
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn mget_mdevs_type(mf: *mut mfile, mtype: *mut u32) -> c_i
     })
 }
 
-static INCREASE_POLL_TIME: AtomicI32 = AtomicI32::new(0);
+use super::helpers::mtcr_icmd_cif::INCREASE_POLL_TIME;
 
 /// The value last given to `set_increase_poll_time` (read by ICMD polling).
 pub fn increase_poll_time() -> i32 {

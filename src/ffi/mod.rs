@@ -21,6 +21,7 @@ pub(crate) mod handle;
 /// cbindgen:ignore
 pub mod helpers;
 pub mod icmd;
+pub mod inband;
 pub mod logger;
 pub mod misc;
 pub mod open;

@@ -6,7 +6,10 @@
 //! the structs they take are defined here with upstream's layout.
 
 pub mod mtcr_common;
+pub mod mtcr_gpu;
 pub mod mtcr_ib_res_mgt;
+pub mod mtcr_icmd_cif;
+pub mod mtcr_mem_ops;
 pub mod mtcr_ul_com;
 pub mod packets_common;
 pub mod packets_layout;

@@ -25,7 +25,8 @@ fn word_end(bit_offset: u32, width: usize) -> usize {
 }
 
 /// `void push_to_buff_64(u_int8_t* buff, u_int32_t bit_offset, u_int64_t value)`: store
-/// `value` big-endian at byte `bit_offset / 8`.
+/// `value` at byte `bit_offset / 8` in host byte order (upstream's library, as built, does not
+/// swap 64-bit fields).
 ///
 /// # Safety
 /// `buff` NULL or writable up to byte `bit_offset / 8 + 8`.
@@ -75,8 +76,8 @@ pub unsafe extern "C" fn push_to_buff(
     })
 }
 
-/// `u_int64_t pop_from_buff_64(u_int8_t* buff, u_int32_t bit_offset)`: the big-endian 64-bit
-/// word at byte `bit_offset / 8`.
+/// `u_int64_t pop_from_buff_64(u_int8_t* buff, u_int32_t bit_offset)`: the 64-bit word at
+/// byte `bit_offset / 8`, in host byte order (as upstream's library).
 ///
 /// # Safety
 /// `buff` NULL or readable up to byte `bit_offset / 8 + 8`.
@@ -168,7 +169,7 @@ mod tests {
             assert_eq!(b[4..8], [0xa1, 0xb2, 0xc3, 0xd4]);
             assert_eq!(pop_from_buff_32(b.as_mut_ptr(), 32), 0xa1b2c3d4);
             push_to_buff_64(b.as_mut_ptr(), 64, 0x0102030405060708);
-            assert_eq!(b[8..], [1, 2, 3, 4, 5, 6, 7, 8]);
+            assert_eq!(b[8..], 0x0102030405060708u64.to_ne_bytes());
             assert_eq!(pop_from_buff_64(b.as_mut_ptr(), 64), 0x0102030405060708);
         }
         assert_eq!(calc_array_field_offset(0, 8, 1, 32, 0), 16);
