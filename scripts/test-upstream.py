@@ -286,7 +286,7 @@ def main():
         configs = [c for c in configs if c in args.only.split(",")]
     os.makedirs(args.out, exist_ok=True)
 
-    rows = []  # (path, name, cmd label, status, reason)
+    rows = []  # (sim config, path, name, cmd label, status, reason)
     refs_ok = 0
     failures = []
     bind_failures = {}
@@ -325,7 +325,7 @@ def main():
             o = read_result(dirs["ours"], i, libdirs)
             lab = label_of(tmpl)
             if u == o:
-                rows.append((path, name, lab, "equal", ""))
+                rows.append((cfg, path, name, lab, "equal", ""))
                 continue
             e = documented(entries, path, name, lab)
             ref = REFERENCES.get((cfg, path, name))
@@ -336,43 +336,57 @@ def main():
                 dev_r = dev_of(steps[j][3], tmpl)
                 r = read_result(dirs["upstream"], j, libdirs)
                 if sub_dev(o, dev_o) == sub_dev(r, dev_r):
-                    rows.append((path, name, lab, "documented", e["reason"]))
+                    rows.append((cfg, path, name, lab, "documented", e["reason"]))
                     refs_ok += 1
                     continue
                 e2 = documented(entries, "ref:" + path, name, lab)
                 if e2:
-                    rows.append((path, name, lab, "documented", e2["reason"]))
+                    rows.append((cfg, path, name, lab, "documented", e2["reason"]))
                     continue
-                rows.append((path, name, lab, "DIFFERENT", ""))
+                rows.append((cfg, path, name, lab, "DIFFERENT", ""))
                 failures.append((cfg, i, path, name, line + f"  [vs upstream via {ref[1]}]",
                                  sub_dev(r, dev_r), sub_dev(o, dev_o)))
                 continue
             if e:
-                rows.append((path, name, lab, "documented", e["reason"]))
+                rows.append((cfg, path, name, lab, "documented", e["reason"]))
             else:
-                rows.append((path, name, lab, "DIFFERENT", ""))
+                rows.append((cfg, path, name, lab, "DIFFERENT", ""))
                 failures.append((cfg, i, path, name, line, u, o))
 
-    # Summary: per path, a matrix command x name form.
+    # Summary: per (sim config, path), a matrix command x name form.
     sym = {"equal": "=", "documented": "d", "DIFFERENT": "X"}
     lines = ["# make test-upstream summary", "",
              "`=` equal, `d` documented difference (compat/upstream-diffs.txt), "
              "`X` DIFFERENT (fails).", ""]
-    order = []
+    groups = []
     for r in rows:
-        if r[0] not in order:
-            order.append(r[0])
-    for path in order:
-        pr = [r for r in rows if r[0] == path]
+        if (r[0], r[1]) not in groups:
+            groups.append((r[0], r[1]))
+    # Compact view: per path and name form, how many commands agree.
+    lines += ["## Per path and name form", "",
+              "| sim config | path | name form | commands | equal | documented | DIFFERENT |",
+              "|---|---|---|---|---|---|---|"]
+    seen = []
+    for r in rows:
+        if r[:3] not in seen:
+            seen.append(r[:3])
+    for key in seen:
+        rs = [r for r in rows if r[:3] == key]
+        c = {st: sum(1 for r in rs if r[4] == st) for st in sym}
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(rs)} | {c['equal']} | "
+                     f"{c['documented']} | {c['DIFFERENT']} |")
+    lines.append("")
+    for cfg, path in groups:
+        pr = [r for r in rows if r[0] == cfg and r[1] == path]
         names = []
         cmds = []
         for r in pr:
-            if r[1] not in names:
-                names.append(r[1])
-            if r[2] not in cmds:
-                cmds.append(r[2])
-        title = (f"once in sim config `{path[1:-1]}`" if path.startswith("(")
-                 else f"path `{path}`")
+            if r[2] not in names:
+                names.append(r[2])
+            if r[3] not in cmds:
+                cmds.append(r[3])
+        title = (f"once in sim config `{cfg}`" if path.startswith("(")
+                 else f"path `{path}` (sim config `{cfg}`)")
         lines.append(f"## {title}")
         lines.append("")
         lines.append("| command | " + " | ".join(names) + " |")
@@ -380,28 +394,16 @@ def main():
         for c in cmds:
             cells = []
             for n in names:
-                st = [r[3] for r in pr if r[1] == n and r[2] == c]
-                cells.append(" ".join(sym[s] for s in st) if st else "")
+                st = [r[4] for r in pr if r[2] == n and r[3] == c]
+                cells.append(" ".join(sym[x] for x in st) if st else "")
             lines.append(f"| `{c}` | " + " | ".join(cells) + " |")
         lines.append("")
-    # Compact view: per path and name form, how many commands agree.
-    compact = ["## Per path and name form", "",
-               "| path | name form | commands | equal | documented | DIFFERENT |",
-               "|---|---|---|---|---|---|"]
-    seen = []
-    for r in rows:
-        if (r[0], r[1]) not in seen:
-            seen.append((r[0], r[1]))
-    for p, n in seen:
-        rs = [r for r in rows if r[0] == p and r[1] == n]
-        c = {s: sum(1 for r in rs if r[3] == s) for s in sym}
-        compact.append(f"| {p} | {n} | {len(rs)} | {c['equal']} | {c['documented']} | "
-                       f"{c['DIFFERENT']} |")
-    lines[4:4] = compact + [""]
-    tally = {s: sum(1 for r in rows if r[3] == s) for s in sym}
-    tools = sorted({r[2].split()[0] for r in rows})
+    tally = {st: sum(1 for r in rows if r[4] == st) for st in sym}
+    tools = sorted({r[3].split()[0] for r in rows})
+    paths = sorted({r[1] for r in rows if not r[1].startswith("(")})
     lines.append(f"Totals: {len(rows)} runs of {len(tools)} tools "
-                 f"({', '.join(tools)}) over {sum(1 for p in order if not p.startswith('('))} paths: "
+                 f"({', '.join(tools)}) over {len(paths)} paths and "
+                 f"{len({r[2] for r in rows if r[2] != '-'})} name forms: "
                  f"{tally['equal']} equal, {tally['documented']} documented difference, "
                  f"{tally['DIFFERENT']} DIFFERENT.")
     lines.append("")
