@@ -17,7 +17,7 @@ SIM := $(TARGET_DIR)/debug/mtcr-sim
 CFLAGS_C := -Wall -Wextra -Werror -O1 -g
 
 .PHONY: all build deps lint test headers check-headers install check-symbols ctest ctest-build \
-        demo sim valgrind-ctest clean-stage python-tools bench fuzz
+        demo sim valgrind-ctest clean-stage python-tools bench fuzz test-upstream
 
 all: build
 
@@ -134,6 +134,23 @@ test: deps lint check-headers
 	$(MAKE) ctest
 	$(MAKE) valgrind-ctest
 	$(MAKE) python-tools
+
+# Upstream mstflint v4.36's own tools (a fixture: built from upstream's sources, linked against
+# libmtcr_ul.so.1, with upstream's library as the reference) on upstream's library and on ours,
+# inside the simulator, over every access path and name form; outputs compared, differences
+# either documented in compat/upstream-diffs.txt or failing (scripts/test-upstream.py).
+# Without the fixture: a message, and failure only under CI=true. Not part of `make test`.
+UPSTREAM_FIXTURE ?= $(CURDIR)/../shared/upstream-4.36
+test-upstream:
+	@if [ ! -x "$(UPSTREAM_FIXTURE)/run" ]; then \
+	  echo "test-upstream: no fixture at $(UPSTREAM_FIXTURE) (upstream mstflint 4.36 tools on libmtcr_ul.so.1; set UPSTREAM_FIXTURE=DIR)"; \
+	  if [ "$${CI:-}" = true ]; then exit 1; fi; exit 0; \
+	fi; \
+	./scripts/install-deps.sh && \
+	$(CARGO) build -p mtcr-sim -p mtcr-sim-preload && \
+	$(MAKE) install PREFIX=$(STAGE) && \
+	python3 scripts/test-upstream.py --fixture $(UPSTREAM_FIXTURE) --lib $(STAGE)/lib --sim $(SIM) \
+	  --out $(CURDIR)/build/upstream $(UPSTREAM_ARGS)
 
 # Performance benchmark (bench/, docs/PERFORMANCE.md): ours vs Debian's stock cmtcr.so in the
 # simulator, side by side in one process (A B, B A, ...). UPDATE_DOC=1 writes the table into docs/PERFORMANCE.md; BENCH_ARGS passes

@@ -71,7 +71,7 @@ int main(void)
 
     bad(NULL, EINVAL);
     bad("not-a-device", EINVAL);
-    bad("0000:42:00.0", ENODEV);
+    bad("0000:42:00.0", ENOENT);
 
     mfile *mf = mopend("05:00.0", MST_TAVOR);
     CHECK(mf != NULL, "mopend(MST_TAVOR)");

@@ -503,8 +503,14 @@ int release_dma_pages(mfile *mf, int page_amount);
 
 /**
  * `int hot_reset(mfile* mf, int in_parallel, int domain_1, int bus_1, int device_1,
- * int function_1, int domain_2, int bus_2, int device_2, int function_2)`: needs the
- * kernel driver's file descriptor (`mf->fd`, -1 here): -1 with errno EBADF.
+ * int function_1, int domain_2, int bus_2, int device_2, int function_2)`: the driver's
+ * PCICONF_HOT_RESET on the node in use (the second function only when `in_parallel`): the
+ * ioctl's result (0, or 1 when a parallel reset failed), -1 with errno on failure (ENOTTY on
+ * a sysfs config open, EBADF on a `resource0` mapping: what the stock library's ioctl on
+ * `mf->fd` gets there; EINVAL for NULL).
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
  */
 int hot_reset(mfile *mf,
               int in_parallel,
@@ -579,8 +585,9 @@ int is_zombiefish_device(mfile *mf);
 
 /**
  * `mfile* mopen(const char* name)`: open a device by any name form the stock library accepts.
- * NULL on failure with errno set (EACCES not root, EINVAL bad name, ENODEV no such device,
- * ENOTSUP unsupported device, EBUSY semaphore stuck, or the errno of the failing syscall).
+ * NULL on failure with errno set (EACCES not root, EINVAL bad name, ENOENT no such device as
+ * upstream, ENODEV no usable access path, ENOTSUP unsupported device, EBUSY semaphore stuck,
+ * or the errno of the failing syscall).
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string.

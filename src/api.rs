@@ -495,6 +495,36 @@ impl Device {
         }
     }
 
+    /// The kernel-driver node's descriptor on driver paths (`mfile.fd`), else `None`.
+    pub fn node_fd(&self) -> Option<i32> {
+        self.inner.lock().access.node_fd()
+    }
+
+    /// The ConnectX ordering slot dword a memory-node open took (`mfile.connectx_wa_slot`).
+    pub fn connectx_wa_slot(&self) -> Option<u32> {
+        self.inner.lock().access.connectx_wa_slot()
+    }
+
+    /// Secondary-bus reset of one function, or of two in parallel, through the driver's
+    /// PCICONF_HOT_RESET on the node in use (`hot_reset`); each function is
+    /// `[domain, bus, device, function]`. The driver's non-negative result (1: a parallel
+    /// reset failed). Without a driver node: ENOTTY (config) or EBADF (memory), as the stock
+    /// library's ioctl on its `mf->fd` gets.
+    pub fn hot_reset(&self, in_parallel: bool, dev1: [i32; 4], dev2: [i32; 4]) -> Result<i32> {
+        use crate::access::driver::{Arg, HOT_RESET_SIZE};
+        let mut a = Arg::new(HOT_RESET_SIZE);
+        for (i, v) in dev1.iter().enumerate() {
+            a.put(4 * i, *v as u32);
+        }
+        if in_parallel {
+            for (i, v) in dev2.iter().enumerate() {
+                a.put(16 + 4 * i, *v as u32);
+            }
+            a.put_u8(32, 1);
+        }
+        self.inner.lock().access.hot_reset(&mut a)
+    }
+
     /// Most pages one `get_dma_pages` call takes on this path (0: none).
     pub fn max_dma_pages(&self) -> usize {
         self.inner
@@ -681,7 +711,7 @@ mod tests {
         let e = Device::open_in(&root, "0000:09:00.0", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::ENOTSUP);
         let e = Device::open_in(&root, "0000:0a:00.0", &o, t()).unwrap_err();
-        assert_eq!(e.errno(), libc::ENODEV);
+        assert_eq!(e.errno(), libc::ENOENT);
         let e = Device::open_in(&root, "bogus name", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::EINVAL);
 

@@ -78,16 +78,15 @@ impl PathKind {
         PathKind::Fwctl,
     ];
 
-    /// `mfile.tp` for this path, with the stock numbers: the stock library reports
-    /// MST_DRIVER_CONF / MST_DRIVER_CR for its kernel-driver opens; MFT's nodes are the
-    /// classic MST_PCICONF / MST_PCI device types.
+    /// `mfile.tp` for this path, as the stock library sets it: MST_DRIVER_CONF /
+    /// MST_DRIVER_CR are only what its name parser returns; a driver open ends with
+    /// MST_PCICONF on a config node (`_mstconf`) and MST_PCI on a memory node (`_mstcr`), so
+    /// every config path is MST_PCICONF and every memory path MST_PCI (mtcr_api.md §1, §3.1).
     pub fn mtype(self) -> u32 {
         match self {
-            PathKind::SysfsConfig | PathKind::MftPciconf => MST_PCICONF,
-            PathKind::SysfsMemory | PathKind::MftPci => MST_PCI,
-            PathKind::MstflintAccess | PathKind::MstDriver => MST_DRIVER_CONF,
-            PathKind::MstDriverCr => MST_DRIVER_CR,
             PathKind::Fwctl => MST_FWCTL_CONTROL_DRIVER,
+            k if k.is_memory() => MST_PCI,
+            _ => MST_PCICONF,
         }
     }
 
@@ -521,7 +520,20 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
                     return Err(e);
                 }
             };
-            let ops = mst_driver::MstDriver::with_params(n, params, memory, vpd);
+            let mut ops = mst_driver::MstDriver::with_params(n, params, memory, vpd);
+            if memory {
+                // Stock takes the slot on every memory-node open. The Gen-1 driver never
+                // releases its (per-device) slots and answers ENOLCK once three were handed
+                // out: that must not make every later open fail, so the open goes on
+                // without a slot (connectx_wa_slot 0); any other error fails the open.
+                match ops.take_connectx_wa() {
+                    Ok(slot) => log::debug!("{bdf}: ConnectX ordering slot {slot:#x}"),
+                    Err(e) if e.errno() == libc::ENOLCK => {
+                        log::info!("{bdf}: {e}: no ConnectX ordering slot left (Gen-1 keeps them)")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let off = if memory {
                 0
             } else {
@@ -755,8 +767,13 @@ mod tests {
         }
         assert_eq!(PathKind::parse("mst_pciconf"), Some(MftPciconf));
         assert_eq!(
-            (MstflintAccess.mtype(), MstDriverCr.mtype(), MftPci.mtype()),
-            (MST_DRIVER_CONF, MST_DRIVER_CR, MST_PCI)
+            (
+                MstflintAccess.mtype(),
+                MstDriver.mtype(),
+                MstDriverCr.mtype(),
+                MftPci.mtype()
+            ),
+            (MST_PCICONF, MST_PCICONF, MST_PCI, MST_PCI)
         );
         assert_eq!(MstDriver.mdevs_flags(), 0);
         assert!(mask_supports(1 << VCC_CRSPACE_SPACE_SUPPORTED, 0));

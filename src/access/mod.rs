@@ -165,6 +165,34 @@ pub trait Access: Send {
         None
     }
 
+    /// The kernel-driver node's descriptor (`mfile.fd`: tools issue driver ioctls on it), on
+    /// driver paths; `None` elsewhere (`mfile.fd` -1).
+    fn node_fd(&self) -> Option<i32> {
+        None
+    }
+
+    /// `mfile.connectx_wa_slot`: the crspace dword of the ConnectX ordering slot a memory
+    /// node's open took (`PCI_CONNECTX_WA`); `None` when the path has none.
+    fn connectx_wa_slot(&self) -> Option<u32> {
+        None
+    }
+
+    /// `hot_reset`: the driver's PCICONF_HOT_RESET ioctl on the node (`arg` is the 36-byte
+    /// `hot_reset_pcie_switch`), its non-negative result. Without a node: what the stock
+    /// library's ioctl on `mf->fd` gets, ENOTTY on a config file, EBADF on a mapping (fd -1).
+    fn hot_reset(&mut self, arg: &mut driver::Arg) -> Result<i32> {
+        let _ = arg;
+        let errno = if self.kind().is_memory() {
+            libc::EBADF
+        } else {
+            libc::ENOTTY
+        };
+        Err(Error::io(
+            "hot reset needs a kernel driver node (mstflint_access)",
+            std::io::Error::from_raw_os_error(errno),
+        ))
+    }
+
     /// Called once before the path is dropped (`mclose`); errors are ignored.
     fn close(&mut self) {}
 }

@@ -282,6 +282,9 @@ pub(crate) unsafe fn sync_fields(mf: *mut mfile, dev: &Device) {
     let m = unsafe { &mut *mf };
     m.tp = dev.mtype();
     m.flags = dev.mdevs_flags();
+    // Tools issue driver ioctls on mf->fd (hot reset): the node's descriptor, -1 elsewhere.
+    m.fd = dev.node_fd().unwrap_or(-1);
+    m.connectx_wa_slot = dev.connectx_wa_slot().unwrap_or(0);
     m.functional_vsec_supp = c_int::from(dev.functional_vsec());
     m.pxir_vsec_supp = u32::from(dev.pxir_vsec());
     m.vsec_cap_mask = dev.vsec_cap_mask();

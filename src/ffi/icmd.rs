@@ -276,9 +276,11 @@ pub unsafe extern "C" fn maccess_reg(
         }
         match r.status {
             0 => Ok(ME_OK),
+            // A firmware status is no system error: errno is left as it was (as stock; tools
+            // print strerror(errno) beside the status text).
             _ => Err(fail(
                 r.code,
-                libc::EIO,
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
                 format!(
                     "register {reg_id:#x}: firmware status {:#x} (syndrome {:#x})",
                     r.status, r.syndrome

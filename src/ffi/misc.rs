@@ -190,11 +190,17 @@ pub unsafe extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -
 }
 
 /// `int hot_reset(mfile* mf, int in_parallel, int domain_1, int bus_1, int device_1,
-/// int function_1, int domain_2, int bus_2, int device_2, int function_2)`: needs the
-/// kernel driver's file descriptor (`mf->fd`, -1 here): -1 with errno EBADF.
+/// int function_1, int domain_2, int bus_2, int device_2, int function_2)`: the driver's
+/// PCICONF_HOT_RESET on the node in use (the second function only when `in_parallel`): the
+/// ioctl's result (0, or 1 when a parallel reset failed), -1 with errno on failure (ENOTTY on
+/// a sysfs config open, EBADF on a `resource0` mapping: what the stock library's ioctl on
+/// `mf->fd` gets there; EINVAL for NULL).
+///
+/// # Safety
+/// `mf` NULL or a live mfile.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub extern "C" fn hot_reset(
+pub unsafe extern "C" fn hot_reset(
     mf: *mut mfile,
     in_parallel: c_int,
     domain_1: c_int,
@@ -206,14 +212,16 @@ pub extern "C" fn hot_reset(
     device_2: c_int,
     function_2: c_int,
 ) -> c_int {
-    let _ = (mf, in_parallel, domain_1, bus_1, device_1, function_1);
-    let _ = (domain_2, bus_2, device_2, function_2);
     call("hot_reset", -1, || {
-        Err(fail(
-            -1,
-            libc::EBADF,
-            "hot reset needs a kernel driver node",
-        ))
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, -1) }?;
+        let dev = c.active();
+        dev.hot_reset(
+            in_parallel != 0,
+            [domain_1, bus_1, device_1, function_1],
+            [domain_2, bus_2, device_2, function_2],
+        )
+        .map_err(|e| fail_with(-1, &e))
     })
 }
 

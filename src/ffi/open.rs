@@ -35,8 +35,9 @@ fn open_named_ext(
 }
 
 /// `mfile* mopen(const char* name)`: open a device by any name form the stock library accepts.
-/// NULL on failure with errno set (EACCES not root, EINVAL bad name, ENODEV no such device,
-/// ENOTSUP unsupported device, EBUSY semaphore stuck, or the errno of the failing syscall).
+/// NULL on failure with errno set (EACCES not root, EINVAL bad name, ENOENT no such device as
+/// upstream, ENODEV no usable access path, ENOTSUP unsupported device, EBUSY semaphore stuck,
+/// or the errno of the failing syscall).
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string.
