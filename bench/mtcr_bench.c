@@ -28,7 +28,9 @@
  * Simulator use only: on real hardware, writing crspace back is still not harmless.
  *
  * ROWS: open (mopen+mclose), read4, write4, rblk16 rblk256 rblk4k rblk64k rblk1m,
- *       wblk16 wblk256 wblk4k wblk64k wblk1m.
+ *       wblk16 wblk256 wblk4k wblk64k wblk1m, reg (maccess_reg GET of MGIR, 160 bytes: one
+ *       register access, timed per access; over ICMD on a PCI name, over FWCTL_RPC on a
+ *       fwctl name). A library without maccess_reg fails the reg row.
  *
  * Output (stdout), one line per row, space-separated key=value:
  *   ROW name=read4 dwords=1 ops=200 reps=5 median_ns_per_dword=... min_ns_per_dword=...
@@ -52,6 +54,7 @@ typedef int (*mclose_fn)(void *);
 typedef int (*mread4_fn)(void *, unsigned int, uint32_t *);
 typedef int (*mwrite4_fn)(void *, unsigned int, uint32_t);
 typedef int (*mblock_fn)(void *, unsigned int, uint32_t *, int);
+typedef int (*maccess_reg_fn)(void *, uint16_t, int, void *, uint32_t, uint32_t, uint32_t, int *);
 
 /* One loaded library and its handle on the device. */
 struct lib {
@@ -61,6 +64,7 @@ struct lib {
     mwrite4_fn mwrite4;
     mblock_fn mread4_block;
     mblock_fn mwrite4_block;
+    maccess_reg_fn maccess_reg; /* NULL when the library lacks it */
     void *mf;
 };
 
@@ -75,7 +79,7 @@ static struct lib *cur = &g_libs[0];
 #define p_mread4_block (cur->mread4_block)
 #define p_mwrite4_block (cur->mwrite4_block)
 
-enum kind { K_OPEN, K_READ4, K_WRITE4, K_RBLK, K_WBLK };
+enum kind { K_OPEN, K_READ4, K_WRITE4, K_RBLK, K_WBLK, K_REG };
 
 struct row {
     const char *name;
@@ -100,6 +104,7 @@ static const struct row ROWS[] = {
     {"wblk4k", K_WBLK, 4096, 2},
     {"wblk64k", K_WBLK, 65536, 1},
     {"wblk1m", K_WBLK, 1 << 20, 1},
+    {"reg", K_REG, 0, 50},
 };
 #define NROWS (sizeof(ROWS) / sizeof(ROWS[0]))
 
@@ -159,6 +164,17 @@ static int one_op(const struct row *r, void *mf, unsigned int i)
         return 0;
     case K_WBLK:
         return p_mwrite4_block(mf, g_addr, g_buf, r->bytes) == r->bytes ? 0 : -1;
+    case K_REG: {
+        static uint8_t mgir[160];
+        int st = -1;
+        memset(mgir, 0, sizeof mgir);
+        if (!cur->maccess_reg)
+            return -1;
+        return cur->maccess_reg(mf, 0x9020, 1, mgir, sizeof mgir, sizeof mgir, sizeof mgir, &st) == 0 &&
+                       st == 0
+                   ? 0
+                   : -1;
+    }
     }
     return -1;
 }
@@ -281,6 +297,7 @@ static void load_lib(struct lib *l, const char *path)
     l->mwrite4 = (mwrite4_fn)must_sym(h, "mwrite4");
     l->mread4_block = (mblock_fn)must_sym(h, "mread4_block");
     l->mwrite4_block = (mblock_fn)must_sym(h, "mwrite4_block");
+    l->maccess_reg = (maccess_reg_fn)dlsym(h, "maccess_reg");
     l->mf = NULL;
 }
 

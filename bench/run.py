@@ -34,11 +34,12 @@ BDF = "0000:05:00.0"
 SMALL_ROWS = ["open", "read4", "write4", "rblk16", "rblk256", "rblk4k", "rblk64k",
               "wblk16", "wblk256", "wblk4k", "wblk64k"]
 BIG_ROWS = ["rblk1m", "wblk1m"]
+SMALL_ROWS.append("reg")
 ROW_ORDER = ["open", "read4", "write4", "rblk16", "rblk256", "rblk4k", "rblk64k", "rblk1m",
-             "wblk16", "wblk256", "wblk4k", "wblk64k", "wblk1m"]
+             "wblk16", "wblk256", "wblk4k", "wblk64k", "wblk1m", "reg"]
 ROW_DWORDS = {"open": 0, "read4": 1, "write4": 1, "rblk16": 4, "rblk256": 64, "rblk4k": 1024,
               "rblk64k": 16384, "rblk1m": 262144, "wblk16": 4, "wblk256": 64, "wblk4k": 1024,
-              "wblk64k": 16384, "wblk1m": 262144}
+              "wblk64k": 16384, "wblk1m": 262144, "reg": 0}
 ROW_LABEL = {
     "open": "mopen+mclose", "read4": "mread4", "write4": "mwrite4",
     "rblk16": "mread4_block 16 B", "rblk256": "mread4_block 256 B",
@@ -47,10 +48,18 @@ ROW_LABEL = {
     "wblk16": "mwrite4_block 16 B", "wblk256": "mwrite4_block 256 B",
     "wblk4k": "mwrite4_block 4 KiB", "wblk64k": "mwrite4_block 64 KiB",
     "wblk1m": "mwrite4_block 1 MiB",
+    "reg": "maccess_reg MGIR (160 B)",
 }
+# Rows each path runs (default: all but "reg"). "reg" is a register access: over ICMD through
+# the VSEC gateway on the config path, over one FWCTL_RPC on the fwctl path (which has no
+# crspace rows).
+PATH_ROWS = {"config": ROW_ORDER, "fwctl": ["open", "reg"]}
+# The cheap row that tells whether ours uses a driver path at all.
+PROBE_ROW = {"fwctl": "reg"}
 # Syscalls the simulator's LD_PRELOAD makes to carry one ioctl to the driver model.
 PRELOAD_SYSCALLS = {"readlink", "readlinkat", "fstat", "newfstatat", "statx", "getpid",
-                    "sendto", "recvfrom", "sendmsg", "recvmsg", "socket", "connect"}
+                    "sendto", "recvfrom", "sendmsg", "recvmsg", "socket", "connect", "fcntl",
+                    "capget"}
 
 # path -> (toml, device name, driver?, stock speaks it?)
 PATHS = {
@@ -58,9 +67,11 @@ PATHS = {
     "resource0": ("", f"/sys/bus/pci/devices/{BDF}/resource0", False, True),
     "mstflint_access": ('[[device]]\ndriver = "mstflint_access"\n', BDF, True, True),
     "mst_driver": ('[[device]]\ndriver = "mst_driver"\n', BDF, True, False),
+    "fwctl": ('[[device]]\nfwctl = true\n', "fwctl0", True, False),
 }
 NA_OURS_DRIVER = "n/a (ours did not use the driver: see the log)"
 NA_STOCK_GEN1 = "n/a (stock fails on MST_PARAMS)"
+NA_STOCK = {"mst_driver": NA_STOCK_GEN1, "fwctl": "n/a (Debian's 4.21 has no fwctl)"}
 
 
 def log(*a):
@@ -214,7 +225,7 @@ def main():
                     help="rounds that include the 1 MiB rows (they dominate the run time)")
     ap.add_argument("--mem", type=int, default=10000)
     ap.add_argument("--mem-libs", default="ours")
-    ap.add_argument("--paths", default="config,resource0,mstflint_access,mst_driver")
+    ap.add_argument("--paths", default="config,resource0,mstflint_access,mst_driver,fwctl")
     ap.add_argument("--rows", default=",".join(ROW_ORDER))
     ap.add_argument("--no-strace", action="store_true")
     ap.add_argument("--trace-1m", action="store_true")
@@ -236,23 +247,29 @@ def main():
     na = {p: {} for p in paths}
     for p in paths:
         if not PATHS[p][3]:
-            na[p]["stock"] = NA_STOCK_GEN1
+            na[p]["stock"] = NA_STOCK[p]
+    def rows_of(p):
+        allowed = PATH_ROWS.get(p, [r for r in ROW_ORDER if r != "reg"])
+        return [r for r in rows if r in allowed]
+
     for rnd in range(args.rounds):
         for p in paths:
+            prows = rows_of(p)
             if rnd == 0 and PATHS[p][2] and "ours" not in na[p]:
                 # Does ours use the driver at all? (One cheap row; a library that falls back to
                 # sysfs when the driver path fails shows no ioctls.)
+                pr = PROBE_ROW.get(p, "read4")
                 try:
-                    probe = timed_pass(args, p, libs["ours"], ["read4"], 1, workdir)
+                    probe = timed_pass(args, p, libs["ours"], [pr], 1, workdir)
                 except RuntimeError as e:
                     log(f"bench: ours on {p}: {e}")
                     probe = {}
-                if not probe or probe["read4"]["ioctl"] == 0:
+                if not probe or probe[pr]["ioctl"] == 0:
                     na[p]["ours"] = NA_OURS_DRIVER
             if not na[p]:
                 log(f"bench: round {rnd + 1}/{args.rounds} {p} ours and stock side by side")
-                small = [r for r in rows if r in SMALL_ROWS]
-                big = [r for r in rows if r in BIG_ROWS]
+                small = [r for r in prows if r in SMALL_ROWS]
+                big = [r for r in prows if r in BIG_ROWS]
                 o, s, rat = dual_pass(args, p, small, args.reps, workdir) if small else ({}, {}, {})
                 if big and rnd < args.rounds_1m:
                     bo, bs, brat = dual_pass(args, p, big, 1, workdir)
@@ -267,8 +284,8 @@ def main():
                 if who in na[p]:
                     continue
                 log(f"bench: round {rnd + 1}/{args.rounds} {p} {who}")
-                small = [r for r in rows if r in SMALL_ROWS]
-                big = [r for r in rows if r in BIG_ROWS]
+                small = [r for r in prows if r in SMALL_ROWS]
+                big = [r for r in prows if r in BIG_ROWS]
                 try:
                     res = timed_pass(args, p, libs[who], small, args.reps, workdir) if small else {}
                     if big and rnd < args.rounds_1m:
@@ -292,7 +309,7 @@ def main():
                 if who in na[p] or not results[p][who]:
                     continue
                 log(f"bench: strace {p} {who}")
-                for r in rows:
+                for r in rows_of(p):
                     if r in BIG_ROWS and not args.trace_1m:
                         continue
                     if r not in results[p][who][0]:
@@ -339,15 +356,16 @@ def render(args, paths, rows, results, ratios, na, sysc, mem, started):
         f"(1 MiB rows: {min(args.rounds, args.rounds_1m)} round(s) of 1 rep); "
         f"ours = `{os.path.basename(args.ours)}`, stock = `{args.stock}`.",
         "",
-        "Times are per dword (per operation for mopen+mclose) and include the simulator "
+        "Times are per dword (per operation for mopen+mclose and maccess_reg) and include the simulator "
         "(FUSE round trip per config access). cfg, ioctl, sys = config accesses, ioctls, "
-        "system calls per dword (per operation for mopen+mclose); o = ours, s = stock.",
+        "system calls per dword (per operation for mopen+mclose and maccess_reg); o = ours, s = stock.",
         "",
         "| path | row | ours | stock | ours/stock | cfg o | cfg s | ioctl o | ioctl s | sys o | sys s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in paths:
-        for r in rows:
+        allowed = PATH_ROWS.get(p, [r for r in ROW_ORDER if r != "reg"])
+        for r in [r for r in rows if r in allowed]:
             cells = {}
             for who in ("ours", "stock"):
                 rs = [x for x in results[p][who] if r in x]

@@ -10,6 +10,9 @@
 #include "mtcr.h"
 #include "tap.h"
 
+/* Declared in upstream's mtcr_ul_com.h (an internal header mstflint's tools include). */
+int mget_i2c_addr_width(mfile *mf, u_int8_t *addr_width);
+
 #define DEV "0000:05:00.0"
 #define SCRATCH 0x40000u /* crspace scratch area used for write tests */
 
@@ -170,7 +173,10 @@ static void misc(mfile *mf)
     CHECK(mget_mdevs_flags(mf, &v) == 0 && v == MDEVS_TAVOR_CR, "mget_mdevs_flags: MDEVS_TAVOR_CR");
     CHECK(mget_mdevs_type(mf, &v) == 0 && v == MST_PCICONF, "mget_mdevs_type: MST_PCICONF");
     CHECK(mf->functional_vsec_supp == 1, "functional_vsec_supp");
-    CHECK(mf->dtype == MST_TAVOR && mf->fd == -1 && mf->sock == -1, "dtype, fd, sock");
+    CHECK(mf->dtype == MST_GAMLA && mf->fd == -1 && mf->sock == -1, "dtype MST_GAMLA (0, as upstream), fd, sock");
+    u_int8_t width = 0;
+    int wrc = mget_i2c_addr_width(mf, &width);
+    CHECK(wrc == 0 && width == 2, "mget_i2c_addr_width: 0, width 2 (got %d, %u)", wrc, width);
     CHECK(mf->dinfo != NULL && mf->dinfo->pci.dev_id == 0x1017 && mf->dinfo->pci.vend_id == 0x15b3, "dinfo ids");
     CHECK(mf->dinfo && strcmp(mf->dinfo->dev_name, DEV) == 0, "dinfo->dev_name is the name opened");
     CHECK(mf->pci_device_id == 0x1017, "pci_device_id");
@@ -194,7 +200,8 @@ static void misc(mfile *mf)
     CHECK(mset_i2c_secondary(mf, 0x48) == 0 && mset_i2c_secondary(mf, 0) == 0x48, "mset_i2c_secondary swaps");
     CHECK(is_pcie_switch_device(mf) == 0, "not a PCIe switch");
     CHECK(is_zombiefish_device(mf) == 0, "not zombiefish (ConnectX-5)");
-    CHECK(strcmp(m_err2str(ME_OK), "ME_OK") == 0 && strcmp(m_err2str(-5), "Unknown error code") == 0, "m_err2str");
+    CHECK(strcmp(m_err2str(ME_OK), "Success") == 0 && strcmp(m_err2str(-5), "Unknown error code") == 0,
+          "m_err2str: v4.36's texts");
     set_increase_poll_time(1);
     set_increase_poll_time(0);
     CHECK(1, "set_increase_poll_time");

@@ -356,8 +356,8 @@ static void registers(struct dev *d, int cr_mbox)
     CHECK((buf[0][2] & 0x7f) == 0 && (buf[0][6] & 0x80) != 0 && buf[0][22] == 0x01 && buf[0][23] == 0xf5,
           "register status 0, response bit set, MGIR device id %02x%02x", buf[0][22], buf[0][23]);
     CHECK(!have_stock || memcmp(buf[0], buf[1], 180) == 0, "same bytes as stock");
-    CHECK(((mfile *)d->h[0])->hcr_params == (cr_mbox ? 1 : -1), "hcr_params records the CR mailbox: %d",
-          ((mfile *)d->h[0])->hcr_params);
+    CHECK(((mfile *)d->h[0])->hcr_params.supp_cr_mbox == (cr_mbox ? 1 : -1), "hcr_params records the CR mailbox: %d",
+          ((mfile *)d->h[0])->hcr_params.supp_cr_mbox);
 
     BOTH(d, rc, L->max_reg(H, MACCESS_REG_METHOD_GET));
     /* mstflint 4.21 (Debian) subtracts 12 header bytes (276); v4.36 subtracts 20 (268), which

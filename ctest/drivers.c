@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mtcr.h"
 #include "tap.h"
@@ -64,14 +65,22 @@ static void one_path(const struct path *p, const char *sysfs_name)
 
 int main(void)
 {
+    /* The first open of the Gen-1 memory node takes ConnectX ordering slot 1 (stock: 0xf0384 +
+     * 4 * slot). The driver never gives slots back: after three, opens go on without one. */
+    mfile *mf = mopen("0000:0b:00.0");
+    if (CHECK(mf != NULL, "Gen-1 memory node open")) {
+        CHECK(mf->connectx_wa_slot == 0xf0388, "connectx_wa_slot %#x", mf->connectx_wa_slot);
+        mclose(mf);
+    }
     const struct path paths[] = {
-        {"0000:05:00.0", MST_DRIVER_CONF, 0},
-        {"0000:06:00.0", MST_DRIVER_CONF, 0},
-        {"/dev/mst/mt4123_pci_pciconf0", MST_DRIVER_CONF, 0},
+        /* tp as stock sets it: MST_PCICONF on config nodes, MST_PCI on memory nodes. */
+        {"0000:05:00.0", MST_PCICONF, 0},
+        {"0000:06:00.0", MST_PCICONF, 0},
+        {"/dev/mst/mt4123_pci_pciconf0", MST_PCICONF, 0},
         {"/dev/mst/mt4125_pciconf0", MST_PCICONF, MDEVS_TAVOR_CR},
         {"/dev/mst/mt4125_pci_cr0", MST_PCI, MDEVS_TAVOR_CR},
         {"0000:09:00.0", MST_PCICONF, MDEVS_TAVOR_CR},
-        {"0000:0b:00.0", MST_DRIVER_CR, 0},
+        {"0000:0b:00.0", MST_PCI, 0},
     };
     const char *sysfs[] = {
         "/sys/bus/pci/devices/0000:05:00.0/config", "/sys/bus/pci/devices/0000:06:00.0/config",
@@ -83,9 +92,14 @@ int main(void)
         one_path(&paths[i], sysfs[i]);
     }
 
-    /* mopen_adv with a memory-only mask: the driver's memory node, else resource0. */
-    mfile *m = mopen_adv("0000:0b:00.0", MST_DRIVER_CR);
-    CHECK(m != NULL && m->tp == MST_DRIVER_CR, "mopen_adv(MST_DRIVER_CR): Gen-1 memory node");
+    /* mopen_adv with a memory-only mask: the driver's memory node, else resource0. The open's
+     * tp is MST_PCI there, so MST_DRIVER_CR alone matches nothing (stock: EPERM). */
+    mfile *m = mopen_adv("0000:0b:00.0", MST_PCI);
+    CHECK(m != NULL && m->tp == MST_PCI && m->fd >= 0, "mopen_adv(MST_PCI): Gen-1 memory node");
+    mclose(m);
+    errno = 0;
+    m = mopen_adv("0000:0b:00.0", MST_DRIVER_CR);
+    CHECK(m == NULL && errno == EPERM, "mopen_adv(MST_DRIVER_CR): NULL, EPERM as stock (%d)", errno);
     mclose(m);
     m = mopen_adv("0000:08:00.0", MST_PCI);
     CHECK(m != NULL && m->tp == MST_PCI, "mopen_adv(MST_PCI) on an MFT card: memory");
@@ -95,7 +109,7 @@ int main(void)
     mclose(m);
 
     /* VPD write through a driver, seen in the sysfs file. */
-    mfile *mf = mopen("0000:06:00.0");
+    mf = mopen("0000:06:00.0");
     if (CHECK(mf != NULL, "mstflint_access open")) {
         FILE *f = fopen("/sys/bus/pci/devices/0000:06:00.0/vpd", "rb");
         unsigned char img[4096];
@@ -119,8 +133,38 @@ int main(void)
         CHECK(get_dma_pages(mf, &pi, 9) == -1 && errno == EINVAL, "9 pages: EINVAL");
         mclose(mf);
     }
+    /* mf->fd is the node (tools issue driver ioctls on it); -1 without a driver.
+     * mclear_pci_semaphore accepts driver names (tp MST_PCICONF / MST_PCI). Hot reset: the
+     * driver's PCICONF_HOT_RESET on mf->fd. */
+    const char *drv[] = {"0000:05:00.0", "0000:06:00.0", "/dev/mst/mt4123_pci_pciconf0",
+                         "/dev/mst/mt4125_pciconf0", "/dev/mst/mt4125_pci_cr0", "0000:0b:00.0"};
+    for (size_t i = 0; i < sizeof drv / sizeof drv[0]; i++) {
+        mf = mopen(drv[i]);
+        if (CHECK(mf != NULL, "%s: open", drv[i])) {
+            char link[64], target[256];
+            snprintf(link, sizeof link, "/proc/self/fd/%d", mf->fd);
+            ssize_t n = mf->fd >= 0 ? readlink(link, target, sizeof target - 1) : -1;
+            target[n > 0 ? n : 0] = 0;
+            CHECK(n > 0 && strncmp(target, "/dev/", 5) == 0, "%s: mf->fd %d is the node %s", drv[i], mf->fd,
+                  target);
+            mclose(mf);
+        }
+        CHECK(mclear_pci_semaphore(drv[i]) == ME_OK, "%s: mclear_pci_semaphore ME_OK", drv[i]);
+    }
+    mf = mopen("0000:06:00.0");
+    if (CHECK(mf != NULL, "mstflint_access open for hot reset")) {
+        CHECK(hot_reset(mf, 0, 0, 6, 0, 0, 0, 0, 0, 0) == 0, "hot_reset through mstflint_access: 0 (%s)",
+              mtcr_last_error());
+        errno = 0;
+        CHECK(hot_reset(mf, 1, 0, 6, 0, 0, 0, 0x42, 0, 0) == -1 && errno == ENODEV,
+              "hot_reset in parallel with an absent function: -1 ENODEV (%d)", errno);
+        mclose(mf);
+    }
     mf = mopen("0000:09:00.0");
     if (CHECK(mf != NULL, "sysfs open")) {
+        CHECK(mf->fd == -1, "sysfs: mf->fd -1");
+        errno = 0;
+        CHECK(hot_reset(mf, 0, 0, 9, 0, 0, 0, 0, 0, 0) == -1 && errno == ENOTTY, "sysfs: hot_reset ENOTTY");
         struct mtcr_page_info pi;
         CHECK(get_dma_pages(mf, &pi, 1) == -1 && errno == ENOTTY, "no driver: ENOTTY");
         CHECK(release_dma_pages(mf, 1) == -1 && errno == ENOTTY, "no driver: release ENOTTY");

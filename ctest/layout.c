@@ -43,11 +43,11 @@ int main(void)
     OFF(mfile, vsc_recovery_space_flash_control_vld, 2644); OFF(mfile, nvml_device, 2648);
     OFF(mfile, umem_id, 2656); OFF(mfile, umem_buff, 2664);
 
-    SZ(struct icmd_params, 88);
-    OFF(struct icmd_params, icmd_opened, 0); OFF(struct icmd_params, max_cmd_size, 32);
-    OFF(struct icmd_params, lock_key, 48); OFF(struct icmd_params, dma_pa, 56);
-    OFF(struct icmd_params, dma_size, 64); OFF(struct icmd_params, icmd_ready, 72);
-    OFF(struct icmd_params, syndrome, 76); OFF(struct icmd_params, syndrome_addr, 80);
+    SZ(icmd_params, 88);
+    OFF(icmd_params, icmd_opened, 0); OFF(icmd_params, max_cmd_size, 32);
+    OFF(icmd_params, lock_key, 48); OFF(icmd_params, dma_pa, 56);
+    OFF(icmd_params, dma_size, 64); OFF(icmd_params, icmd_ready, 72);
+    OFF(icmd_params, syndrome, 76); OFF(icmd_params, syndrome_addr, 80);
 
     SZ(dev_info, 6208);
     OFF(dev_info, type, 0); OFF(dev_info, dev_name, 4); OFF(dev_info, ul_mode, 516);

@@ -22,6 +22,17 @@ int main(void)
     CHECK(is_gw_access(mf) == 0, "is_gw_access: 0");
     u_int32_t s = 0xdead;
     CHECK(MREAD4_SEMAPHORE(mf, 0x40000, &s) == ME_OK && s == 0, "MREAD4_SEMAPHORE keeps bit 31 only (%#x)", s);
+    /* No ICMD here: as upstream, the register limit is still ICMD's (chosen by the device id)
+     * and an access fails opening ICMD, not on its size. */
+    CHECK(mget_max_reg_size(mf, MACCESS_REG_METHOD_GET) == 812, "mget_max_reg_size: 812 (%d)",
+          mget_max_reg_size(mf, MACCESS_REG_METHOD_GET));
+    u_int8_t reg[160] = {0};
+    int st = -1;
+    int rc = maccess_reg(mf, 0x9020, MACCESS_REG_METHOD_GET, reg, sizeof(reg), sizeof(reg), sizeof(reg), &st);
+    CHECK(rc == ME_ICMD_NOT_SUPPORTED && st == -1, "maccess_reg: ME_ICMD_NOT_SUPPORTED, \"%s\" (%#x)", m_err2str(rc),
+          rc);
+    rc = maccess_reg(mf, 0x9020, MACCESS_REG_METHOD_GET, reg, 900, 900, 900, &st);
+    CHECK(rc == ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, "900 bytes: ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT (%#x)", rc);
     mclose(mf);
     return tap_done();
 }

@@ -9,6 +9,9 @@
 #include "mtcr.h"
 #include "tap.h"
 
+/* Exported but, as upstream's, not declared by mtcr.h (mflash defines a static one). */
+mfile *mopen_fw_ctx(void *fw_cmd_context, void *fw_cmd_func, void *dma_func, void *extra_data);
+
 static void try_name(const char *name, u_int32_t want_tp)
 {
     mfile *mf = mopen(name);
@@ -68,7 +71,7 @@ int main(void)
 
     bad(NULL, EINVAL);
     bad("not-a-device", EINVAL);
-    bad("0000:42:00.0", ENODEV);
+    bad("0000:42:00.0", ENOENT);
 
     mfile *mf = mopend("05:00.0", MST_TAVOR);
     CHECK(mf != NULL, "mopend(MST_TAVOR)");
@@ -86,7 +89,7 @@ int main(void)
     errno = 0;
     CHECK(mopen_adv("05:00.0", MST_IB) == NULL && errno == EPERM, "mopen_adv(MST_IB) on a PCI device: NULL, EPERM");
     errno = 0;
-    CHECK(mopen_fw_ctx(NULL, NULL, NULL) == NULL && errno == ENOTSUP, "mopen_fw_ctx: NULL, ENOTSUP");
+    CHECK(mopen_fw_ctx(NULL, NULL, NULL, NULL) == NULL && errno == ENOTSUP, "mopen_fw_ctx: NULL, ENOTSUP");
     CHECK(mclear_pci_semaphore("05:00.0") == ME_OK, "mclear_pci_semaphore: ME_OK");
     CHECK(mclear_pci_semaphore("0000:42:00.0") == ME_ERROR, "mclear_pci_semaphore(absent): ME_ERROR");
     return tap_done();

@@ -2,7 +2,8 @@
  * Access registers over ICMD (maccess_reg, icmd_send_command, mget_max_reg_size): good
  * accesses, bad register id, bad size, oversized, busy device, bad opcode. Every case is run
  * through Debian's stock cmtcr.so too (dlopen'ed with RTLD_DEEPBIND so that it keeps its own
- * libmtcr) on the same simulated device: same MError code, same status, same m_err2str text. */
+ * libmtcr) on the same simulated device: same MError code, same status (4.21's m_err2str texts
+ * differ from v4.36's, which this library gives: texts are checked against v4.36's below). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
@@ -20,12 +21,9 @@ typedef void *(*mopen_f)(const char *);
 typedef int (*mclose_f)(void *);
 typedef int (*maccess_f)(void *, u_int16_t, maccess_reg_method_t, void *, u_int32_t, u_int32_t,
                          u_int32_t, int *);
-typedef const char *(*err2str_f)(int);
-
 static struct {
     void *mf;
     maccess_f access;
-    err2str_f err2str;
 } stock;
 
 /* One access through both libraries; checks equal results and returns ours. */
@@ -39,10 +37,9 @@ static int both(mfile *mf, const char *what, u_int16_t id, maccess_reg_method_t 
     int ra = maccess_reg(mf, id, m, a, size, size, size, &sa);
     if (stock.mf) {
         int rb = stock.access(stock.mf, id, m, b, size, size, size, &sb);
-        CHECK(ra == rb && (ra == ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT || sa == sb) &&
-                  strcmp(m_err2str(ra), stock.err2str(rb)) == 0,
-              "%s: rc %#x \"%s\", status %d (stock: %#x \"%s\", status %d)", what, ra, m_err2str(ra),
-              sa, rb, stock.err2str(rb), sb);
+        CHECK(ra == rb && (ra == ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT || sa == sb),
+              "%s: rc %#x \"%s\", status %d (stock: %#x, status %d)", what, ra, m_err2str(ra), sa, rb,
+              sb);
         if (ra == ME_OK) {
             CHECK(memcmp(a, b, size) == 0, "%s: same register contents as stock", what);
         }
@@ -69,9 +66,8 @@ int main(void)
     if (CHECK(h != NULL, "stock cmtcr.so loaded (%s)", h ? STOCK : dlerror())) {
         mopen_f so = (mopen_f)dlsym(h, "mopen");
         stock.access = (maccess_f)dlsym(h, "maccess_reg");
-        stock.err2str = (err2str_f)dlsym(h, "m_err2str");
         stock.mf = so ? so("05:00.0") : NULL;
-        CHECK(stock.mf && stock.access && stock.err2str, "stock mopen");
+        CHECK(stock.mf && stock.access, "stock mopen");
     }
 
     CHECK(mget_max_reg_size(mf, MACCESS_REG_METHOD_GET) == 812, "mget_max_reg_size: 812 (ICMD)");
@@ -103,13 +99,14 @@ int main(void)
     CHECK(rc == ME_REG_ACCESS_REG_NOT_SUPP && st == 4 && strcmp(m_err2str(rc), "Register not supported") == 0,
           "bad id: ME_REG_ACCESS_REG_NOT_SUPP (0x106), status 4, \"%s\"", m_err2str(rc));
     rc = both(mf, "short MGIR", MGIR, MACCESS_REG_METHOD_GET, 16, reg, &st);
-    CHECK(rc == ME_REG_ACCESS_BAD_PARAM && st == 7, "bad size: ME_REG_ACCESS_BAD_PARAM (0x109), status 7, \"%s\"",
+    CHECK(rc == ME_REG_ACCESS_BAD_PARAM && st == 7 && strcmp(m_err2str(rc), "Register access bad parameter") == 0,
+          "bad size: ME_REG_ACCESS_BAD_PARAM (0x109), status 7, \"%s\"",
           m_err2str(rc));
     rc = both(mf, "read-only MGIR set", MGIR, MACCESS_REG_METHOD_SET, 160, reg, &st);
     CHECK(rc == ME_REG_ACCESS_METHOD_NOT_SUPP && st == 6, "SET of a read-only register: METHOD_NOT_SUPP");
     st = -1;
     rc = both(mf, "oversized", MGIR, MACCESS_REG_METHOD_GET, 900, reg, &st);
-    CHECK(rc == ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT && st == -1,
+    CHECK(rc == ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT && st == -1 && strcmp(m_err2str(rc), "Register is too large") == 0,
           "900 bytes: ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, \"%s\", status untouched", m_err2str(rc));
     /* mstflint 4.21 (Debian) reports 820 and lets 813..820 fail in ICMD (0x210); since v4.36
      * the limit is 812 = 0x340 - 20 (mtcr_api.md 1.4), which is what this library does. */
@@ -119,7 +116,9 @@ int main(void)
 
     set_dev_busy(mf, 2); /* one for us, one for stock */
     rc = both(mf, "busy device", MGIR, MACCESS_REG_METHOD_GET, 160, reg, &st);
-    CHECK(rc == ME_REG_ACCESS_DEV_BUSY && st == 1, "busy: ME_REG_ACCESS_DEV_BUSY, \"%s\"", m_err2str(rc));
+    CHECK(rc == ME_REG_ACCESS_DEV_BUSY && st == 1 &&
+              strcmp(m_err2str(rc), "Register access failed, device is busy") == 0,
+          "busy: ME_REG_ACCESS_DEV_BUSY, \"%s\"", m_err2str(rc));
     rc = both(mf, "after busy", MGIR, MACCESS_REG_METHOD_GET, 160, reg, &st);
     CHECK(rc == ME_OK, "works again after busy");
 

@@ -25,258 +25,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "mtcr_com_defs.h"
-
-/* MTCR_API expands to nothing on Unix, as in the stock header. */
-#ifndef MTCR_API
-#define MTCR_API
-#endif
+#include "mtcr_mf.h"
 
 #define DEV_MST_EXAMPLE1 "mlx4_0"
 #define DEV_MST_EXAMPLE2 "03:00.0"
-
-/* The open-device handle (struct mfile_t is defined below). */
-typedef struct mfile_t mfile;
-
-/**
- * One virtual function of a `dev_info` (`dev_info.pci.virtfn_arr[i]`).
- */
-typedef struct vf_info_t {
-  /**
-   * "DDDD:BB:DD.F"
-   */
-  char dev_name[DEV_NAME_SZ];
-  uint16_t domain;
-  uint8_t bus;
-  uint8_t dev;
-  uint8_t func;
-  /**
-   * NULL-terminated array of network interface names, or NULL.
-   */
-  char **net_devs;
-  /**
-   * NULL-terminated array of RDMA device names, or NULL.
-   */
-  char **ib_devs;
-} vf_info_t;
-
-/**
- * `vf_info`
- */
-typedef struct vf_info_t vf_info;
-
-/**
- * The PCI part of a `dev_info`.
- */
-typedef struct dev_info_pci {
-  uint16_t domain;
-  uint8_t bus;
-  uint8_t dev;
-  uint8_t func;
-  uint16_t dev_id;
-  uint16_t vend_id;
-  uint32_t class_id;
-  uint16_t subsys_id;
-  uint16_t subsys_vend_id;
-  /**
-   * "DDDD:BB:DD.F"
-   */
-  char cr_dev[DEV_NAME_SZ];
-  /**
-   * "/sys/bus/pci/devices/DDDD:BB:DD.F/config"
-   */
-  char conf_dev[DEV_NAME_SZ];
-  /**
-   * NULL-terminated array of network interface names.
-   */
-  char **net_devs;
-  /**
-   * NULL-terminated array of RDMA device names ("mlx5_0", ...).
-   */
-  char **ib_devs;
-  /**
-   * NUMA node as sysfs prints it, or "NA".
-   */
-  char numa_node[4096];
-  /**
-   * `virtfn_count` entries, or NULL.
-   */
-  vf_info *virtfn_arr;
-  uint16_t virtfn_count;
-  /**
-   * fwctl node of the function ("" when none).
-   */
-  char fwctl_dev[DEV_NAME_SZ];
-} dev_info_pci;
-
-/**
- * One enumerated device (`mdevices_info`), also `mfile.dinfo`.
- */
-typedef struct dev_info_t {
-  /**
-   * MDEVS_TAVOR_CR for PCI functions.
-   */
-  uint32_t type;
-  char dev_name[DEV_NAME_SZ];
-  int ul_mode;
-  struct dev_info_pci pci;
-} dev_info_t;
-
-/**
- * `dev_info`
- */
-typedef struct dev_info_t dev_info;
-
-/**
- * One DMA page of `struct mtcr_page_info`.
- */
-typedef struct page_addresses {
-  uint64_t dma_address;
-  uint64_t virtual_address;
-} page_addresses;
-
-/**
- * `struct mtcr_page_info` (`get_dma_pages`).
- */
-typedef struct mtcr_page_info {
-  unsigned int page_amount;
-  unsigned long page_pointer_start;
-  struct page_addresses page_addresses_array[MAX_PAGES_SIZE];
-} mtcr_page_info;
-
-/**
- * `struct icmd_params`: ICMD interface state (kept zero until ICMD support lands).
- */
-typedef struct icmd_params {
-  int icmd_opened;
-  int took_semaphore;
-  int ctrl_addr;
-  int cmd_addr;
-  int cmd_ptr_bitlen;
-  int version_addr;
-  int version_bit_offset;
-  int version_bitlen;
-  uint32_t max_cmd_size;
-  int semaphore_addr;
-  int static_cfg_not_done_addr;
-  int static_cfg_not_done_offs;
-  uint32_t lock_key;
-  int ib_semaphore_lock_supported;
-  uint64_t dma_pa;
-  uint32_t dma_size;
-  int dma_icmd;
-  int icmd_ready;
-  int syndrome;
-  int syndrome_addr;
-} icmd_params;
-
-/**
- * `mfile.acc_reg_params`: cached maximum register size per access method.
- */
-typedef struct access_reg_params {
-  int max_reg_size[3];
-} access_reg_params;
-
-/**
- * `mfile.mpci_change`
- */
-typedef void (*mpci_change_fn)(mfile *mf);
-
-/**
- * An open device, `struct mfile_t` of mstflint v4.36 (2672 bytes). Fields that tools read are
- * kept up to date by the library (`tp`, `flags`, `dinfo`, `hw_dev_id`, `rev_id`,
- * `pci_device_id`, `functional_vsec_supp`, `pxir_vsec_supp`, `vsec_type`, `vsec_addr`,
- * `vsec_cap_mask`, `address_space`, `dev_name`, ...). `ul_ctx` points to the library's private
- * state: never change it. Allocate with `mopen*`, free with `mclose`.
- */
-typedef struct mfile_t {
-  uint16_t hw_dev_id;
-  uint16_t pci_device_id;
-  uint16_t rev_id;
-  MType tp;
-  MType orig_tp;
-  MType res_tp;
-  DType dtype;
-  int itype;
-  uint32_t device_hw_id;
-  int is_i2cm;
-  int is_vm;
-  int cr_access;
-  int ext_info;
-  uint8_t i2c_secondary;
-  int gpio_en;
-  void *iorw_regions;
-  int regions_num;
-  char *dev_name;
-  int fd;
-  int res_fd;
-  int sock;
-  int is_mtserver_req;
-  void *bar_virtual_addr;
-  int big_endian;
-  uint32_t cr_space_offset;
-  uint32_t map_size;
-  uint32_t bar0_gw_offset;
-  int file_lock_descriptor;
-  uint64_t start_idx;
-  void *ddr3_ptr;
-  uint64_t ddr3_start_idx;
-  uint32_t ddr3_map_size;
-  int mib;
-  void *ctx;
-  void *fallback_mf;
-  int i2c_RESERVED;
-  int i2c_smbus;
-  uint32_t flags;
-  uint32_t connectx_wa_slot;
-  int connectx_wa_last_op_write;
-  uint32_t connectx_wa_stat;
-  uint64_t connectx_wa_max_retries;
-  uint64_t connectx_wa_num_of_writes;
-  uint64_t connectx_wa_num_of_retry_writes;
-  int server_ver_major;
-  int server_ver_minor;
-  int proto_type;
-  dev_info *dinfo;
-  struct icmd_params icmd;
-  void *context[3];
-  int old_mst;
-  uint16_t mst_version_major;
-  uint32_t mst_version_minor;
-  int functional_vsec_supp;
-  int pxir_vsec_supp;
-  uint8_t vsec_type;
-  int icmd_support;
-  uint64_t vsec_addr;
-  uint64_t address_region_addr;
-  uint32_t vsec_cap_mask;
-  int address_space;
-  int multifunction;
-  int hcr_params;
-  struct access_reg_params acc_reg_params;
-  void *ul_ctx;
-  void *dl_context;
-  int is_cable;
-  void *cable_ctx;
-  uint32_t linkx_chip_devid;
-  void *cable_chip_ctx;
-  mpci_change_fn mpci_change;
-  uint64_t gb_info[260];
-  uint64_t user_page_list[2];
-  void *dma_props;
-  void *mft_core_object[3];
-  int fwctl_env_var_debug;
-  /**
-   * Padding of the stock layout (fwctl_fd is at 2632).
-   */
-  int reserved_2628;
-  int fwctl_fd;
-  int is_remote;
-  int is_zombiefish;
-  int vsc_recovery_space_flash_control_vld;
-  void *nvml_device;
-  uint32_t umem_id;
-  void *umem_buff;
-} mfile_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -409,7 +161,7 @@ int MWRITE4_SEMAPHORE(mfile *mf, int offset, int value);
  * # Safety
  * `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
  */
-int mvpd_read4(mfile *mf, unsigned int offset, uint8_t *value);
+int mvpd_read4(mfile *mf, unsigned int offset, uint8_t value[4]);
 
 /**
  * `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: on a kernel-driver
@@ -420,7 +172,7 @@ int mvpd_read4(mfile *mf, unsigned int offset, uint8_t *value);
  * # Safety
  * `mf` NULL or from `mopen*`; `value` NULL or readable for 4 bytes.
  */
-int mvpd_write4(mfile *mf, unsigned int offset, uint8_t *value);
+int mvpd_write4(mfile *mf, unsigned int offset, uint8_t value[4]);
 
 /**
  * `int read_device_id(mfile* mf, u_int32_t* id)`: the hardware id (crspace 0xf0014 bits
@@ -564,6 +316,28 @@ const char *m_err2str(MError status);
 MError return_by_reg_status(int reg_status);
 
 /**
+ * `void set_fwctl_dev(char* fwctl_dev, u_int16_t domain, u_int8_t bus, u_int8_t dev,
+ * u_int8_t func)`: write `/dev/fwctl/fwctlN` of the function into `fwctl_dev`
+ * (`DEV_NAME_SZ` bytes), or an empty string when it has no fwctl node. NULL is ignored.
+ *
+ * # Safety
+ * `fwctl_dev` is NULL or writable for `DEV_NAME_SZ` bytes.
+ */
+void set_fwctl_dev(char *fwctl_dev, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
+ * `void open_fwctl_dev(mfile* mf, u_int16_t domain, u_int8_t bus, u_int8_t dev, u_int8_t
+ * func)`: open the fwctl node of the function and attach it to `mf`: `mf->fwctl_fd` is its
+ * descriptor and register access (`maccess_reg`, `mget_max_reg_size`, ACCESS_REGISTER
+ * through `icmd_send_command`) goes over it. Nothing changes when the function has no node
+ * or it does not open (errno and `mtcr_last_error` say why; `mf->fwctl_fd` stays -1).
+ *
+ * # Safety
+ * `mf` is NULL or from `mopen*`.
+ */
+void open_fwctl_dev(mfile *mf, uint16_t domain, uint8_t bus, uint8_t dev, uint8_t func);
+
+/**
  * `int icmd_open(mfile* mf)`: ME_OK when the device has an ICMD interface (VSEC gateway
  * with the ICMD and semaphore spaces, not livefish), else ME_ICMD_NOT_SUPPORTED.
  *
@@ -617,7 +391,9 @@ int icmd_clear_semaphore(mfile *mf);
  * int* reg_status)`: access register `reg_id` over ICMD (over the tools HCR on a ConnectX-3
  * family device). ME_OK, ME_BAD_PARAMS, ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* (or
  * ME_CMDIF_*, ME_SEM_LOCKED, ME_CR_ERROR) code, or the MError of a non-zero firmware
- * status (also stored raw in `*reg_status`).
+ * status (also stored raw in `*reg_status`). A device with neither interface gives the
+ * reason ICMD does not open (ME_ICMD_NOT_SUPPORTED) for registers within
+ * `mget_max_reg_size`, as upstream.
  *
  * # Safety
  * `mf` NULL or from `mopen*`; `reg_data` NULL or valid for `max(reg_size, r_size_reg,
@@ -633,8 +409,9 @@ int maccess_reg(mfile *mf,
                 int *reg_status);
 
 /**
- * `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD,
- * 268 over the tools HCR (ConnectX-3 family), 0 otherwise (and for NULL).
+ * `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD (and,
+ * as upstream, on any other device that is not ConnectX-3 family), 268 over the tools HCR,
+ * 0 on a ConnectX-3 without one (and for NULL).
  *
  * # Safety
  * `mf` NULL or from `mopen*`.
@@ -649,6 +426,23 @@ int mget_max_reg_size(mfile *mf, maccess_reg_method_t reg_method);
  * `mf` NULL or from `mopen*`.
  */
 int supports_reg_access_gmp(mfile *mf, maccess_reg_method_t reg_method);
+
+/**
+ * `int maccess_reg_mad(mfile* mf, u_int8_t* data)`: send a register-access MAD. No in-band
+ * access here: ME_REG_ACCESS_UNKNOWN_ERR with errno ENODEV, as upstream without in-band
+ * for a PCI device (it cannot reopen it in-band); ME_BAD_PARAMS (errno EINVAL) for NULL.
+ *
+ * # Safety
+ * Pointers are not dereferenced beyond a NULL check.
+ */
+int maccess_reg_mad(mfile *mf, uint8_t *data);
+
+/**
+ * `int mos_reg_access(mfile* mf, int reg_access, void* reg_data, u_int32_t cmd_type)`:
+ * register access through an OS driver interface, which the Linux library does not have:
+ * prints a warning on stderr and returns ME_NOT_IMPLEMENTED (errno ENOSYS), as upstream.
+ */
+int mos_reg_access(mfile *mf, int reg_access, void *reg_data, uint32_t cmd_type);
 
 /**
  * `int mget_mdevs_flags(mfile* mf, u_int32_t* devs_flags)`: `*devs_flags = mf->flags`
@@ -709,8 +503,14 @@ int release_dma_pages(mfile *mf, int page_amount);
 
 /**
  * `int hot_reset(mfile* mf, int in_parallel, int domain_1, int bus_1, int device_1,
- * int function_1, int domain_2, int bus_2, int device_2, int function_2)`: needs the
- * kernel driver's file descriptor (`mf->fd`, -1 here): -1 with errno EBADF.
+ * int function_1, int domain_2, int bus_2, int device_2, int function_2)`: the driver's
+ * PCICONF_HOT_RESET on the node in use (the second function only when `in_parallel`): the
+ * ioctl's result (0, or 1 when a parallel reset failed), -1 with errno on failure (ENOTTY on
+ * a sysfs config open, EBADF on a `resource0` mapping: what the stock library's ioctl on
+ * `mf->fd` gets there; EINVAL for NULL).
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
  */
 int hot_reset(mfile *mf,
               int in_parallel,
@@ -785,8 +585,9 @@ int is_zombiefish_device(mfile *mf);
 
 /**
  * `mfile* mopen(const char* name)`: open a device by any name form the stock library accepts.
- * NULL on failure with errno set (EACCES not root, EINVAL bad name, ENODEV no such device,
- * ENOTSUP unsupported device, EBUSY semaphore stuck, or the errno of the failing syscall).
+ * NULL on failure with errno set (EACCES not root, EINVAL bad name, ENOENT no such device as
+ * upstream, ENODEV no usable access path, ENOTSUP unsupported device, EBUSY semaphore stuck,
+ * or the errno of the failing syscall).
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string.
@@ -810,12 +611,6 @@ mfile *mopend(const char *name, DType dtype);
  * As [`mopen`].
  */
 mfile *mopen_adv(const char *name, MType mtype);
-
-/**
- * `mfile* mopen_fw_ctx(void*, void*, void*)`: firmware-context opens are not supported on
- * Linux: always NULL (errno ENOTSUP).
- */
-mfile *mopen_fw_ctx(void *fw_cmd_context, void *fw_cmd_func, void *extra);
 
 /**
  * `int mclose(mfile* mf)`: close and free. Always 0 (NULL is fine; an mfile this library did

@@ -15,6 +15,10 @@
 //! 6, `write4` 7 (+2 when the address space differs from the one selected last), blocks
 //! 2n + 4 (read) / 3n + 4 (write) per 4096 dwords; stock needs 11 / 11 / 3n + 8.
 //!
+//! fwctl (`access::fwctl`): a name containing `fwctl` opens that node (`PathKind::Fwctl`,
+//! register access only, crspace only for the hw id); a PCI open may attach its function's
+//! node ([`Device::attach_fwctl`]); either way `access_reg` goes over FWCTL_RPC.
+//!
 //! Opening (`Device::open`) requires euid 0 (EACCES otherwise, as stock); errors carry an
 //! errno (`Error::errno`) and a message naming the cause (kernel lockdown, truncated config
 //! space, busy semaphore with the way to clear it, unsupported PCI id, ...).
@@ -25,6 +29,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::access::fwctl::{self, FwctlAccess, FwctlNode, FwctlOrigin};
 use crate::access::gateway::Tuning;
 use crate::access::mmio::Window;
 use crate::access::sysfs_config::SysfsConfig;
@@ -70,6 +75,9 @@ pub struct Device {
     inner: Mutex<Inner>,
     /// Whether the tools HCR's CR mailbox works (probed on the first HCR register access).
     hcr_cr_mbox: Mutex<crate::cmdif::CrMbox>,
+    /// The fwctl node register access goes over: the handle's own (fwctl handle) or one
+    /// attached to a PCI open ([`Device::attach_fwctl`], `open_fwctl_dev`).
+    fwctl: Mutex<Option<Arc<FwctlNode>>>,
 }
 
 impl Drop for Device {
@@ -129,6 +137,9 @@ impl Device {
         tuning: Tuning,
         prefer_memory: bool,
     ) -> Result<Device> {
+        if fwctl::is_fwctl_name(name) {
+            return Self::open_fwctl_name(root, name);
+        }
         let resolved = name::resolve(name, root)?;
         let bdf = resolved.bdf;
         // is_supported_device: a missing `device` attribute counts as supported.
@@ -155,11 +166,17 @@ impl Device {
                 info.vendor_id
             )));
         }
-        let nodes = select::discover_nodes(root, &resolved);
+        let mut nodes = select::discover_nodes(root, &resolved);
+        let env_force = select::force_from_env();
+        if opts.force.or(env_force) == Some(PathKind::Fwctl) {
+            if let Some(n) = fwctl::node_name_for(root, bdf) {
+                nodes.push((PathKind::Fwctl, root.dev.join("fwctl").join(n)));
+            }
+        }
         let plan = select::plan(
             &resolved,
             opts.force,
-            select::force_from_env(),
+            env_force,
             dev_id,
             &nodes,
             prefer_memory,
@@ -179,6 +196,57 @@ impl Device {
         Ok(Self::assemble(name.to_string(), info, root.clone(), access))
     }
 
+    /// Open a fwctl node by its name (`fwctlN`, `/dev/fwctl/fwctlN`): a handle with register
+    /// access only (`mfile.tp` MST_FWCTL_CONTROL_DRIVER), its PCI function found through
+    /// `/sys/class/fwctl/fwctlN/device` (identity fields stay empty when it is not found).
+    fn open_fwctl_name(root: &SysfsRoot, name: &str) -> Result<Device> {
+        let path = fwctl::node_path(root, name);
+        let access = FwctlAccess::open(&path, FwctlOrigin::Named)?;
+        let info = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| fwctl::node_bdf(root, n))
+            .and_then(|b| enumerate::device_info(root, b))
+            .unwrap_or_default();
+        Ok(Self::assemble(
+            name.to_string(),
+            info,
+            root.clone(),
+            Box::new(access),
+        ))
+    }
+
+    /// Attach the fwctl node of this device's PCI function (`open_fwctl_dev`): register
+    /// access then goes over fwctl (one FWCTL_RPC each) instead of ICMD. Returns the node
+    /// path; `NoDevice` when the function has no fwctl node.
+    pub fn attach_fwctl(&self) -> Result<PathBuf> {
+        self.attach_fwctl_for(self.info.bdf)
+    }
+
+    /// [`attach_fwctl`](Self::attach_fwctl) with the node of another function `bdf` (what
+    /// `open_fwctl_dev` is given).
+    pub fn attach_fwctl_for(&self, bdf: Bdf) -> Result<PathBuf> {
+        let name = fwctl::node_name_for(&self.root, bdf).ok_or_else(|| {
+            Error::NoDevice(format!(
+                "{bdf}: no fwctl node (nothing in {} links to it)",
+                fwctl::class_dir(&self.root).display()
+            ))
+        })?;
+        let path = self.root.dev.join("fwctl").join(name);
+        self.attach_fwctl_node(FwctlNode::open(&path)?);
+        Ok(path)
+    }
+
+    /// Attach an open fwctl node (replacing, and closing, one attached before).
+    pub fn attach_fwctl_node(&self, node: FwctlNode) {
+        *self.fwctl.lock() = Some(Arc::new(node));
+    }
+
+    /// The fwctl node register access goes over, if any (a fwctl handle's own, or attached).
+    pub fn fwctl_node(&self) -> Option<Arc<FwctlNode>> {
+        self.fwctl.lock().clone()
+    }
+
     /// A device over an open access path.
     fn assemble(
         name: String,
@@ -187,6 +255,7 @@ impl Device {
         mut access: Box<dyn Access>,
     ) -> Device {
         let open_hw_id = access.take_open_hw_id();
+        let fwctl = access.fwctl();
         let window = access.shared_window();
         let kind = access.kind();
         let gw = access.gateway_info();
@@ -205,6 +274,7 @@ impl Device {
                 config: None,
             }),
             hcr_cr_mbox: Mutex::new(Default::default()),
+            fwctl: Mutex::new(fwctl),
         }
     }
 
@@ -441,6 +511,36 @@ impl Device {
         }
     }
 
+    /// The kernel-driver node's descriptor on driver paths (`mfile.fd`), else `None`.
+    pub fn node_fd(&self) -> Option<i32> {
+        self.inner.lock().access.node_fd()
+    }
+
+    /// The ConnectX ordering slot dword a memory-node open took (`mfile.connectx_wa_slot`).
+    pub fn connectx_wa_slot(&self) -> Option<u32> {
+        self.inner.lock().access.connectx_wa_slot()
+    }
+
+    /// Secondary-bus reset of one function, or of two in parallel, through the driver's
+    /// PCICONF_HOT_RESET on the node in use (`hot_reset`); each function is
+    /// `[domain, bus, device, function]`. The driver's non-negative result (1: a parallel
+    /// reset failed). Without a driver node: ENOTTY (config) or EBADF (memory), as the stock
+    /// library's ioctl on its `mf->fd` gets.
+    pub fn hot_reset(&self, in_parallel: bool, dev1: [i32; 4], dev2: [i32; 4]) -> Result<i32> {
+        use crate::access::driver::{Arg, HOT_RESET_SIZE};
+        let mut a = Arg::new(HOT_RESET_SIZE);
+        for (i, v) in dev1.iter().enumerate() {
+            a.put(4 * i, *v as u32);
+        }
+        if in_parallel {
+            for (i, v) in dev2.iter().enumerate() {
+                a.put(16 + 4 * i, *v as u32);
+            }
+            a.put_u8(32, 1);
+        }
+        self.inner.lock().access.hot_reset(&mut a)
+    }
+
     /// Most pages one `get_dma_pages` call takes on this path (0: none).
     pub fn max_dma_pages(&self) -> usize {
         self.inner
@@ -471,6 +571,11 @@ impl Device {
             Some(c) => c.read_dword(offset),
             None => Err(Error::NotSupported("no config space".into())),
         }
+    }
+
+    /// The raw hw id dword read during the open (0 when the path read none).
+    pub fn open_hw_id_raw(&self) -> u32 {
+        self.open_hw_id.unwrap_or(0)
     }
 
     /// [`Device::hw_id`] as read during the open when the path did it on its way (the
@@ -639,7 +744,7 @@ mod tests {
         let e = Device::open_in(&root, "0000:09:00.0", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::ENOTSUP);
         let e = Device::open_in(&root, "0000:0a:00.0", &o, t()).unwrap_err();
-        assert_eq!(e.errno(), libc::ENODEV);
+        assert_eq!(e.errno(), libc::ENOENT);
         let e = Device::open_in(&root, "bogus name", &o, t()).unwrap_err();
         assert_eq!(e.errno(), libc::EINVAL);
 

@@ -30,6 +30,8 @@ const SEM_TRIES: u32 = 256;
 pub struct MError {
     pub code: i32,
     pub detail: String,
+    /// The errno the C layer reports with it (None: EIO).
+    pub errno: Option<i32>,
 }
 
 impl MError {
@@ -37,7 +39,15 @@ impl MError {
         MError {
             code,
             detail: detail.into(),
+            errno: None,
         }
+    }
+
+    /// The same error, reported to C callers with `errno` instead of EIO (a system call's
+    /// own errno, e.g. EPERM from the kernel's fwctl scope check).
+    pub fn with_errno(mut self, errno: i32) -> MError {
+        self.errno = Some(errno);
+        self
     }
 }
 
@@ -119,6 +129,10 @@ impl Device {
     /// Whether ICMD can be used: functional VSEC with the ICMD and semaphore spaces, not a
     /// livefish device. Returns the maximal mailbox size in bytes.
     pub fn icmd_open(&self) -> IcmdResult<u32> {
+        if self.path() == crate::select::PathKind::Fwctl {
+            // Register-access mailboxes travel over fwctl (see `icmd_send`).
+            return Ok(ICMD_MAX_CMD_SIZE);
+        }
         if !self.supports_space(AS_ICMD) || !self.supports_space(AS_SEMAPHORE) {
             return Err(MError::new(
                 ME_ICMD_NOT_SUPPORTED,
@@ -201,6 +215,16 @@ impl Device {
         ))
     }
 
+    /// Take the ICMD semaphore for this process and keep it (`icmd_take_semaphore`), for a
+    /// series of [`icmd_send_ext`](Self::icmd_send_ext) without the semaphore; released by
+    /// [`icmd_clear_semaphore`](Self::icmd_clear_semaphore). Taking it again while held
+    /// succeeds (the semaphore holds this process's id).
+    pub fn icmd_lock(&self) -> IcmdResult<()> {
+        let _g = ICMD_LOCK.lock();
+        self.icmd_open()?;
+        self.icmd_take_semaphore()
+    }
+
     /// Send ICMD `opcode` with `data` as the mailbox (a big-endian byte stream, dword
     /// aligned length). The first `write_size` bytes are written (none with `skip_write`),
     /// then `data[..read_size]` is replaced by the mailbox contents after execution.
@@ -212,6 +236,24 @@ impl Device {
         read_size: usize,
         skip_write: bool,
     ) -> IcmdResult<()> {
+        self.icmd_send_ext(opcode, data, write_size, read_size, skip_write, true)
+    }
+
+    /// [`icmd_send`](Self::icmd_send); with `semaphore` false the ICMD semaphore is neither
+    /// taken nor released (the caller holds it: [`icmd_lock`](Self::icmd_lock)), as
+    /// `icmd_send_command_enhanced`.
+    pub fn icmd_send_ext(
+        &self,
+        opcode: u16,
+        data: &mut [u8],
+        write_size: usize,
+        read_size: usize,
+        skip_write: bool,
+        semaphore: bool,
+    ) -> IcmdResult<()> {
+        if let Some(r) = self.fwctl_icmd(opcode, data, write_size, read_size) {
+            return r;
+        }
         let _g = ICMD_LOCK.lock();
         let max = self.icmd_open()? as usize;
         if write_size > max || read_size > max || write_size > data.len() || read_size > data.len()
@@ -236,6 +278,9 @@ impl Device {
                     ));
                 }
             }
+        }
+        if !semaphore {
+            return self.icmd_exchange(opcode, data, write_size, read_size, skip_write);
         }
         // Ctrl-C and other termination signals wait until the semaphore is free again.
         let _sig = SignalHold::new();

@@ -11,13 +11,17 @@
 
 pub mod access;
 pub mod api;
+pub(crate) mod chips;
 pub mod cmdif;
 pub mod device;
 pub mod error;
 pub mod ffi;
+pub mod fwctl_abi;
 pub mod icmd;
+pub(crate) mod packets;
 pub mod reg_access;
 pub mod select;
+pub(crate) mod tlv;
 pub mod types;
 
 pub use api::{Device, OpenOptions};

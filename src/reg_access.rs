@@ -40,8 +40,44 @@ pub fn return_by_reg_status(status: i32) -> i32 {
 /// Outcome of a register access that reached the firmware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegAccess {
-    /// Raw firmware status from the operation TLV (0 = OK).
+    /// Raw firmware status: of the operation TLV (ICMD, tools HCR), or the mlx5 command
+    /// status (fwctl). 0 = OK.
     pub status: u8,
+    /// The MError of `status` (0 when OK): [`return_by_reg_status`] of a TLV status, mstflint's
+    /// mlx5 table for fwctl ([`crate::access::fwctl::cmd_status_to_reg_status`]).
+    pub code: i32,
+    /// What `maccess_reg` stores in `*reg_status`: the raw TLV status, or over fwctl the
+    /// MError (as mstflint does there).
+    pub reg_status: i32,
+    /// The firmware syndrome (fwctl; 0 elsewhere).
+    pub syndrome: u32,
+}
+
+impl RegAccess {
+    /// A TLV status (ICMD, tools HCR).
+    pub fn from_tlv(status: u8) -> RegAccess {
+        RegAccess {
+            status,
+            code: if status == 0 {
+                ME_OK
+            } else {
+                return_by_reg_status(i32::from(status))
+            },
+            reg_status: i32::from(status),
+            syndrome: 0,
+        }
+    }
+
+    /// An mlx5 command reply (fwctl).
+    pub fn from_fwctl(r: crate::access::fwctl::FwReply) -> RegAccess {
+        let code = r.reg_status();
+        RegAccess {
+            status: r.status,
+            code,
+            reg_status: code,
+            syndrome: r.syndrome,
+        }
+    }
 }
 
 /// Build the ICMD mailbox for `reg_id`: TLVs then the register bytes.
@@ -66,6 +102,9 @@ pub enum RegPath {
     Icmd(u32),
     /// The tools HCR (ConnectX-3 family).
     ToolsHcr,
+    /// The kernel's fwctl (one FWCTL_RPC per access): a fwctl handle, or a fwctl node
+    /// attached to a PCI open.
+    Fwctl,
     /// Neither.
     None,
 }
@@ -77,15 +116,20 @@ impl RegPath {
         match self {
             RegPath::Icmd(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
             RegPath::ToolsHcr => crate::cmdif::TOOLS_HCR_MAX_REG_SIZE as u32,
+            RegPath::Fwctl => crate::access::fwctl::FWCTL_MAX_REG_SIZE,
             RegPath::None => 0,
         }
     }
 }
 
 impl Device {
-    /// The register-access interface: ICMD when it opens, else the tools HCR on a
-    /// ConnectX-3 family device whose HCR answers (one HCR command to find out).
+    /// The register-access interface: fwctl when the handle has a fwctl node (its own or
+    /// attached), else ICMD when it opens, else the tools HCR on a ConnectX-3 family device
+    /// whose HCR answers (one HCR command to find out).
     pub fn reg_path(&self) -> RegPath {
+        if self.fwctl_node().is_some() {
+            return RegPath::Fwctl;
+        }
         match self.icmd_open() {
             Ok(max) => RegPath::Icmd(max),
             Err(_) if self.tools_hcr_reg_supported() => RegPath::ToolsHcr,
@@ -135,6 +179,9 @@ impl Device {
                 format!("register of {biggest} bytes exceeds the limit of {max}"),
             ));
         }
+        if path == RegPath::Fwctl {
+            return self.fwctl_access_reg(reg_id, method, reg, r_size);
+        }
         let mut mbox = build_mailbox(reg_id, method, reg);
         // Room for the larger direction.
         mbox.resize(REGISTER_HEADERS_SIZE + biggest.div_ceil(4) * 4, 0);
@@ -148,9 +195,96 @@ impl Device {
         }
         let n = r_size.min(reg.len());
         reg[..n].copy_from_slice(&mbox[REGISTER_HEADERS_SIZE..REGISTER_HEADERS_SIZE + n]);
-        Ok(RegAccess {
-            status: mbox[2] & 0x7f,
-        })
+        Ok(RegAccess::from_tlv(mbox[2] & 0x7f))
+    }
+
+    /// One register access over the fwctl node: `reg` travels whole (mstflint sends the
+    /// register size both ways), `r_size` bytes of the answer are copied back. GET reads
+    /// (scope DEBUG_READ_ONLY); every other method writes (DEBUG_WRITE_FULL), as mstflint.
+    fn fwctl_access_reg(
+        &self,
+        reg_id: u16,
+        method: u32,
+        reg: &mut [u8],
+        r_size: usize,
+    ) -> IcmdResult<RegAccess> {
+        let Some(node) = self.fwctl_node() else {
+            return Err(MError::new(ME_ERROR, "no fwctl node attached"));
+        };
+        let write = method != MACCESS_REG_METHOD_GET;
+        let mut buf = reg.to_vec();
+        let r = node
+            .access_reg(reg_id, write, &mut buf)
+            .map_err(|e| MError::new(ME_ERROR, e.to_string()).with_errno(e.errno()))?;
+        let n = r_size.min(reg.len());
+        reg[..n].copy_from_slice(&buf[..n]);
+        Ok(RegAccess::from_fwctl(r))
+    }
+
+    /// ICMD on a handle with a fwctl node: ACCESS_REGISTER (0x9001) travels as one RPC
+    /// ([`fwctl_icmd_reg_access`](Self::fwctl_icmd_reg_access)); other opcodes are refused on a
+    /// fwctl handle (the mlx5 fwctl driver passes ACCESS_REG only) and left to ICMD (None)
+    /// when the node is attached to a PCI open. None without a node.
+    pub(crate) fn fwctl_icmd(
+        &self,
+        opcode: u16,
+        data: &mut [u8],
+        write_size: usize,
+        read_size: usize,
+    ) -> Option<IcmdResult<()>> {
+        self.fwctl_node()?;
+        if opcode == FLASH_REG_ACCESS {
+            let n = write_size.max(read_size);
+            if n > data.len() || n > ICMD_MAX_CMD_SIZE as usize {
+                return Some(Err(MError::new(
+                    ME_ICMD_SIZE_EXCEEDS_LIMIT,
+                    format!("ICMD command of {n} bytes exceeds {ICMD_MAX_CMD_SIZE}"),
+                )));
+            }
+            return Some(self.fwctl_icmd_reg_access(&mut data[..n]));
+        }
+        if self.path() == crate::select::PathKind::Fwctl {
+            return Some(Err(MError::new(
+                ME_ICMD_NOT_SUPPORTED,
+                format!(
+                    "ICMD opcode {opcode:#x} is not available on a fwctl handle (fwctl carries \
+                     register access, opcode 0x9001, only)"
+                ),
+            )));
+        }
+        None
+    }
+
+    /// Run an ICMD ACCESS_REGISTER mailbox (operation TLV, register TLV, register) over the
+    /// fwctl node: one FWCTL_RPC; the answer and the status (as a TLV status) are written
+    /// back into the mailbox.
+    pub(crate) fn fwctl_icmd_reg_access(&self, mbox: &mut [u8]) -> IcmdResult<()> {
+        let Some(node) = self.fwctl_node() else {
+            return Err(MError::new(ME_ICMD_NOT_SUPPORTED, "no fwctl node attached"));
+        };
+        if mbox.len() < REGISTER_HEADERS_SIZE {
+            return Err(MError::new(
+                ME_ICMD_BAD_PARAM,
+                format!(
+                    "ACCESS_REGISTER mailbox of {} bytes is shorter than its TLV headers ({REGISTER_HEADERS_SIZE})",
+                    mbox.len()
+                ),
+            ));
+        }
+        let reg_id = u16::from_be_bytes([mbox[4], mbox[5]]);
+        let method = u32::from(mbox[6] & 0x7f);
+        let tlv = u32::from_be_bytes([mbox[16], mbox[17], mbox[18], mbox[19]]);
+        let dwords = ((tlv >> 16) & 0x7ff) as usize;
+        let len = (dwords.saturating_sub(1) * 4).min(mbox.len() - REGISTER_HEADERS_SIZE);
+        let data = &mut mbox[REGISTER_HEADERS_SIZE..REGISTER_HEADERS_SIZE + len];
+        let write = method != MACCESS_REG_METHOD_GET;
+        let reply = node.access_reg(reg_id, write, data).map_err(|e| {
+            MError::new(ME_ICMD_STATUS_CR_FAIL, e.to_string()).with_errno(e.errno())
+        })?;
+        let st = crate::access::fwctl::cmd_status_to_tlv_status(reply.status);
+        mbox[2] = (mbox[2] & 0x80) | st;
+        mbox[6] |= 0x80;
+        Ok(())
     }
 }
 

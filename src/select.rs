@@ -5,8 +5,9 @@
 //! 2. a file name that allows only one path (`.../config`, `/proc/bus/pci/...` → sysfs
 //!    config; `.../resource0` → sysfs memory);
 //! 3. the environment variable `MTCR_FORCE_PATH` = `config` | `memory` | `mst_driver` |
-//!    `mst_driver_cr` | `mstflint_access` | `mft` | `mft_pci` (a driver kind uses only that
-//!    driver's nodes; none present → ENODEV);
+//!    `mst_driver_cr` | `mstflint_access` | `mft` | `mft_pci` | `fwctl` (a driver kind uses
+//!    only that driver's nodes; none present → ENODEV; `fwctl`: the function's
+//!    `/dev/fwctl/fwctlN`, register access only);
 //! 4. `/dev/mst/...` names: the named node (its ABI from its name, probed), else sysfs
 //!    config (`pciconf` names) or `resource0` (`pci_cr` names);
 //! 5. otherwise, the kernel-driver nodes present for the function, best first: the unified
@@ -16,6 +17,11 @@
 //!    as stock): the memory nodes (`_mstcr`, `mt<id>_pci_pci_cr<F>`, `mt<id>_pci_cr<I>`), then
 //!    `resource0`, then the config order above.
 //!
+//! Names containing `fwctl` (`fwctlN`, `/dev/fwctl/fwctlN`) open that node directly
+//! (`api.rs`). When config space and `resource0` are both refused with EPERM (kernel lockdown)
+//! and the plan was not forced, the function's fwctl node serves register access instead
+//! (`fwctl_fallover`).
+//!
 //! A step that fails falls to the next; a node answering the probe with ENOTTY/EINVAL (another
 //! driver or version) or refusing the open is logged (`warn`) and skipped. Which path was
 //! chosen and why the others were skipped is logged at `info` level.
@@ -23,6 +29,7 @@
 use crate::access::driver::{
     self, mft, mst_driver, mstflint_access, DriverAccess, DriverOps, Node, Spaces,
 };
+use crate::access::fwctl::{self, FwctlAccess, FwctlOrigin};
 use crate::access::gateway::{self, Gateway, Tuning};
 use crate::access::legacy::Legacy;
 use crate::access::lock::LockFile;
@@ -54,11 +61,13 @@ pub enum PathKind {
     MftPciconf,
     /// MFT's `mst_pci`: BAR0 mapped through `/dev/mst/mt<id>_pci_cr<I>`.
     MftPci,
+    /// The kernel's fwctl, `/dev/fwctl/fwctlN`: register access only (`access::fwctl`).
+    Fwctl,
 }
 
 impl PathKind {
     /// Every path, in the order `MTCR_FORCE_PATH` documents them.
-    pub const ALL: [PathKind; 7] = [
+    pub const ALL: [PathKind; 8] = [
         PathKind::SysfsConfig,
         PathKind::SysfsMemory,
         PathKind::MstDriver,
@@ -66,17 +75,18 @@ impl PathKind {
         PathKind::MstflintAccess,
         PathKind::MftPciconf,
         PathKind::MftPci,
+        PathKind::Fwctl,
     ];
 
-    /// `mfile.tp` for this path, with the stock numbers: the stock library reports
-    /// MST_DRIVER_CONF / MST_DRIVER_CR for its kernel-driver opens; MFT's nodes are the
-    /// classic MST_PCICONF / MST_PCI device types.
+    /// `mfile.tp` for this path, as the stock library sets it: MST_DRIVER_CONF /
+    /// MST_DRIVER_CR are only what its name parser returns; a driver open ends with
+    /// MST_PCICONF on a config node (`_mstconf`) and MST_PCI on a memory node (`_mstcr`), so
+    /// every config path is MST_PCICONF and every memory path MST_PCI (mtcr_api.md §1, §3.1).
     pub fn mtype(self) -> u32 {
         match self {
-            PathKind::SysfsConfig | PathKind::MftPciconf => MST_PCICONF,
-            PathKind::SysfsMemory | PathKind::MftPci => MST_PCI,
-            PathKind::MstflintAccess | PathKind::MstDriver => MST_DRIVER_CONF,
-            PathKind::MstDriverCr => MST_DRIVER_CR,
+            PathKind::Fwctl => MST_FWCTL_CONTROL_DRIVER,
+            k if k.is_memory() => MST_PCI,
+            _ => MST_PCICONF,
         }
     }
 
@@ -112,6 +122,7 @@ impl PathKind {
             PathKind::MstDriverCr => "mst_driver_cr",
             PathKind::MftPciconf => "mft",
             PathKind::MftPci => "mft_pci",
+            PathKind::Fwctl => "fwctl",
         }
     }
 
@@ -141,7 +152,7 @@ pub fn force_from_env() -> Option<PathKind> {
     if k.is_none() {
         log::warn!(
             "{FORCE_ENV}={v:?} ignored (expected one of config, memory, mst_driver, \
-             mst_driver_cr, mstflint_access, mft, mft_pci)"
+             mst_driver_cr, mstflint_access, mft, mft_pci, fwctl)"
         );
     }
     k
@@ -231,7 +242,8 @@ pub fn plan(
     let drivers = |memory: bool| -> Vec<(PathKind, Option<PathBuf>)> {
         nodes
             .iter()
-            .filter(|(k, _)| k.is_memory() == memory)
+            // fwctl is used only when forced (or as the lockdown fall-over below).
+            .filter(|(k, _)| k.is_memory() == memory && *k != PathKind::Fwctl)
             .map(|(k, p)| (*k, Some(p.clone())))
             .collect()
     };
@@ -396,6 +408,7 @@ pub fn open_planned(ctx: &OpenContext<'_>, plan: &Plan) -> Result<Box<dyn Access
     }
     // Config space refused for lack of privilege (truncated view, kernel lockdown): where the
     // plan was not forced and did not try it, `resource0` may still work.
+    let mut memory_refused = plan.order().contains(&PathKind::SysfsMemory);
     if let Some(e) = &last {
         if e.errno() == libc::EPERM
             && !plan.forced
@@ -406,11 +419,45 @@ pub fn open_planned(ctx: &OpenContext<'_>, plan: &Plan) -> Result<Box<dyn Access
                     log::warn!("{bdf}: {e}; using the memory path (resource0) instead");
                     return Ok(a);
                 }
-                Err(m) => log::info!("{bdf}: memory path failed too: {m}"),
+                Err(m) => {
+                    log::info!("{bdf}: memory path failed too: {m}");
+                    memory_refused = m.errno() == libc::EPERM;
+                }
+            }
+        }
+    }
+    // ... and when `resource0` is refused as well (kernel lockdown), register access still
+    // works through the function's fwctl node, if it has one.
+    if let Some(e) = &last {
+        if e.errno() == libc::EPERM && !plan.forced && memory_refused {
+            if let Some(a) = fwctl_fallover(ctx, e) {
+                return Ok(a);
             }
         }
     }
     Err(last.unwrap_or_else(|| Error::NoDevice(format!("{bdf}: no access path"))))
+}
+
+/// The lockdown fall-over: a fwctl handle on the function's fwctl node (register access
+/// only), or None when it has none or it does not open.
+fn fwctl_fallover(ctx: &OpenContext<'_>, why: &Error) -> Option<Box<dyn Access>> {
+    let bdf = ctx.resolved.bdf;
+    let name = fwctl::node_name_for(ctx.root, bdf)?;
+    let node = ctx.root.dev.join("fwctl").join(&name);
+    match FwctlAccess::open(&node, FwctlOrigin::Lockdown) {
+        Ok(a) => {
+            log::warn!(
+                "{bdf}: {why}; config space and resource0 refused: using fwctl ({}) for \
+                 register access (crspace calls will fail)",
+                node.display()
+            );
+            Some(Box::new(a))
+        }
+        Err(f) => {
+            log::info!("{bdf}: fwctl node {} unusable too: {f}", node.display());
+            None
+        }
+    }
 }
 
 /// A driver path: with a functional gateway behind the driver the spaces of its capability
@@ -473,7 +520,20 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
                     return Err(e);
                 }
             };
-            let ops = mst_driver::MstDriver::with_params(n, params, memory, vpd);
+            let mut ops = mst_driver::MstDriver::with_params(n, params, memory, vpd);
+            if memory {
+                // Stock takes the slot on every memory-node open. The Gen-1 driver never
+                // releases its (per-device) slots and answers ENOLCK once three were handed
+                // out: that must not make every later open fail, so the open goes on
+                // without a slot (connectx_wa_slot 0); any other error fails the open.
+                match ops.take_connectx_wa() {
+                    Ok(slot) => log::debug!("{bdf}: ConnectX ordering slot {slot:#x}"),
+                    Err(e) if e.errno() == libc::ENOLCK => {
+                        log::info!("{bdf}: {e}: no ConnectX ordering slot left (Gen-1 keeps them)")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             let off = if memory {
                 0
             } else {
@@ -514,6 +574,7 @@ pub fn open_driver(ctx: &OpenContext<'_>, kind: PathKind, node: &Path) -> Result
             let lock = LockFile::open_or_warn(&ctx.root.lock_dir, bdf, "mem");
             Ok(Box::new(mft::open_pci_cr(node, bdf, lock)?))
         }
+        PathKind::Fwctl => Ok(Box::new(FwctlAccess::open(node, FwctlOrigin::Named)?)),
         PathKind::SysfsConfig => open_config(ctx),
         PathKind::SysfsMemory => open_memory(ctx),
     }
@@ -706,8 +767,13 @@ mod tests {
         }
         assert_eq!(PathKind::parse("mst_pciconf"), Some(MftPciconf));
         assert_eq!(
-            (MstflintAccess.mtype(), MstDriverCr.mtype(), MftPci.mtype()),
-            (MST_DRIVER_CONF, MST_DRIVER_CR, MST_PCI)
+            (
+                MstflintAccess.mtype(),
+                MstDriver.mtype(),
+                MstDriverCr.mtype(),
+                MftPci.mtype()
+            ),
+            (MST_PCICONF, MST_PCICONF, MST_PCI, MST_PCI)
         );
         assert_eq!(MstDriver.mdevs_flags(), 0);
         assert!(mask_supports(1 << VCC_CRSPACE_SPACE_SUPPORTED, 0));

@@ -50,30 +50,33 @@ pub const MST_ANAFA2: DType = 1;
 pub const MST_DIMM: DType = 2;
 pub const MST_NOADDR: DType = 3;
 
-/// Device classes (`mfile.flags`, `dev_info.type`, `mdevices` mask).
-pub const MDEVS_GAMLA: u32 = 0x1;
-pub const MDEVS_I2CM: u32 = 0x2;
-pub const MDEVS_MEM: u32 = 0x4;
-pub const MDEVS_TAVOR_DDR: u32 = 0x8;
-pub const MDEVS_TAVOR_UAR: u32 = 0x10;
-pub const MDEVS_TAVOR_CR: u32 = 0x20;
-pub const MDEVS_REM: u32 = 0x80;
-pub const MDEVS_PPC: u32 = 0x100;
-pub const MDEVS_DEV_I2C: u32 = 0x200;
-pub const MDEVS_IB: u32 = 0x400;
-pub const MDEVS_MLNX_OS: u32 = 0x800;
-pub const MDEVS_FWCTX: u32 = 0x900;
-pub const MDEVS_LPC: u32 = 0x1000;
-pub const MDEVS_FPGA: u32 = 0x2000;
-pub const MDEVS_FPGA_NEWTON: u32 = 0x4000;
-pub const MDEVS_CABLE: u32 = 0x8000;
-pub const MDEVS_SOFTWARE: u32 = 0x10000;
-pub const MDEVS_LINKX_CHIP: u32 = 0x200000;
-pub const MDEVS_GBOX: u32 = 0x400000;
-pub const MDEVS_TAVOR: u32 = 0x38;
-pub const MDEVS_ALL: u32 = 0xffffffff;
+/// Device classes (`mfile.flags`, `dev_info.type`, `mdevices` mask): `Mdevs` (`enum Mdevs_t`).
+pub type Mdevs = u32;
+pub const MDEVS_GAMLA: Mdevs = 0x1;
+pub const MDEVS_I2CM: Mdevs = 0x2;
+pub const MDEVS_MEM: Mdevs = 0x4;
+pub const MDEVS_TAVOR_DDR: Mdevs = 0x8;
+pub const MDEVS_TAVOR_UAR: Mdevs = 0x10;
+pub const MDEVS_TAVOR_CR: Mdevs = 0x20;
+pub const MDEVS_REM: Mdevs = 0x80;
+pub const MDEVS_PPC: Mdevs = 0x100;
+pub const MDEVS_DEV_I2C: Mdevs = 0x200;
+pub const MDEVS_IB: Mdevs = 0x400;
+pub const MDEVS_MLNX_OS: Mdevs = 0x800;
+pub const MDEVS_FWCTX: Mdevs = 0x900;
+pub const MDEVS_LPC: Mdevs = 0x1000;
+pub const MDEVS_FPGA: Mdevs = 0x2000;
+pub const MDEVS_FPGA_NEWTON: Mdevs = 0x4000;
+pub const MDEVS_CABLE: Mdevs = 0x8000;
+pub const MDEVS_SOFTWARE: Mdevs = 0x10000;
+pub const MDEVS_LINKX_CHIP: Mdevs = 0x200000;
+pub const MDEVS_GBOX: Mdevs = 0x400000;
+pub const MDEVS_TAVOR: Mdevs = 0x38;
+pub const MDEVS_ALL: Mdevs = 0xffffffff;
 
-/// VSEC gateway address spaces.
+/// VSEC gateway address spaces (`address_space_t`).
+#[allow(non_camel_case_types)]
+pub type address_space_t = u32;
 pub const AS_ICMD_EXT: u32 = 0x1;
 pub const AS_CR_SPACE: u32 = 0x2;
 pub const AS_ICMD: u32 = 0x3;
@@ -91,7 +94,8 @@ pub const AS_PCI_SCAN_CRSPACE: u32 = 0x107;
 pub const AS_PCI_GLOBAL_SEMAPHORE: u32 = 0x10a;
 pub const AS_END: u32 = 0x10b;
 
-/// Capability bits of `mfile.vsec_cap_mask` (userspace numbering).
+/// Capability bits of `mfile.vsec_cap_mask` (userspace numbering): `VSCCapCom`.
+pub type VSCCapCom = u32;
 pub const VCC_INITIALIZED: u32 = 0;
 pub const VCC_ICMD_EXT_SPACE_SUPPORTED: u32 = 1;
 pub const VCC_CRSPACE_SPACE_SUPPORTED: u32 = 2;
@@ -256,17 +260,44 @@ pub const RA_MFPA: reg_access_t = 0x9010;
 pub const RA_MFBA: reg_access_t = 0x9011;
 pub const RA_MFBE: reg_access_t = 0x9012;
 
-/// `sem_lock_method_t`, `rw_op_t`, `mtcr_status_e`, gearbox enums.
-pub const SEM_LOCK_GET: u32 = 0;
-pub const SEM_LOCK_SET: u32 = 1;
-pub const READ_OP: u32 = 0;
-pub const WRITE_OP: u32 = 1;
-pub const MTCR_STATUS_UNKNOWN: u32 = 0;
-pub const MTCR_STATUS_TRUE: u32 = 1;
-pub const MTCR_STATUS_FALSE: u32 = 2;
-pub const GB_UNKNOWN: u32 = 0;
-pub const GB_AMOS: u32 = 1;
-pub const GB_ABIR: u32 = 2;
+/// `sem_lock_method_t`: lock or query an in-band semaphore.
+#[allow(non_camel_case_types)]
+pub type sem_lock_method_t = u32;
+pub const SEM_LOCK_GET: sem_lock_method_t = 0;
+pub const SEM_LOCK_SET: sem_lock_method_t = 1;
+
+/// `rw_op_t`: direction of a PCI access.
+#[allow(non_camel_case_types)]
+pub type rw_op_t = u32;
+pub const READ_OP: rw_op_t = 0;
+pub const WRITE_OP: rw_op_t = 1;
+
+/// `mtcr_status_e`: a tri-state (`mfile.icmd_support`, `icmd_params.icmd_ready`).
+#[allow(non_camel_case_types)]
+pub type mtcr_status_e = u32;
+pub const MTCR_STATUS_UNKNOWN: mtcr_status_e = 0;
+pub const MTCR_STATUS_TRUE: mtcr_status_e = 1;
+pub const MTCR_STATUS_FALSE: mtcr_status_e = 2;
+
+/// `gearbox_type` (`gearbox_info.gb_type`).
+#[allow(non_camel_case_types)]
+pub type gearbox_type = u32;
+pub const GB_UNKNOWN: gearbox_type = 0;
+pub const GB_AMOS: gearbox_type = 1;
+pub const GB_ABIR: gearbox_type = 2;
+
+/// `gearbox_connection_t` (`gearbox_info.gb_conn_type`; upstream's spelling).
+#[allow(non_camel_case_types)]
+pub type gearbox_connection_t = u32;
+pub const GEARBPX_OVER_MTUSB: gearbox_connection_t = 1;
+pub const GEARBPX_OVER_I2C: gearbox_connection_t = 2;
+pub const GEARBPX_OVER_SWITCH: gearbox_connection_t = 3;
+pub const GEARBPXO_UNKNOWN_CONNECTION: gearbox_connection_t = 0;
+
+/// Gearbox addressing.
+pub const GEARBOX_ADDR_WIDTH: u32 = 4;
+pub const GEARBOX_SLAVE_ADDR: u32 = 0x48;
+pub const GB_MNGR_SLAVE_ADDR: u32 = 0x33;
 
 /// Miscellaneous numbers of `mtcr_com_defs.h`.
 pub const SMP_SEMAPHOE_LOCK_CMD: u32 = 0xff53;
@@ -277,14 +308,38 @@ pub const ICMD_MAX_CMD_SIZE: u32 = 0x340;
 pub const REGISTER_HEADERS_SIZE: u32 = 20;
 pub const INBAND_MAX_REG_SIZE: u32 = 44;
 pub const INBAND_MAX_REG_SIZE_CLS_A: u32 = 204;
+pub const INBAND_MAX_GMP_DWORDS_NUM: u32 = 55;
+pub const INBAND_MAX_GMP_BLOCKS: u32 = 16;
 pub const INBAND_MAX_GMP_REG_SIZE: u32 = 3520;
 pub const ICMD_MAX_REG_SIZE: u32 = 812;
 pub const FWCTX_MAX_REG_SIZE: u32 = 16;
+/// The tools-HCR mailbox (288 bytes) less the register headers.
+pub const TOOLS_HCR_MAX_REG_SIZE: u32 = 268;
 pub const MAD_CLASS_1_REG_ACCESS: u32 = 1;
 pub const MAD_CLASS_A_REG_ACCESS: u32 = 0xa;
 pub const MTCR_I2C_SECONDARY_ADDRESS: u32 = 0x48;
+/// Upstream's spelling of the same number.
+#[allow(non_upper_case_globals)]
+pub const MTCR_I2C_secondary_ADDRESS: u32 = 0x48;
 pub const SLV_ADDRS_NUM: u32 = 128;
 pub const MAX_RETRY_CNT: u32 = 4096;
 pub const AUTHENTICATION_FAILURE: u32 = 0xffa6;
 pub const VSEC_FUNCTIONAL_VSC: u32 = 0;
 pub const VSEC_RECOVERY_VSC: u32 = 2;
+
+/// MST <-> MTCR API versions and the service-name suffix length of the remote server (the
+/// string macros of `mtcr_com_defs.h` are written by tools/genheaders).
+pub const MST_HEADER_VERSION: u32 = 1;
+pub const MST_META_DATA_MAJOR: u32 = 1;
+pub const MST_META_DATA_MINOR: u32 = 0;
+pub const MTCR_SUPP_MST_API_MAJOR_VERSION: u32 = 1;
+pub const MST_SUFFIX_MAXLEN: u32 = 11;
+
+/// Bit of the recovery space's dword 0 that says the device is initializing.
+pub const INITIALIZING_BIT_OFFSET_IN_VSC_RECOVERY_SPACE: u32 = 0;
+
+/// BlueField-4 PCI device ids.
+pub const BLUEFIELD4_PCI_DEVICE_ID_CRYPTO_ENABLED: u32 = 0xa2dd;
+pub const BLUEFIELD4_PCI_DEVICE_ID_CRYPTO_DISABLED: u32 = 0xa2de;
+pub const BLUEFIELD4_PCI_DEVICE_ID_NETWORK_CONTROLLER: u32 = 0xa2df;
+pub const BLUEFIELD4_PCI_DEVICE_ID_MANAGMENT_INTERFACE: u32 = 0xc2d6;

@@ -165,12 +165,15 @@ fn suite(d: &Device, label: &str) {
     }
 }
 
+/// `mfile.tp` as the stock library sets it after the open (MST_DRIVER_CONF / MST_DRIVER_CR are
+/// only its name parser's results): MST_PCICONF on config nodes, MST_PCI on memory nodes.
 fn expected_mtype(k: PathKind) -> (u32, u32) {
     match k {
         PathKind::SysfsConfig | PathKind::MftPciconf => (MST_PCICONF, MDEVS_TAVOR_CR),
         PathKind::SysfsMemory | PathKind::MftPci => (MST_PCI, MDEVS_TAVOR_CR),
-        PathKind::MstDriver | PathKind::MstflintAccess => (MST_DRIVER_CONF, 0),
-        PathKind::MstDriverCr => (MST_DRIVER_CR, 0),
+        PathKind::MstDriver | PathKind::MstflintAccess => (MST_PCICONF, 0),
+        PathKind::MstDriverCr => (MST_PCI, 0),
+        PathKind::Fwctl => (MST_FWCTL_CONTROL_DRIVER, MDEVS_TAVOR_CR),
     }
 }
 
@@ -188,6 +191,27 @@ fn one_suite_over_every_path() {
             expected_mtype(want),
             "{label}"
         );
+        // mfile.fd: the node's descriptor on driver paths (tools issue ioctls on it).
+        match d.node_fd() {
+            Some(fd) => {
+                assert!(want.is_driver(), "{label}");
+                let t = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+                assert!(
+                    t.starts_with("/dev/"),
+                    "{label}: fd {fd} is {}",
+                    t.display()
+                );
+            }
+            None => assert!(!want.is_driver(), "{label}: driver path without fd"),
+        }
+        // The memory node's open took the ConnectX ordering slot (0xf0384 + 4 * slot).
+        if want == PathKind::MstDriverCr {
+            let slot = d.connectx_wa_slot().expect("ordering slot");
+            assert!(
+                (0xf0384..=0xf0390).contains(&slot),
+                "{label}: slot {slot:#x}"
+            );
+        }
         suite(&d, &label);
     }
 }
@@ -251,6 +275,8 @@ fn names_enumeration_and_forcing() {
             MstDriverCr => "0000:0b:00.0",
             MstflintAccess => "0000:06:00.0",
             MftPciconf | MftPci => "0000:08:00.0",
+            // fwctl nodes: tests/fwctl.rs.
+            Fwctl => continue,
         };
         let d = open(served, Some(k));
         assert_eq!(d.path(), k);
@@ -576,4 +602,38 @@ fn vpd_writes_and_dma_pages() {
     let e = s.get_dma_pages(4096, 1).unwrap_err();
     assert_eq!(e.errno(), libc::ENOTTY);
     assert_eq!(s.release_dma_pages(1).unwrap_err().errno(), libc::ENOTTY);
+}
+
+/// Register access (ICMD) on every config-side driver path, over several opens: probing the
+/// semaphore space on mstflint_access must not leave the ICMD semaphore (semaphore space
+/// address 0, lock-on-read) taken — it did, and every ICMD command then timed out
+/// (ME_ICMD_STATUS_SEMAPHORE_TO) where upstream's library answers.
+#[test]
+fn register_access_through_drivers() {
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::register_access_through_drivers"),
+        ALL,
+    ) else {
+        return;
+    };
+    for name in ["0000:05:00.0", "0000:06:00.0", "0000:08:00.0"] {
+        for round in 0..3 {
+            let d = open(name, None);
+            // Touch every space first, as tools do (mset_addr_space probes).
+            for sp in [AS_ICMD, AS_SEMAPHORE, AS_ICMD_EXT, AS_CR_SPACE] {
+                let _ = d.supports_space(sp);
+            }
+            let mut b = vec![0u8; 160];
+            let r = d
+                .access_reg(0x9020, 1, &mut b, 160, 160)
+                .unwrap_or_else(|e| panic!("{name} round {round}: MGIR: {e}"));
+            assert_eq!(r.status, 0, "{name} round {round}");
+            let id = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0xffff;
+            assert_eq!(
+                id,
+                u32::from(d.hw_id().unwrap().0),
+                "{name}: MGIR device_id"
+            );
+        }
+    }
 }

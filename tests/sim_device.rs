@@ -70,13 +70,24 @@ fn open_by_every_name_form() {
             "{bad}"
         );
     }
-    for absent in ["0000:06:00.0", "mlx5_3", "/dev/mst/mt4119_pciconf1"] {
+    // A device that is not there: ENOENT, as the stock library (its open fails on the missing
+    // sysfs file); an RDMA name without its sysfs link: EINVAL, as stock.
+    for absent in [
+        "0000:06:00.0",
+        "06:00.0",
+        "pciconf-06:00.0",
+        "/sys/bus/pci/devices/0000:06:00.0/config",
+        "/sys/bus/pci/devices/0000:06:00.0/resource0",
+        "/proc/bus/pci/06/00.0",
+        "/dev/mst/mt4119_pciconf1",
+    ] {
         assert_eq!(
             Device::open(absent).unwrap_err().errno(),
-            libc::ENODEV,
+            libc::ENOENT,
             "{absent}"
         );
     }
+    assert_eq!(Device::open("mlx5_3").unwrap_err().errno(), libc::EINVAL);
 }
 
 #[test]
@@ -214,6 +225,70 @@ fn vpd_matches_the_sysfs_file() {
         d.vpd_write4(0, [1, 2, 3, 4]).unwrap_err().errno(),
         libc::EOPNOTSUPP
     );
+}
+
+/// VPD read up to its very end, as mstvpd does: it reads 4 bytes at the end tag's offset, and
+/// the `vpd` file ends one byte later; bytes past the end read as 0 (stock accepts the short
+/// read). Every offset of the file is readable, on every name form.
+#[test]
+fn vpd_reads_to_the_end() {
+    let Some(_sim) = in_sim(concat!(module_path!(), "::vpd_reads_to_the_end"), CX5) else {
+        return;
+    };
+    let raw = std::fs::read(format!("/sys/bus/pci/devices/{BDF}/vpd")).unwrap();
+    assert_eq!(raw[raw.len() - 1], 0x78, "the image ends with the end tag");
+    for name in [BDF, "/sys/bus/pci/devices/0000:05:00.0/resource0"] {
+        let d = Device::open(name).unwrap();
+        for off in 0..raw.len() {
+            let want: Vec<u8> = (0..4)
+                .map(|i| raw.get(off + i).copied().unwrap_or(0))
+                .collect();
+            assert_eq!(
+                d.vpd_read4(off as u32).unwrap().to_vec(),
+                want,
+                "{name} at {off}"
+            );
+        }
+        assert!(
+            d.vpd_read4(raw.len() as u32).is_err(),
+            "{name}: past the end"
+        );
+    }
+}
+
+/// Unaligned single dwords, as stock: a read returns the dword the offset lies in (mstmcra
+/// DEV 0x20002); a write through the gateway writes that dword, a write on the memory path
+/// stores the value's 4 big-endian bytes at the offset (stock's unaligned store).
+#[test]
+fn unaligned_dwords_as_stock() {
+    let toml = format!("{CX5}\n[[device]]\nbdf = \"0000:06:00.0\"\ngateway = \"legacy\"\n");
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::unaligned_dwords_as_stock"),
+        &toml,
+    ) else {
+        return;
+    };
+    let cfg = Device::open(BDF).unwrap();
+    let mem = Device::open("/sys/bus/pci/devices/0000:05:00.0/resource0").unwrap();
+    let leg = Device::open("0000:06:00.0").unwrap();
+    assert!(cfg.functional_vsec() && !leg.functional_vsec() && mem.is_memory());
+    for d in [&cfg, &mem, &leg] {
+        let base = 0x20000u32;
+        let v = d.read4(base).unwrap();
+        for off in 1..4 {
+            assert_eq!(d.read4(base + off).unwrap(), v, "{:?} {off}", d.path());
+        }
+        // A write through a gateway lands on the aligned dword.
+        if !d.is_memory() {
+            d.write4(0x21002, 0x1234_5678).unwrap();
+            assert_eq!(d.read4(0x21000).unwrap(), 0x1234_5678, "{:?}", d.path());
+        }
+    }
+    cfg.write4(0x22000, 0x1122_3344).unwrap();
+    cfg.write4(0x22004, 0x5566_7788).unwrap();
+    mem.write4(0x22002, 0xaabb_ccdd).unwrap();
+    assert_eq!(cfg.read4(0x22000).unwrap(), 0x1122_aabb);
+    assert_eq!(cfg.read4(0x22004).unwrap(), 0xccdd_7788);
 }
 
 #[test]

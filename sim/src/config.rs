@@ -166,6 +166,17 @@ pub struct DeviceConfig {
     /// With `tools_hcr`: the mailbox is also mapped into crspace at 0xe0000 ("CR mailbox").
     #[serde(default)]
     pub tools_hcr_cr_mbox: bool,
+    /// The flash and the firmware on it (see `sim/FIRMWARE.md`).
+    #[serde(default)]
+    pub firmware: FirmwareConfig,
+    /// A fwctl node (Linux 6.15 mlx5 fwctl driver): `/dev/fwctl/fwctlN` (N in BDF order among
+    /// the devices with `fwctl`) and `/sys/class/fwctl/fwctlN/device` linking to the function
+    /// (see `drivers::fwctl`). Off by default.
+    #[serde(default)]
+    pub fwctl: bool,
+    /// The NV configuration store of the firmware (`mstconfig`; see `sim/FIRMWARE.md`).
+    #[serde(default)]
+    pub nvconfig: NvConfigConfig,
 }
 
 impl Default for DeviceConfig {
@@ -325,6 +336,71 @@ impl ModelInfo {
     }
 }
 
+/// The device's flash and firmware (`[device.firmware]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareConfig {
+    /// Model a flash with firmware. Default: on for the FS4 models (connectx5, connectx6),
+    /// off for the others (their flash registers answer "not supported").
+    #[serde(default)]
+    pub flash: Option<bool>,
+    /// Version of the generated image preloaded into the flash (default 16.35.1012 on a
+    /// ConnectX-5, 20.35.1012 on a ConnectX-6: the major number is the device's).
+    #[serde(default)]
+    pub fw_version: Option<String>,
+    /// PSID of the generated image.
+    #[serde(default = "default_psid")]
+    pub psid: String,
+    /// Flash size in bytes: a power of two, 1 MiB to 16 MiB. It holds two image slots of
+    /// half its size each, the device data sitting in the top of the second one.
+    #[serde(default = "default_flash_size")]
+    pub flash_size: usize,
+    /// An image file (e.g. from `mtcr-sim image`) to put in slot 0 instead of a generated
+    /// one; its device data (DTOC) goes to the top of the flash.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// A file backing the flash: used as the flash when it exists (its size must be
+    /// `flash_size`), else created from the image; every flash change is written to it, so
+    /// the flash persists across runs.
+    #[serde(default)]
+    pub flash_file: Option<String>,
+}
+
+impl Default for FirmwareConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+/// `[device.nvconfig]`: the NV configuration store's starting state. Parameter names are
+/// mstconfig's (`SRIOV_EN`, `NUM_OF_VFS`, `LINK_TYPE_P1`, ...; the items modelled are listed
+/// in `sim/FIRMWARE.md`); values are checked as the firmware checks a write.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NvConfigConfig {
+    /// Most VFs per PF the capability item allows (default 127).
+    #[serde(default)]
+    pub max_vfs: Option<u32>,
+    /// Values already configured and in use (current and next boot).
+    #[serde(default)]
+    pub values: BTreeMap<String, u32>,
+    /// Values written for the next boot only (pending, as after `mstconfig set`).
+    #[serde(default)]
+    pub pending: BTreeMap<String, u32>,
+    /// A file keeping the items written to NV across runs: read at start when it exists
+    /// (a simulator start is a boot: what it holds becomes current), rewritten after every
+    /// change.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+fn default_psid() -> String {
+    "MT_0000000008".into()
+}
+fn default_flash_size() -> usize {
+    2 << 20
+}
+
 /// VPD image content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -399,6 +475,15 @@ pub struct Faults {
     /// Config writes fail with EPERM (kernel lockdown).
     #[serde(default)]
     pub config_write_eperm: bool,
+    /// Kernel lockdown: config writes and `resource0` mappings both fail with EPERM (the
+    /// mmap refusal needs the preload, which asks only when some device has `fwctl` or
+    /// starts with `lockdown`).
+    #[serde(default)]
+    pub lockdown: bool,
+    /// The caller lacks CAP_SYS_RAWIO as far as fwctl is concerned: FWCTL_RPC with the write
+    /// scope (FWCTL_RPC_DEBUG_WRITE_FULL) fails with EPERM (as for a process without it).
+    #[serde(default)]
+    pub fwctl_no_rawio: bool,
 }
 
 #[cfg(test)]

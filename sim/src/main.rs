@@ -60,6 +60,122 @@ enum Cmd {
         #[arg(long)]
         clear: bool,
     },
+    /// Write a synthetic firmware image (FS4 layout, see sim/FIRMWARE.md).
+    Image(ImageArgs),
+    /// Check a firmware image or a flash file (e.g. a `flash_file`) as the tools verify one
+    /// and print what it holds; exit status 1 when it is not valid.
+    CheckImage {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ImageArgs {
+    /// Output file.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Firmware version MAJOR.MINOR.SUBMINOR.
+    #[arg(long, default_value = "16.35.1012")]
+    fw_version: String,
+    /// PSID (up to 16 characters).
+    #[arg(long, default_value = "MT_0000000008")]
+    psid: String,
+    /// Release date YYYY-MM-DD.
+    #[arg(long)]
+    release_date: Option<String>,
+    /// Product description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Part number.
+    #[arg(long)]
+    part_number: Option<String>,
+    /// Image VSD string.
+    #[arg(long)]
+    vsd: Option<String>,
+    /// Base GUID (hex); the base MAC is derived from it unless --mac is given.
+    #[arg(long, value_parser = parse_hex_u64)]
+    guid: Option<u64>,
+    /// Base MAC (hex, 48 bits).
+    #[arg(long, value_parser = parse_hex_u64)]
+    mac: Option<u64>,
+    /// Device model the image is for (connectx5, connectx4, connectx6).
+    #[arg(long, default_value = "connectx5")]
+    device: String,
+    /// Clear IMAGE_INFO's mcc_en (the image then asks for the legacy burn flow).
+    #[arg(long)]
+    no_mcc: bool,
+    /// Size of the MAIN_CODE section in bytes.
+    #[arg(long, default_value_t = 0x8000)]
+    main_code_size: usize,
+    /// Spoil the image for negative tests: bad-crc (a MAIN_CODE byte flipped) or truncated.
+    #[arg(long)]
+    spoil: Option<String>,
+    /// Write a whole flash of this many bytes (image in slot 0, device data at the top)
+    /// instead of an image file.
+    #[arg(long)]
+    flash_size: Option<usize>,
+}
+
+fn parse_hex_u64(s: &str) -> Result<u64, String> {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("{s:?}: {e}"))
+}
+
+fn write_image(a: ImageArgs) -> Result<i32, String> {
+    use mtcr_sim::fw::image::{self, Device, ImageParams, Spoil};
+    let mut p = ImageParams {
+        fw_version: image::parse_version(&a.fw_version)?,
+        psid: a.psid,
+        mcc_en: !a.no_mcc,
+        main_code_size: a.main_code_size.div_ceil(4) * 4,
+        ..ImageParams::default()
+    };
+    if p.psid.len() > 16 {
+        return Err(format!("PSID {:?} is longer than 16 characters", p.psid));
+    }
+    if let Some(d) = a.release_date {
+        p.release_date = image::parse_date(&d)?;
+    }
+    if let Some(d) = a.description {
+        p.description = d;
+    }
+    if let Some(n) = a.part_number {
+        p.part_number = n;
+    }
+    if let Some(v) = a.vsd {
+        p.image_vsd = v;
+    }
+    if let Some(g) = a.guid {
+        p.base_guid = g;
+        // The usual derivation: drop the middle two bytes of the GUID.
+        p.base_mac = (g >> 40) << 24 | (g & 0xff_ffff);
+    }
+    if let Some(m) = a.mac {
+        p.base_mac = m & 0xffff_ffff_ffff;
+    }
+    p.device = match a.device.as_str() {
+        "connectx5" => Device::CONNECTX5,
+        "connectx4" => Device::CONNECTX4,
+        "connectx6" => Device::CONNECTX6,
+        d => {
+            return Err(format!(
+                "unknown device {d:?} (connectx5, connectx4, connectx6)"
+            ))
+        }
+    };
+    let mut bytes = match a.flash_size {
+        Some(n) => image::build_flash(&p, n)?,
+        None => image::build_file(&p),
+    };
+    match a.spoil.as_deref() {
+        None => {}
+        Some("bad-crc") => image::spoil(&mut bytes, Spoil::BadCrc)?,
+        Some("truncated") => image::spoil(&mut bytes, Spoil::Truncated)?,
+        Some(s) => return Err(format!("unknown --spoil {s:?} (bad-crc, truncated)")),
+    }
+    std::fs::write(&a.output, &bytes)
+        .map_err(|e| format!("cannot write {}: {e}", a.output.display()))?;
+    Ok(0)
 }
 
 fn client(socket: Option<PathBuf>) -> Result<Client, String> {
@@ -98,6 +214,45 @@ fn only_device(c: &mut Client) -> Result<String, String> {
         [one] => Ok(one.clone()),
         _ => Err(format!("several devices ({}): pass --bdf", devs.join(", "))),
     }
+}
+
+fn check_image(file: &std::path::Path) -> Result<i32, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let i = match mtcr_sim::fw::image::check(&bytes) {
+        Ok(i) => i,
+        Err(e) => {
+            println!("invalid: {e}");
+            return Ok(1);
+        }
+    };
+    let (maj, min, sub) = i.fw_version;
+    let (y, m, d) = i.release_date;
+    println!("image start:   {:#x}", i.start);
+    println!("fw version:    {maj}.{min}.{sub}");
+    println!("release date:  {y:04}-{m:02}-{d:02}");
+    println!("psid:          {}", i.psid);
+    println!("part number:   {}", i.part_number);
+    println!("description:   {}", i.description);
+    println!(
+        "device:        hw id {:#x}, pci device id {}",
+        i.hw_id, i.pci_device_id
+    );
+    println!("image size:    {:#x}", i.image_size);
+    for e in &i.itoc {
+        println!("  itoc {:#04x} at {:#08x} size {:#x}", e.ty, e.addr, e.size);
+    }
+    match &i.dev {
+        Some(d) => {
+            println!("base guid:     {:016x} ({})", d.base_guid, d.num_guids);
+            println!("base mac:      {:012x} ({})", d.base_mac, d.num_macs);
+            println!("mfg psid:      {}", d.mfg_psid);
+            for e in &d.dtoc {
+                println!("  dtoc {:#04x} at {:#08x} size {:#x}", e.ty, e.addr, e.size);
+            }
+        }
+        None => println!("device data:   none"),
+    }
+    Ok(0)
 }
 
 fn real_main() -> Result<i32, String> {
@@ -155,6 +310,8 @@ fn real_main() -> Result<i32, String> {
             );
             Ok(0)
         }
+        Cmd::Image(a) => write_image(a),
+        Cmd::CheckImage { file } => check_image(&file),
     }
 }
 

@@ -18,7 +18,7 @@
 //! | 32 | u32 | path_len |
 //! | 36 | u32 | data_len |
 //! | 40 | u32 | open flags of `fd` (`fcntl(F_GETFL)`; ioctl/mmap) |
-//! | 44 | u32 | reserved (0) |
+//! | 44 | u32 | aux: [`OP_FWCTL`] bit 0 = the caller has CAP_SYS_RAWIO; else 0 |
 //!
 //! Response: a 16-byte header {i64 ret, u32 data_len, u32 reserved} then `data_len` bytes.
 //! `ret` is `>= 0` on success (the ioctl's return value) or `-errno`; [`RET_NOT_SIM`] tells the
@@ -43,6 +43,14 @@ pub const OP_IOCTL: u32 = 1;
 pub const OP_MMAP: u32 = 2;
 /// The caller closed `fd`: drop its per-descriptor state.
 pub const OP_CLOSE: u32 = 3;
+/// fwctl ioctl on `/dev/fwctl/*` (`_IO` numbers with user pointers inside the argument):
+/// data = the argument struct (its `size` bytes, at most 256) then the RPC input; response
+/// data = the struct after the call then the output (see `drivers::fwctl`). aux bit 0: the
+/// caller has CAP_SYS_RAWIO. Also used for an mmap of `resource0`: path = the file, the
+/// response says whether kernel lockdown refuses it.
+pub const OP_FWCTL: u32 = 4;
+/// aux bit of [`OP_FWCTL`]: the caller's effective capabilities include CAP_SYS_RAWIO.
+pub const AUX_RAWIO: u32 = 1;
 /// Live counters, JSON `{"devices": {bdf: CounterSnapshot}}`.
 pub const OP_STATS: u32 = 16;
 /// Current faults of device `path` (= bdf), JSON.
@@ -67,6 +75,8 @@ pub struct Request {
     pub offset: u64,
     pub len: u64,
     pub fd_flags: u32,
+    /// Header word 44 ([`OP_FWCTL`]: [`AUX_RAWIO`]).
+    pub aux: u32,
     pub path: String,
     pub data: Vec<u8>,
 }
@@ -83,7 +93,7 @@ pub fn encode_request(req: &Request, out: &mut Vec<u8>) {
     out.extend_from_slice(&(req.path.len() as u32).to_le_bytes());
     out.extend_from_slice(&(req.data.len() as u32).to_le_bytes());
     out.extend_from_slice(&req.fd_flags.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&req.aux.to_le_bytes());
     out.extend_from_slice(req.path.as_bytes());
     out.extend_from_slice(&req.data);
 }
@@ -125,6 +135,7 @@ pub fn read_request<R: Read>(r: &mut R, req: &mut Request) -> std::io::Result<bo
     let path_len = u32_at(&hdr, 32) as usize;
     let data_len = u32_at(&hdr, 36) as usize;
     req.fd_flags = u32_at(&hdr, 40);
+    req.aux = u32_at(&hdr, 44);
     if path_len > MAX_PATH || data_len > MAX_DATA {
         return Err(bad("oversized request"));
     }
@@ -278,6 +289,7 @@ mod tests {
             offset: 0x1234_5678_9abc,
             len: 4096,
             fd_flags: 2,
+            aux: 1,
             path: "/dev/0000:05:00.0_mstconf".into(),
             data: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
         };

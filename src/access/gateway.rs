@@ -484,11 +484,8 @@ fn check_addr(addr: u32) -> Result<()> {
             "address {addr:#x} too large for the VSEC gateway (limit 2^30)"
         )));
     }
-    if addr & 3 != 0 {
-        return Err(Error::InvalidArgument(format!(
-            "address {addr:#x} not dword aligned"
-        )));
-    }
+    // An unaligned address goes to the gateway as given (stock does the same): the device
+    // ignores the low two bits, so the aligned dword is read or written.
     Ok(())
 }
 

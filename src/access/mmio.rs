@@ -1,7 +1,10 @@
 //! Crspace through the memory BAR: sysfs `resource0` mapped (64 MiB, `MAP_SHARED`), dwords
 //! stored big-endian, one volatile load/store per dword (mtcr_api.md §5).
 //!
-//! * Offsets outside the map (or not dword aligned) are EINVAL.
+//! * Offsets outside the map are EINVAL. An unaligned single read returns the dword the offset
+//!   lies in, and an unaligned single write stores the value's 4 big-endian bytes at the
+//!   offset (straddling two dwords), as the stock library's plain load/store do; blocks must be
+//!   aligned.
 //! * At open the hardware-id register 0xf0014 is read: 0xbadacce5 (UAR BAR mapped) or
 //!   0xffffffff (memory access disabled) make the path unusable ([`Error::Unsupported`]; the
 //!   selector then falls back to config space).
@@ -72,25 +75,46 @@ impl Window {
         }
     }
 
-    /// Read the dword at `addr` (host order); None when outside the map or unaligned.
+    /// Read the dword at `addr` (host order); an unaligned `addr` reads the dword it lies in
+    /// (stock indexes the map by `addr / 4`). None when outside the map.
     #[inline]
     pub fn get(&self, addr: u32) -> Option<u32> {
-        let p = self.slot(addr)?;
+        let p = self.slot(addr & !3)?;
         // SAFETY: aligned pointer inside a live mapping; volatile because it is device memory.
         let v = u32::from_be(unsafe { std::ptr::read_volatile(p) });
         log::trace!("mmio read {addr:#x} -> {v:#010x}");
         Some(v)
     }
 
-    /// Write the dword at `addr`; false (nothing written) when outside the map or unaligned.
+    /// Write the dword at `addr`; false (nothing written) when any of its 4 bytes is outside
+    /// the map. An unaligned `addr` gets the value's 4 big-endian bytes at `addr..addr + 4`,
+    /// across two dwords, as stock's unaligned store does.
     #[inline]
     pub fn set(&self, addr: u32, v: u32) -> bool {
+        if addr & 3 != 0 {
+            return self.set_unaligned(addr, v);
+        }
         let Some(p) = self.slot(addr) else {
             return false;
         };
         log::trace!("mmio write {addr:#x} <- {v:#010x}");
         // SAFETY: as in `get`.
         unsafe { std::ptr::write_volatile(p, v.to_be()) };
+        true
+    }
+
+    #[cold]
+    fn set_unaligned(&self, addr: u32, v: u32) -> bool {
+        let a = addr as usize;
+        if a.checked_add(4).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        log::trace!("mmio unaligned write {addr:#x} <- {v:#010x}");
+        for (i, b) in v.to_be_bytes().into_iter().enumerate() {
+            // SAFETY: a + i < a + 4 <= len: inside the live mapping; byte stores need no
+            // alignment; volatile because it is device memory.
+            unsafe { std::ptr::write_volatile(self.base.as_ptr().add(a + i), b) };
+        }
         true
     }
 
@@ -307,6 +331,27 @@ impl Access for Mmio {
         Some(self.signature)
     }
 
+    /// A BAR mapped through a driver node (MFT `mst_pci`): that node is `mfile.fd`.
+    fn node_fd(&self) -> Option<i32> {
+        self.kind.is_driver().then(|| self._file.as_raw_fd())
+    }
+
+    fn hot_reset(&mut self, arg: &mut super::driver::Arg) -> Result<i32> {
+        if !self.kind.is_driver() {
+            return Err(Error::io(
+                "hot reset needs a kernel driver node (mstflint_access)",
+                std::io::Error::from_raw_os_error(libc::EBADF),
+            ));
+        }
+        super::driver::ioctl_file(
+            &self._file,
+            &self.path,
+            "PCICONF_HOT_RESET",
+            super::driver::PCICONF_HOT_RESET,
+            arg,
+        )
+    }
+
     fn read4(&mut self, space: u32, addr: u32) -> Result<u32> {
         if !is_crspace(space) {
             return Err(Error::SpaceNotSupported(space));
@@ -396,7 +441,7 @@ mod tests {
             libc::EINVAL
         );
         assert_eq!(m.read4(2, MAP_SIZE as u32 - 4).unwrap(), 0);
-        assert_eq!(m.read4(2, 0x102).unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(m.read4(2, 0x102).unwrap(), 0x1122_3344);
         assert_eq!(m.read4(3, 0x100).unwrap_err().errno(), libc::EINVAL);
         let mut out = [0u32; 3];
         m.read_block(2, 0xfc, &mut out).unwrap();
@@ -411,7 +456,19 @@ mod tests {
         drop(m);
         assert_eq!(w.load(HW_ID_ADDR).unwrap(), 0x20d);
         assert_eq!(w.load(MAP_SIZE as u32).unwrap_err().errno(), libc::EINVAL);
-        assert_eq!(w.store(0x102, 1).unwrap_err().errno(), libc::EINVAL);
+        // Unaligned (stock): a read gets the dword it lies in, a write straddles two dwords.
+        assert_eq!(w.load(0x102).unwrap(), 0x1122_3344);
+        w.store(0x102, 0xaabb_ccdd).unwrap();
+        assert_eq!(w.load(0x100).unwrap(), 0x1122_aabb);
+        assert_eq!(w.load(0x104).unwrap(), 0xccdd_7788);
+        assert_eq!(
+            w.load(MAP_SIZE as u32 - 2).unwrap(),
+            w.load(MAP_SIZE as u32 - 4).unwrap()
+        );
+        assert_eq!(
+            w.store(MAP_SIZE as u32 - 2, 1).unwrap_err().errno(),
+            libc::EINVAL
+        );
     }
 
     #[test]
@@ -430,9 +487,10 @@ mod tests {
         assert_eq!(out, data);
         assert!(!m.need_flush);
         assert_eq!(m.read4(2, CONNECTX_FLUSH_ADDR).unwrap(), 0);
-        // Unaligned, other spaces, and blocks running off the map keep their errors.
-        let e = m.read_block(2, 0x202, &mut out).unwrap_err();
-        assert_eq!((e.errno(), e.done_bytes()), (libc::EINVAL, 0));
+        // An unaligned block reads dword by dword, each the dword its address lies in (stock's
+        // loop of single reads); other spaces and blocks running off the map keep their errors.
+        m.read_block(2, 0x202, &mut out).unwrap();
+        assert_eq!(out, data);
         assert_eq!(
             m.write_block(3, 0x200, &data).unwrap_err().errno(),
             libc::EINVAL

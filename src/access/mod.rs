@@ -13,8 +13,10 @@
 //! | `lock.rs` | the stock lock files (flock), shared with the stock tools |
 //! | `vpd.rs` | VPD through sysfs `vpd` |
 //! | `driver/` | kernel-driver nodes: `mst_driver` (Gen-1), `mstflint_access`, MFT `mst_pciconf` / `mst_pci` |
+//! | `fwctl.rs` | the kernel's fwctl (`/dev/fwctl/fwctlN`): register access only, one FWCTL_RPC each |
 
 pub mod driver;
+pub mod fwctl;
 pub mod gateway;
 pub mod legacy;
 pub mod lock;
@@ -163,6 +165,39 @@ pub trait Access: Send {
     /// DMA page pinning, on driver paths that have it.
     fn dma_pages(&mut self) -> Option<&mut dyn driver::DmaPages> {
         None
+    }
+
+    /// The fwctl node of a fwctl handle (register access goes over it).
+    fn fwctl(&self) -> Option<std::sync::Arc<fwctl::FwctlNode>> {
+        None
+    }
+
+    /// The kernel-driver node's descriptor (`mfile.fd`: tools issue driver ioctls on it), on
+    /// driver paths; `None` elsewhere (`mfile.fd` -1).
+    fn node_fd(&self) -> Option<i32> {
+        None
+    }
+
+    /// `mfile.connectx_wa_slot`: the crspace dword of the ConnectX ordering slot a memory
+    /// node's open took (`PCI_CONNECTX_WA`); `None` when the path has none.
+    fn connectx_wa_slot(&self) -> Option<u32> {
+        None
+    }
+
+    /// `hot_reset`: the driver's PCICONF_HOT_RESET ioctl on the node (`arg` is the 36-byte
+    /// `hot_reset_pcie_switch`), its non-negative result. Without a node: what the stock
+    /// library's ioctl on `mf->fd` gets, ENOTTY on a config file, EBADF on a mapping (fd -1).
+    fn hot_reset(&mut self, arg: &mut driver::Arg) -> Result<i32> {
+        let _ = arg;
+        let errno = if self.kind().is_memory() {
+            libc::EBADF
+        } else {
+            libc::ENOTTY
+        };
+        Err(Error::io(
+            "hot reset needs a kernel driver node (mstflint_access)",
+            std::io::Error::from_raw_os_error(errno),
+        ))
     }
 
     /// Called once before the path is dropped (`mclose`); errors are ignored.

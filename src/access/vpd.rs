@@ -1,5 +1,6 @@
 //! VPD through the sysfs `vpd` file (mtcr_api.md §1.3): a pread at the offset; an unaligned
 //! offset reads the two aligned dwords around it (as stock) and returns the 4 bytes asked.
+//! Bytes past the end of the file read as 0 (stock accepts a short read).
 //! Writing VPD is not offered on this path (stock returns ME_UNSUPPORTED_OPERATION).
 
 use std::fs::File;
@@ -20,26 +21,38 @@ pub fn read4(path: &Path, offset: u32) -> Result<[u8; 4]> {
     let aligned = offset & !3;
     let skip = (offset - aligned) as usize;
     let mut buf = [0u8; 8];
-    let want = if skip == 0 { 4 } else { 8 };
-    let mut got = 0;
-    while got < want {
-        let n = match f.read_at(&mut buf[got..want], aligned as u64 + got as u64) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            r => {
-                r.map_err(|e| Error::io(format!("pread {} at {aligned:#x}", path.display()), e))?
-            }
-        };
-        if n == 0 {
-            return Err(Error::io(
-                format!("pread {} at {offset:#x}", path.display()),
-                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "beyond the end of VPD"),
-            ));
-        }
-        got += n;
+    // The dword the offset lies in must yield at least one byte; whatever lies past the end of
+    // the file reads as 0 (the kernel's `vpd` file may end inside it, e.g. one byte after the
+    // end tag). For an unaligned offset the next dword is read on a best-effort basis, as
+    // stock does (its result is not checked there).
+    let got = read_full(&f, &mut buf[..4], aligned)
+        .map_err(|e| Error::io(format!("pread {} at {aligned:#x}", path.display()), e))?;
+    if got == 0 {
+        return Err(Error::io(
+            format!("pread {} at {offset:#x}", path.display()),
+            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "beyond the end of VPD"),
+        ));
+    }
+    if skip != 0 && got == 4 {
+        let _ = read_full(&f, &mut buf[4..], aligned + 4);
     }
     let mut out = [0u8; 4];
     out.copy_from_slice(&buf[skip..skip + 4]);
     Ok(out)
+}
+
+/// Read into `buf` at `at` until it is full or the file ends; the byte count.
+fn read_full(f: &File, buf: &mut [u8], at: u32) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], u64::from(at) + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// VPD writes through sysfs are not supported (the C API returns ME_UNSUPPORTED_OPERATION).
@@ -64,8 +77,16 @@ mod tests {
         assert_eq!(read4(&p, 5).unwrap(), [5, 6, 7, 8]);
         assert_eq!(read4(&p, 27).unwrap(), [27, 28, 29, 30]);
         assert_eq!(read4(&p, 28).unwrap(), [28, 29, 30, 31]);
-        assert!(read4(&p, 29).is_err());
+        // Past the end: zeros, as long as the dword the offset lies in has a byte.
+        assert_eq!(read4(&p, 29).unwrap(), [29, 30, 31, 0]);
+        assert_eq!(read4(&p, 31).unwrap(), [31, 0, 0, 0]);
         assert!(read4(&p, 32).is_err());
+        assert!(read4(&p, 33).is_err());
+        // A file ending inside a dword (the kernel's vpd file ends one byte after the end tag).
+        std::fs::write(&p, (0u8..30).collect::<Vec<u8>>()).unwrap();
+        assert_eq!(read4(&p, 28).unwrap(), [28, 29, 0, 0]);
+        assert_eq!(read4(&p, 27).unwrap(), [27, 28, 29, 0]);
+        assert_eq!(read4(&p, 29).unwrap(), [29, 0, 0, 0]);
         assert_eq!(
             read4(&fs.base.join("none"), 0).unwrap_err().errno(),
             libc::EOPNOTSUPP

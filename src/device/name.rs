@@ -279,11 +279,17 @@ fn require_function(root: &SysfsRoot, bdf: Bdf, name: &str) -> Result<()> {
     if root.device_dir(bdf).exists() {
         Ok(())
     } else {
-        Err(Error::NoDevice(format!(
+        Err(absent(format!(
             "{name}: no PCI function {bdf} in {}",
             root.pci_devices().display()
         )))
     }
+}
+
+/// A name that parses but names no device present here: ENOENT, as the stock library reports
+/// it (its open fails on the missing sysfs/procfs file).
+pub(crate) fn absent(what: String) -> Error {
+    Error::io(what, std::io::Error::from_raw_os_error(libc::ENOENT))
 }
 
 /// Driver node paths that may serve `bdf` (whether or not they exist), under `root.dev`.
@@ -362,7 +368,7 @@ pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
             };
             let file = root.map_user_path(&path);
             if !file.exists() {
-                return Err(Error::NoDevice(format!("{name}: file not found")));
+                return Err(absent(format!("{name}: file not found")));
             }
             Ok(Resolved {
                 forced: Some(forced),
@@ -387,8 +393,9 @@ pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
             if !ib_dir_exists && !well_known {
                 return Err(bad(name));
             }
+            // Stock: "Unable to read link ..." and EINVAL.
             let bdf = sysfs::link_bdf(&link).ok_or_else(|| {
-                Error::NoDevice(format!(
+                Error::InvalidArgument(format!(
                     "{name}: no RDMA device {ib} (no {} link)",
                     link.display()
                 ))
@@ -401,8 +408,8 @@ pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
         }
         NameForm::Mst { path, dev_id, kind } => {
             let cards = functions_with_id(root, dev_id);
-            let absent = || {
-                Error::NoDevice(format!(
+            let none = || {
+                absent(format!(
                     "{name}: no matching device with PCI id {dev_id} ({dev_id:#x})"
                 ))
             };
@@ -412,7 +419,7 @@ pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
                         .iter()
                         .filter(|b| b.func == 0)
                         .nth(index as usize)
-                        .ok_or_else(absent)?;
+                        .ok_or_else(none)?;
                     (Bdf { func, ..*card }, false)
                 }
                 MstName::PciCr { index } => {
@@ -420,15 +427,15 @@ pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
                         .iter()
                         .filter(|b| b.func == 0)
                         .nth(index as usize)
-                        .ok_or_else(absent)?;
+                        .ok_or_else(none)?;
                     (*card, true)
                 }
                 MstName::DriverPciconf { func } => (
-                    *cards.iter().find(|b| b.func == func).ok_or_else(absent)?,
+                    *cards.iter().find(|b| b.func == func).ok_or_else(none)?,
                     false,
                 ),
                 MstName::DriverPciCr { func } => (
-                    *cards.iter().find(|b| b.func == func).ok_or_else(absent)?,
+                    *cards.iter().find(|b| b.func == func).ok_or_else(none)?,
                     true,
                 ),
             };
@@ -730,13 +737,13 @@ pub(crate) mod tests {
             (x.bdf, x.forced, x.force_config),
             (bdf("0000:05:00.1"), None, true)
         );
-        assert_eq!(r("0000:09:00.0").unwrap_err().errno(), libc::ENODEV);
+        assert_eq!(r("0000:09:00.0").unwrap_err().errno(), libc::ENOENT);
 
         let x = r("mlx5_1").unwrap();
         assert_eq!((x.bdf, x.force_config), (bdf("0000:05:00.1"), true));
         let x = r("rocep6s0").unwrap();
         assert_eq!((x.bdf, x.force_config), (bdf("0000:06:00.0"), false));
-        assert_eq!(r("mlx5_7").unwrap_err().errno(), libc::ENODEV);
+        assert_eq!(r("mlx5_7").unwrap_err().errno(), libc::EINVAL);
         assert_eq!(r("notadevice").unwrap_err().errno(), libc::EINVAL);
 
         let cfg = format!("{}/bus/pci/devices/0000:05:00.0/config", "/sys");
@@ -752,7 +759,7 @@ pub(crate) mod tests {
             r("/sys/bus/pci/devices/0000:09:00.0/config")
                 .unwrap_err()
                 .errno(),
-            libc::ENODEV
+            libc::ENOENT
         );
 
         let x = r("/dev/mst/mt4119_pciconf0").unwrap();
@@ -763,11 +770,11 @@ pub(crate) mod tests {
         assert_eq!(x.bdf, bdf("0000:05:00.1"));
         assert_eq!(
             r("/dev/mst/mt4119_pciconf1.1").unwrap_err().errno(),
-            libc::ENODEV
+            libc::ENOENT
         );
         assert_eq!(
             r("/dev/mst/mt4119_pciconf2").unwrap_err().errno(),
-            libc::ENODEV
+            libc::ENOENT
         );
         let x = r("/dev/mst/mt4099_pci_cr0").unwrap();
         assert_eq!(
@@ -784,7 +791,7 @@ pub(crate) mod tests {
         // The VF (id 4120) is not a card.
         assert_eq!(
             r("/dev/mst/mt4120_pciconf0").unwrap_err().errno(),
-            libc::ENODEV
+            libc::ENOENT
         );
     }
 }

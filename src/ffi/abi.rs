@@ -1,24 +1,37 @@
-//! The public C structures of `mtcr.h`, laid out exactly as mstflint v4.36 (x86_64, LP64):
-//! `mfile` (2672 bytes), `dev_info` (6208), `vf_info` (536), `struct mtcr_page_info` (144),
-//! `struct icmd_params` (88). Every size and every field offset the tools read is checked at
-//! compile time below (reference: mtcr_api.md §1.9).
+//! The public C structures of `mtcr_com_defs.h` and `mtcr_mf.h`, laid out exactly as mstflint
+//! v4.36 (x86_64, LP64), with upstream's struct tags and typedef names: `mfile` (2672 bytes),
+//! `dev_info` (6208), `vf_info` (536), `icmd_params` (88), `gearbox_info` (2080), `struct
+//! mtcr_page_info` (144), ... Every size and every field offset is checked at compile time below
+//! (reference: mtcr_api.md §1.9; the same numbers in ctest/layout.c and ctest/mf_types.c).
 //!
-//! Differences from the stock header, all layout-neutral:
-//! * `dev_info`'s anonymous union of `pci`/`usb`/`ib`/`remote` is exposed as its largest member
-//!   `pci` only (the other members are not used on Linux user-space builds);
-//! * the gearbox block (`gb_info`), the user page list, the MFT core object and the
-//!   fw-context pointers are reserved byte areas of the stock size: nothing here uses them.
+//! The one layout-neutral difference from the stock headers: `dev_info`'s anonymous union of
+//! `pci`/`usb`/`ib`/`remote` is exposed as its largest member `pci` only (a named struct
+//! `dev_info_pci`; the other members have no use on Linux user-space builds).
 #![allow(non_camel_case_types, non_snake_case)]
 
 use std::mem::{offset_of, size_of};
-use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
+use std::os::raw::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ulonglong, c_ushort, c_void};
 
-use crate::types::{DType, MType, DEV_NAME_SZ, MAX_PAGES_SIZE};
+use crate::fwctl_abi::mlx5_umem_buff;
+use crate::types::{
+    gearbox_connection_t, gearbox_type, mtcr_status_e, DType, MType, Mdevs, DEV_NAME_SZ,
+    MACCESS_LAST_REG_METHOD, MAX_PAGES_SIZE,
+};
 
-/// `struct icmd_params`: ICMD interface state (kept zero until ICMD support lands).
+/// `MIB_Private`: in-band state (a placeholder in builds without in-band, as upstream's).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct icmd_params {
+pub struct mib_private_t {
+    pub dummy: c_int,
+}
+
+/// `MIB_Private`
+pub type MIB_Private = mib_private_t;
+
+/// `icmd_params`: ICMD interface state (`mfile.icmd`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct icmd_params_t {
     pub icmd_opened: c_int,
     pub took_semaphore: c_int,
     pub ctrl_addr: c_int,
@@ -36,10 +49,58 @@ pub struct icmd_params {
     pub dma_pa: u64,
     pub dma_size: u32,
     pub dma_icmd: c_int,
-    pub icmd_ready: c_int,
+    pub icmd_ready: mtcr_status_e,
     pub syndrome: c_int,
     pub syndrome_addr: c_int,
 }
+
+/// `icmd_params`
+pub type icmd_params = icmd_params_t;
+
+/// `ctx_params`: the firmware-context (UEFI) callbacks of `mfile.context`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ctx_params_t {
+    pub fw_cmd_context: *mut c_void,
+    pub fw_cmd_func: *mut c_void,
+    pub fw_cmd_dma: *mut c_void,
+}
+
+/// `ctx_params`
+pub type ctx_params = ctx_params_t;
+
+/// `io_region`: an I/O port range of an LPC device (`mfile.iorw_regions`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_region_t {
+    pub start: c_uint,
+    pub end: c_uint,
+}
+
+/// `io_region`
+pub type io_region = io_region_t;
+
+/// `tools_hcr_params` (`mfile.hcr_params`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct tools_hcr_params_t {
+    /// Whether the tools HCR's CR mailbox works: 0 unknown, 1 yes, -1 no.
+    pub supp_cr_mbox: c_int,
+}
+
+/// `tools_hcr_params`
+pub type tools_hcr_params = tools_hcr_params_t;
+
+/// `access_reg_params` (`mfile.acc_reg_params`): cached maximum register size per access
+/// method (indexed by `maccess_reg_method_t`, `MACCESS_LAST_REG_METHOD` entries).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct access_reg_params_t {
+    pub max_reg_size: [c_int; 3],
+}
+
+/// `access_reg_params`
+pub type access_reg_params = access_reg_params_t;
 
 /// One virtual function of a `dev_info` (`dev_info.pci.virtfn_arr[i]`).
 #[repr(C)]
@@ -60,7 +121,7 @@ pub struct vf_info_t {
 /// `vf_info`
 pub type vf_info = vf_info_t;
 
-/// The PCI part of a `dev_info`.
+/// The PCI part of a `dev_info` (`dev_info.pci`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct dev_info_pci {
@@ -95,7 +156,7 @@ pub struct dev_info_pci {
 #[derive(Debug, Clone, Copy)]
 pub struct dev_info_t {
     /// MDEVS_TAVOR_CR for PCI functions.
-    pub r#type: u32,
+    pub r#type: Mdevs,
     pub dev_name: [c_char; DEV_NAME_SZ],
     pub ul_mode: c_int,
     pub pci: dev_info_pci,
@@ -104,12 +165,28 @@ pub struct dev_info_t {
 /// `dev_info`
 pub type dev_info = dev_info_t;
 
+/// `dma_lib_hdl`: an opaque DMA-library handle (never defined, as upstream).
+pub struct dma_lib_hdl_t {
+    _opaque: [u8; 0],
+}
+
+/// `dma_lib_hdl`
+pub type dma_lib_hdl = dma_lib_hdl_t;
+
 /// One DMA page of `struct mtcr_page_info`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct page_addresses {
+pub struct mtcr_page_addresses {
     pub dma_address: u64,
     pub virtual_address: u64,
+}
+
+/// `mfile.user_page_list`: the page-aligned buffer `get_dma_pages` allocated, and its pages.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct page_list {
+    pub page_list: *mut c_char,
+    pub page_amount: c_int,
 }
 
 /// `struct mtcr_page_info` (`get_dma_pages`).
@@ -118,18 +195,62 @@ pub struct page_addresses {
 pub struct mtcr_page_info {
     pub page_amount: c_uint,
     pub page_pointer_start: c_ulong,
-    pub page_addresses_array: [page_addresses; MAX_PAGES_SIZE],
+    pub page_addresses_array: [mtcr_page_addresses; MAX_PAGES_SIZE],
 }
 
-/// `mfile.acc_reg_params`: cached maximum register size per access method.
+/// `struct mtcr_read_dword_from_config_space` (the kernel driver's config-read argument).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct access_reg_params {
-    pub max_reg_size: [c_int; 3],
+pub struct mtcr_read_dword_from_config_space {
+    pub offset: c_uint,
+    pub data: c_uint,
 }
 
-/// `mfile.mpci_change`
-pub type mpci_change_fn = Option<unsafe extern "C" fn(mf: *mut mfile)>;
+/// `f_mpci_change` (`mfile.mpci_change`).
+pub type f_mpci_change = Option<unsafe extern "C" fn(mf: *mut mfile)>;
+
+/// `gearbox_info` (`mfile.gb_info`): gearbox / gearbox-manager addressing (zero here: this
+/// library opens PCI functions only).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct gearbox_info_t {
+    pub gb_type: gearbox_type,
+    pub is_gearbox: u8,
+    pub is_gb_mngr: u8,
+    pub gearbox_index: c_int,
+    pub ilne_card_id: c_int,
+    pub gb_conn_type: gearbox_connection_t,
+    pub gb_mngr_full_name: [c_char; DEV_NAME_SZ],
+    pub gearbox_full_name: [c_char; DEV_NAME_SZ],
+    pub i2c_secondary: c_uchar,
+    pub addr_width: u8,
+    pub device_orig_name: [c_char; DEV_NAME_SZ],
+    pub device_real_name: [c_char; DEV_NAME_SZ],
+    pub data_req_addr: u32,
+    pub data_res_addr: u32,
+}
+
+/// `gearbox_info`
+pub type gearbox_info = gearbox_info_t;
+
+/// `cables_info` (`mfile.ext_info`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct cables_info_t {
+    pub slave_addr_additional_offset: c_int,
+}
+
+/// `cables_info`
+pub type cables_info = cables_info_t;
+
+/// `struct mft_core_wrapper` (`mfile.mft_core_object`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mft_core_wrapper {
+    pub config_space_access: *mut c_void,
+    pub reg_access: *mut c_void,
+    pub reset_access: *mut c_void,
+}
 
 /// An open device, `struct mfile_t` of mstflint v4.36 (2672 bytes). Fields that tools read are
 /// kept up to date by the library (`tp`, `flags`, `dinfo`, `hw_dev_id`, `rev_id`,
@@ -146,15 +267,15 @@ pub struct mfile_t {
     pub orig_tp: MType,
     pub res_tp: MType,
     pub dtype: DType,
-    pub itype: c_int,
+    pub itype: DType,
     pub device_hw_id: u32,
     pub is_i2cm: c_int,
     pub is_vm: c_int,
     pub cr_access: c_int,
-    pub ext_info: c_int,
-    pub i2c_secondary: u8,
+    pub ext_info: cables_info,
+    pub i2c_secondary: c_uchar,
     pub gpio_en: c_int,
-    pub iorw_regions: *mut c_void,
+    pub iorw_regions: *mut io_region,
     pub regions_num: c_int,
     pub dev_name: *mut c_char,
     pub fd: c_int,
@@ -162,21 +283,21 @@ pub struct mfile_t {
     pub sock: c_int,
     pub is_mtserver_req: c_int,
     pub bar_virtual_addr: *mut c_void,
-    pub big_endian: c_int,
-    pub cr_space_offset: u32,
-    pub map_size: u32,
-    pub bar0_gw_offset: u32,
+    pub big_endian: c_uint,
+    pub cr_space_offset: c_uint,
+    pub map_size: c_uint,
+    pub bar0_gw_offset: c_uint,
     pub file_lock_descriptor: c_int,
-    pub start_idx: u64,
+    pub start_idx: c_ulonglong,
     pub ddr3_ptr: *mut c_void,
-    pub ddr3_start_idx: u64,
-    pub ddr3_map_size: u32,
-    pub mib: c_int,
+    pub ddr3_start_idx: c_ulonglong,
+    pub ddr3_map_size: c_uint,
+    pub mib: MIB_Private,
     pub ctx: *mut c_void,
     pub fallback_mf: *mut c_void,
-    pub i2c_RESERVED: c_int,
+    pub i2c_RESERVED: c_uint,
     pub i2c_smbus: c_int,
-    pub flags: u32,
+    pub flags: Mdevs,
     pub connectx_wa_slot: u32,
     pub connectx_wa_last_op_write: c_int,
     pub connectx_wa_stat: u32,
@@ -185,45 +306,43 @@ pub struct mfile_t {
     pub connectx_wa_num_of_retry_writes: u64,
     pub server_ver_major: c_int,
     pub server_ver_minor: c_int,
-    pub proto_type: c_int,
+    pub proto_type: c_uint,
     pub dinfo: *mut dev_info,
     pub icmd: icmd_params,
-    pub context: [*mut c_void; 3],
+    pub context: ctx_params,
     pub old_mst: c_int,
-    pub mst_version_major: u16,
-    pub mst_version_minor: u32,
+    pub mst_version_major: c_ushort,
+    pub mst_version_minor: c_uint,
     pub functional_vsec_supp: c_int,
-    pub pxir_vsec_supp: c_int,
+    pub pxir_vsec_supp: c_uint,
     pub vsec_type: u8,
-    pub icmd_support: c_int,
+    pub icmd_support: mtcr_status_e,
     pub vsec_addr: u64,
     pub address_region_addr: u64,
     pub vsec_cap_mask: u32,
     pub address_space: c_int,
     pub multifunction: c_int,
-    pub hcr_params: c_int,
+    pub hcr_params: tools_hcr_params,
     pub acc_reg_params: access_reg_params,
     pub ul_ctx: *mut c_void,
     pub dl_context: *mut c_void,
     pub is_cable: c_int,
     pub cable_ctx: *mut c_void,
-    pub linkx_chip_devid: u32,
+    pub linkx_chip_devid: c_uint,
     pub cable_chip_ctx: *mut c_void,
-    pub mpci_change: mpci_change_fn,
-    pub gb_info: [u64; 260],
-    pub user_page_list: [u64; 2],
+    pub mpci_change: f_mpci_change,
+    pub gb_info: gearbox_info,
+    pub user_page_list: page_list,
     pub dma_props: *mut c_void,
-    pub mft_core_object: [*mut c_void; 3],
-    pub fwctl_env_var_debug: c_int,
-    /// Padding of the stock layout (fwctl_fd is at 2632).
-    pub reserved_2628: c_int,
+    pub mft_core_object: mft_core_wrapper,
+    pub fwctl_env_var_debug: *mut c_char,
     pub fwctl_fd: c_int,
     pub is_remote: c_int,
     pub is_zombiefish: c_int,
     pub vsc_recovery_space_flash_control_vld: c_int,
     pub nvml_device: *mut c_void,
-    pub umem_id: u32,
-    pub umem_buff: *mut c_void,
+    pub umem_id: c_uint,
+    pub umem_buff: *mut mlx5_umem_buff,
 }
 
 /// `mfile`
@@ -259,7 +378,7 @@ check_offsets!(mfile_t, 2672;
     umem_buff @ 2664,
 );
 
-check_offsets!(icmd_params, 88;
+check_offsets!(icmd_params_t, 88;
     icmd_opened @ 0, took_semaphore @ 4, ctrl_addr @ 8, cmd_addr @ 12, cmd_ptr_bitlen @ 16,
     version_addr @ 20, version_bit_offset @ 24, version_bitlen @ 28, max_cmd_size @ 32,
     semaphore_addr @ 36, static_cfg_not_done_addr @ 40, static_cfg_not_done_offs @ 44,
@@ -267,7 +386,25 @@ check_offsets!(icmd_params, 88;
     icmd_ready @ 72, syndrome @ 76, syndrome_addr @ 80,
 );
 
-check_offsets!(access_reg_params, 12; max_reg_size @ 0);
+check_offsets!(mib_private_t, 4; dummy @ 0);
+check_offsets!(ctx_params_t, 24; fw_cmd_context @ 0, fw_cmd_func @ 8, fw_cmd_dma @ 16);
+check_offsets!(io_region_t, 8; start @ 0, end @ 4);
+check_offsets!(tools_hcr_params_t, 4; supp_cr_mbox @ 0);
+check_offsets!(access_reg_params_t, 12; max_reg_size @ 0);
+// `max_reg_size[MACCESS_LAST_REG_METHOD]` upstream (a literal here: cbindgen writes typed
+// constants after the structures).
+const _: () = assert!(MACCESS_LAST_REG_METHOD == 3);
+check_offsets!(cables_info_t, 4; slave_addr_additional_offset @ 0);
+check_offsets!(mft_core_wrapper, 24; config_space_access @ 0, reg_access @ 8, reset_access @ 16);
+check_offsets!(page_list, 16; page_list @ 0, page_amount @ 8);
+check_offsets!(mtcr_read_dword_from_config_space, 8; offset @ 0, data @ 4);
+
+check_offsets!(gearbox_info_t, 2080;
+    gb_type @ 0, is_gearbox @ 4, is_gb_mngr @ 5, gearbox_index @ 8, ilne_card_id @ 12,
+    gb_conn_type @ 16, gb_mngr_full_name @ 20, gearbox_full_name @ 532, i2c_secondary @ 1044,
+    addr_width @ 1045, device_orig_name @ 1046, device_real_name @ 1558, data_req_addr @ 2072,
+    data_res_addr @ 2076,
+);
 
 check_offsets!(dev_info_t, 6208; r#type @ 0, dev_name @ 4, ul_mode @ 516, pci @ 520);
 
@@ -286,4 +423,4 @@ check_offsets!(mtcr_page_info, 144;
     page_amount @ 0, page_pointer_start @ 8, page_addresses_array @ 16,
 );
 
-check_offsets!(page_addresses, 16; dma_address @ 0, virtual_address @ 8);
+check_offsets!(mtcr_page_addresses, 16; dma_address @ 0, virtual_address @ 8);

@@ -360,12 +360,12 @@ pub unsafe extern "C" fn tools_cmdif_reg_access(
         let buf = unsafe { slice::from_raw_parts_mut(data as *mut u8, len) };
         let mut tmp = buf.to_vec();
         // SAFETY: ctx checked mf.
-        let mut cache = CrMbox::from_c(unsafe { (*mf).hcr_params });
+        let mut cache = CrMbox::from_c(unsafe { (*mf).hcr_params.supp_cr_mbox });
         let res = on_config(c, |d| {
             d.tools_hcr_reg_access(&mut tmp, w as usize, r as usize, &mut cache)
         });
         // SAFETY: ctx checked mf.
-        unsafe { (*mf).hcr_params = cache.to_c() };
+        unsafe { (*mf).hcr_params.supp_cr_mbox = cache.to_c() };
         res.map_err(merr)?;
         buf[..r as usize].copy_from_slice(&tmp[..r as usize]);
         Ok(ME_OK)

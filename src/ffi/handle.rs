@@ -12,7 +12,7 @@ use super::abi::{dev_info, mfile, vf_info};
 use super::boundary::{fail, fail_with, Outcome};
 use crate::api::Device;
 use crate::device::DeviceInfo;
-use crate::types::{MDEVS_TAVOR_CR, MST_TAVOR};
+use crate::types::{MDEVS_TAVOR_CR, MST_GAMLA};
 
 const CTX_MAGIC: u64 = 0x6d74_6372_2d72_7331; // "mtcr-rs1"
 
@@ -282,8 +282,11 @@ pub(crate) unsafe fn sync_fields(mf: *mut mfile, dev: &Device) {
     let m = unsafe { &mut *mf };
     m.tp = dev.mtype();
     m.flags = dev.mdevs_flags();
+    // Tools issue driver ioctls on mf->fd (hot reset): the node's descriptor, -1 elsewhere.
+    m.fd = dev.node_fd().unwrap_or(-1);
+    m.connectx_wa_slot = dev.connectx_wa_slot().unwrap_or(0);
     m.functional_vsec_supp = c_int::from(dev.functional_vsec());
-    m.pxir_vsec_supp = c_int::from(dev.pxir_vsec());
+    m.pxir_vsec_supp = u32::from(dev.pxir_vsec());
     m.vsec_cap_mask = dev.vsec_cap_mask();
     m.address_space = dev.address_space() as c_int;
     m.pci_device_id = dev.info().device_id;
@@ -337,7 +340,9 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
     unsafe {
         fill_dev_info(di, dev.info(), name);
         let m = &mut *mf;
-        m.dtype = MST_TAVOR;
+        // As upstream's PCI opens: dtype stays 0 (MST_GAMLA; only I2C opens set MST_TAVOR), so
+        // mget_i2c_addr_width reports 2.
+        m.dtype = MST_GAMLA;
         m.fd = -1;
         m.res_fd = -1;
         m.sock = -1;
@@ -346,6 +351,11 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
         m.dinfo = di;
         m.mpci_change = Some(super::open::mpci_change);
         sync_fields(mf, &dev);
+        // A fwctl handle: `fd` is the node's descriptor (as mstflint's).
+        if let Some(n) = dev.fwctl_node() {
+            m.fd = n.fd();
+            m.device_hw_id = dev.open_hw_id_raw();
+        }
         // Tools read hw_dev_id/rev_id straight from the mfile: fill them now (a failure here
         // is not an open failure; read_device_id reports it).
         if let Ok((hw, rev)) = dev.hw_id_at_open() {

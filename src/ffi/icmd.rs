@@ -12,10 +12,24 @@ use super::abi::mfile;
 use super::boundary::{call, fail, Outcome};
 use super::handle::{ctx, regs_need_config};
 use crate::icmd::MError;
+use crate::reg_access::RegPath;
 use crate::types::*;
 
 fn merr(e: MError) -> super::boundary::Failure<c_int> {
-    fail(e.code, libc::EIO, e.to_string())
+    fail(e.code, e.errno.unwrap_or(libc::EIO), e.to_string())
+}
+
+/// The register limit `maccess_reg` enforces and `mget_max_reg_size` reports, as upstream
+/// decides it: the limit of the device's path, and, for a device with neither ICMD nor a tools
+/// HCR, ICMD's unless it is a ConnectX-3 family device (upstream picks ICMD by the device id
+/// alone, so such a register access then fails opening ICMD rather than on its size).
+fn reg_limit(d: &crate::Device, path: RegPath) -> u32 {
+    match path {
+        RegPath::None if matches!(d.hw_id_at_open(), Ok((hw, _)) if !matches!(hw, 0x1f5 | 0x1f7)) => {
+            ICMD_MAX_REG_SIZE
+        }
+        p => p.max_reg_size(),
+    }
 }
 
 /// Record the ICMD interface parameters in the public `mf->icmd` fields.
@@ -69,36 +83,55 @@ pub unsafe extern "C" fn icmd_close(mf: *mut mfile) {
     })
 }
 
-/// Common body of the send functions.
+/// Common body of the send functions; `semaphore` false: the caller holds the ICMD
+/// semaphore (`icmd_send_command_enhanced`).
 ///
 /// # Safety
-/// `mf` NULL or from `mopen*`; `data` NULL or valid for `max(w, r)` bytes.
-unsafe fn send(
+/// `mf` NULL or from `mopen*`; `data` NULL or valid for `max(w, r)` bytes if that fits the
+/// ICMD mailbox (larger sizes are refused without touching `data`).
+pub(crate) unsafe fn send(
     mf: *mut mfile,
     opcode: c_int,
     data: *mut c_void,
     w: c_int,
     r: c_int,
     skip_write: c_int,
+    semaphore: bool,
 ) -> Outcome<c_int> {
     // SAFETY: caller contract.
     let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
     if data.is_null() || w < 0 || r < 0 || !(0..=0xffff).contains(&opcode) {
         return Err(fail(ME_BAD_PARAMS, libc::EINVAL, "bad ICMD arguments"));
     }
+    let d = c.active();
+    // As upstream: open the interface, then refuse sizes beyond the mailbox before the
+    // caller's buffer is touched (it may be smaller than an oversized count claims).
+    let max = d.icmd_open().map_err(merr)?;
+    // SAFETY: ctx checked mf.
+    unsafe { note_icmd(mf, max, None) };
+    if w as u32 > max || r as u32 > max {
+        return Err(fail(
+            ME_ICMD_SIZE_EXCEEDS_LIMIT,
+            libc::EINVAL,
+            format!(
+                "ICMD command of {} bytes exceeds the mailbox ({max})",
+                w.max(r)
+            ),
+        ));
+    }
     let len = w.max(r) as usize;
-    // SAFETY: caller contract: data valid for len bytes.
+    // SAFETY: caller contract: data valid for len bytes (len <= the mailbox size).
     let buf = unsafe { slice::from_raw_parts_mut(data as *mut u8, len) };
     // Work on a dword-padded copy; the caller's buffer only receives the answer.
     let mut tmp = buf.to_vec();
     tmp.resize(len.div_ceil(4) * 4, 0);
-    let d = c.active();
-    let res = d.icmd_send(
+    let res = d.icmd_send_ext(
         opcode as u16,
         &mut tmp,
         (w as usize).div_ceil(4) * 4,
         (r as usize).div_ceil(4) * 4,
         skip_write != 0,
+        semaphore,
     );
     let syndrome = match &res {
         Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => d
@@ -131,7 +164,7 @@ pub unsafe extern "C" fn icmd_send_command(
 ) -> c_int {
     call("icmd_send_command", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
-        unsafe { send(mf, opcode, data, data_size, data_size, skip_write) }
+        unsafe { send(mf, opcode, data, data_size, data_size, skip_write, true) }
     })
 }
 
@@ -151,7 +184,7 @@ pub unsafe extern "C" fn icmd_send_command_int(
 ) -> c_int {
     call("icmd_send_command_int", ME_ICMD_STATUS_CR_FAIL, || {
         // SAFETY: caller contract.
-        unsafe { send(mf, opcode, data, w_size, r_size, skip_write) }
+        unsafe { send(mf, opcode, data, w_size, r_size, skip_write, true) }
     })
 }
 
@@ -165,6 +198,8 @@ pub unsafe extern "C" fn icmd_clear_semaphore(mf: *mut mfile) -> c_int {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, ME_BAD_PARAMS) }?;
         c.active().icmd_clear_semaphore().map_err(merr)?;
+        // SAFETY: ctx checked mf.
+        unsafe { (*mf).icmd.took_semaphore = 0 };
         Ok(ME_OK)
     })
 }
@@ -174,7 +209,9 @@ pub unsafe extern "C" fn icmd_clear_semaphore(mf: *mut mfile) -> c_int {
 /// int* reg_status)`: access register `reg_id` over ICMD (over the tools HCR on a ConnectX-3
 /// family device). ME_OK, ME_BAD_PARAMS, ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT, an ME_ICMD_* (or
 /// ME_CMDIF_*, ME_SEM_LOCKED, ME_CR_ERROR) code, or the MError of a non-zero firmware
-/// status (also stored raw in `*reg_status`).
+/// status (also stored raw in `*reg_status`). A device with neither interface gives the
+/// reason ICMD does not open (ME_ICMD_NOT_SUPPORTED) for registers within
+/// `mget_max_reg_size`, as upstream.
 ///
 /// # Safety
 /// `mf` NULL or from `mopen*`; `reg_data` NULL or valid for `max(reg_size, r_size_reg,
@@ -204,13 +241,20 @@ pub unsafe extern "C" fn maccess_reg(
         let biggest = reg_size.max(r_size_reg).max(w_size_reg);
         let r = c.with_access(regs_need_config, |d| {
             let path = d.reg_path();
-            let max = path.max_reg_size();
+            let max = reg_limit(d, path);
             if biggest > max {
                 return Err(fail(
                     ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
                     libc::EINVAL,
                     format!("register of {biggest} bytes exceeds the limit of {max}"),
                 ));
+            }
+            if path == RegPath::None {
+                // Why ICMD does not open (ME_ICMD_NOT_SUPPORTED, ...), as upstream reports.
+                let e = d.icmd_open().err().unwrap_or_else(|| {
+                    MError::new(ME_ICMD_NOT_SUPPORTED, "no register access on this device")
+                });
+                return Err(merr(e));
             }
             // SAFETY: caller contract: reg_data valid for `biggest` bytes.
             let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
@@ -225,20 +269,30 @@ pub unsafe extern "C" fn maccess_reg(
             .map_err(merr)
         })?;
         // SAFETY: caller contract.
-        unsafe { reg_status.write_unaligned(c_int::from(r.status)) };
+        unsafe { reg_status.write_unaligned(r.reg_status) };
+        if r.syndrome != 0 || c.active().fwctl_node().is_some() {
+            // SAFETY: ctx checked mf.
+            unsafe { (*mf).icmd.syndrome = r.syndrome as c_int };
+        }
         match r.status {
             0 => Ok(ME_OK),
-            st => Err(fail(
-                crate::reg_access::return_by_reg_status(c_int::from(st)),
-                libc::EIO,
-                format!("register {reg_id:#x}: firmware status {:#x}", r.status),
+            // A firmware status is no system error: errno is left as it was (as stock; tools
+            // print strerror(errno) beside the status text).
+            _ => Err(fail(
+                r.code,
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+                format!(
+                    "register {reg_id:#x}: firmware status {:#x} (syndrome {:#x})",
+                    r.status, r.syndrome
+                ),
             )),
         }
     })
 }
 
-/// `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD,
-/// 268 over the tools HCR (ConnectX-3 family), 0 otherwise (and for NULL).
+/// `int mget_max_reg_size(mfile* mf, maccess_reg_method_t reg_method)`: 812 with ICMD (and,
+/// as upstream, on any other device that is not ConnectX-3 family), 268 over the tools HCR,
+/// 0 on a ConnectX-3 without one (and for NULL).
 ///
 /// # Safety
 /// `mf` NULL or from `mopen*`.
@@ -251,7 +305,7 @@ pub unsafe extern "C" fn mget_max_reg_size(
     call("mget_max_reg_size", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let max = c.with_access(regs_need_config, |d| d.max_reg_size());
+        let max = c.with_access(regs_need_config, |d| reg_limit(d, d.reg_path()));
         if max > 0 {
             // SAFETY: ctx checked mf.
             unsafe {

@@ -2,7 +2,7 @@
 //! library's return values and errno.
 
 use std::os::raw::{c_int, c_uchar};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::abi::{mfile, mtcr_page_info};
 use super::boundary::{call, fail, fail_with};
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn mget_mdevs_type(mf: *mut mfile, mtype: *mut u32) -> c_i
     })
 }
 
-static INCREASE_POLL_TIME: AtomicI32 = AtomicI32::new(0);
+use super::helpers::mtcr_icmd_cif::INCREASE_POLL_TIME;
 
 /// The value last given to `set_increase_poll_time` (read by ICMD polling).
 pub fn increase_poll_time() -> i32 {
@@ -105,7 +105,7 @@ pub unsafe extern "C" fn get_dma_pages(
         let c = unsafe { ctx(mf, -1) }?;
         let d = c.active();
         // SAFETY: caller contract.
-        if unsafe { (*mf).user_page_list[0] } != 0 {
+        if !unsafe { (*mf).user_page_list.page_list }.is_null() {
             return Err(fail(
                 -1,
                 libc::EBUSY,
@@ -140,7 +140,8 @@ pub unsafe extern "C" fn get_dma_pages(
                 // SAFETY: caller contract (writable); mf is live.
                 unsafe {
                     page_info.write_unaligned(info);
-                    (*mf).user_page_list = [addr, pages as u64];
+                    (*mf).user_page_list.page_list = buf.cast();
+                    (*mf).user_page_list.page_amount = page_amount;
                 }
                 Ok(0)
             }
@@ -173,14 +174,15 @@ pub unsafe extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -
         d.release_dma_pages(page_amount as usize)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: mf is live.
-        let [addr, pages] = unsafe { (*mf).user_page_list };
-        if addr != 0 {
-            let len = pages as usize * crate::access::driver::page_size() as usize;
+        let held = unsafe { (*mf).user_page_list };
+        if !held.page_list.is_null() {
+            let len = held.page_amount as usize * crate::access::driver::page_size() as usize;
             // SAFETY: the buffer get_dma_pages allocated and recorded.
             unsafe {
-                libc::munlock(addr as *mut libc::c_void, len);
-                libc::free(addr as *mut libc::c_void);
-                (*mf).user_page_list = [0, 0];
+                libc::munlock(held.page_list.cast(), len);
+                libc::free(held.page_list.cast());
+                (*mf).user_page_list.page_list = std::ptr::null_mut();
+                (*mf).user_page_list.page_amount = 0;
             }
         }
         Ok(0)
@@ -188,11 +190,17 @@ pub unsafe extern "C" fn release_dma_pages(mf: *mut mfile, page_amount: c_int) -
 }
 
 /// `int hot_reset(mfile* mf, int in_parallel, int domain_1, int bus_1, int device_1,
-/// int function_1, int domain_2, int bus_2, int device_2, int function_2)`: needs the
-/// kernel driver's file descriptor (`mf->fd`, -1 here): -1 with errno EBADF.
+/// int function_1, int domain_2, int bus_2, int device_2, int function_2)`: the driver's
+/// PCICONF_HOT_RESET on the node in use (the second function only when `in_parallel`): the
+/// ioctl's result (0, or 1 when a parallel reset failed), -1 with errno on failure (ENOTTY on
+/// a sysfs config open, EBADF on a `resource0` mapping: what the stock library's ioctl on
+/// `mf->fd` gets there; EINVAL for NULL).
+///
+/// # Safety
+/// `mf` NULL or a live mfile.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub extern "C" fn hot_reset(
+pub unsafe extern "C" fn hot_reset(
     mf: *mut mfile,
     in_parallel: c_int,
     domain_1: c_int,
@@ -204,14 +212,16 @@ pub extern "C" fn hot_reset(
     device_2: c_int,
     function_2: c_int,
 ) -> c_int {
-    let _ = (mf, in_parallel, domain_1, bus_1, device_1, function_1);
-    let _ = (domain_2, bus_2, device_2, function_2);
     call("hot_reset", -1, || {
-        Err(fail(
-            -1,
-            libc::EBADF,
-            "hot reset needs a kernel driver node",
-        ))
+        // SAFETY: caller contract.
+        let c = unsafe { ctx(mf, -1) }?;
+        let dev = c.active();
+        dev.hot_reset(
+            in_parallel != 0,
+            [domain_1, bus_1, device_1, function_1],
+            [domain_2, bus_2, device_2, function_2],
+        )
+        .map_err(|e| fail_with(-1, &e))
     })
 }
 

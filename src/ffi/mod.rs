@@ -17,8 +17,12 @@ pub mod boundary;
 pub mod cmdif;
 pub mod enumerate;
 pub mod errstr;
+pub mod fwctl;
 pub(crate) mod handle;
+/// cbindgen:ignore
+pub mod helpers;
 pub mod icmd;
+pub mod inband;
 pub mod logger;
 pub mod misc;
 pub mod open;
@@ -134,7 +138,7 @@ mod null_tests {
         set_increase_poll_time(3);
         assert_eq!(increase_poll_time(), 3);
         set_increase_poll_time(0);
-        assert!(mopen_fw_ctx(null_mut(), null_mut(), null_mut()).is_null());
+        assert!(mopen_fw_ctx(null_mut(), null_mut(), null_mut(), null_mut()).is_null());
         assert_eq!(errno(), libc::ENOTSUP);
     }
 }

@@ -35,8 +35,9 @@ fn open_named_ext(
 }
 
 /// `mfile* mopen(const char* name)`: open a device by any name form the stock library accepts.
-/// NULL on failure with errno set (EACCES not root, EINVAL bad name, ENODEV no such device,
-/// ENOTSUP unsupported device, EBUSY semaphore stuck, or the errno of the failing syscall).
+/// NULL on failure with errno set (EACCES not root, EINVAL bad name, ENOENT no such device as
+/// upstream, ENODEV no usable access path, ENOTSUP unsupported device, EBUSY semaphore stuck,
+/// or the errno of the failing syscall).
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string.
@@ -93,15 +94,19 @@ pub unsafe extern "C" fn mopen_adv(name: *const c_char, mtype: MType) -> *mut mf
     })
 }
 
-/// `mfile* mopen_fw_ctx(void*, void*, void*)`: firmware-context opens are not supported on
-/// Linux: always NULL (errno ENOTSUP).
+/// `mfile* mopen_fw_ctx(void* fw_cmd_context, void* fw_cmd_func, void* dma_func,
+/// void* extra_data)`: firmware-context (UEFI) opens are not supported on Linux: always NULL
+/// (errno ENOTSUP); no argument is read, so callers passing upstream's three arguments are safe
+/// too. Not declared in `mtcr.h` (upstream's header has it only in a comment, and mflash /
+/// fw_comps_mgr define a static function of that name).
 #[no_mangle]
 pub extern "C" fn mopen_fw_ctx(
     fw_cmd_context: *mut c_void,
     fw_cmd_func: *mut c_void,
-    extra: *mut c_void,
+    dma_func: *mut c_void,
+    extra_data: *mut c_void,
 ) -> *mut mfile {
-    let _ = (fw_cmd_context, fw_cmd_func, extra);
+    let _ = (fw_cmd_context, fw_cmd_func, dma_func, extra_data);
     call("mopen_fw_ctx", ptr::null_mut(), || {
         Err(fail(
             ptr::null_mut(),

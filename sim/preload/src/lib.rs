@@ -1,6 +1,8 @@
 //! `libmtcr_sim_preload.so`: loaded with `LD_PRELOAD` by `mtcr-sim run` into every process
 //! of the simulated namespace. It carries `ioctl()` and `mmap()` made on simulated driver
-//! nodes (`/dev/*_mstconf`, `/dev/*_mstcr`, `/dev/mst/*`) to the simulator over the unix socket
+//! nodes (`/dev/*_mstconf`, `/dev/*_mstcr`, `/dev/mst/*`), fwctl ioctls on `/dev/fwctl/*`
+//! (with the buffers their arguments point to) and, when asked to, the lockdown check of
+//! `resource0` mmaps to the simulator over the unix socket
 //! named by `MTCR_SIM_SOCKET`, because FUSE files cannot carry these ioctls (see
 //! `sim/RUNNING.md`). Every other call goes straight to the system.
 //!
@@ -20,6 +22,12 @@ const RESP_HDR: usize = 16;
 const OP_IOCTL: u32 = 1;
 const OP_MMAP: u32 = 2;
 const OP_CLOSE: u32 = 3;
+const OP_FWCTL: u32 = 4;
+const AUX_RAWIO: u32 = 1;
+/// fwctl ioctls with user pointers inside (mirror of `drivers::fwctl`).
+const FWCTL_INFO: c_ulong = 0x9a00;
+const FWCTL_RPC: c_ulong = 0x9a01;
+const FWCTL_MAX_STRUCT: usize = 256;
 const RET_NOT_SIM: i64 = i64::MIN;
 
 /// Largest ioctl argument (`_IOC_SIZE` has 14 bits).
@@ -195,6 +203,57 @@ fn fd_flags(fd: c_int) -> u32 {
     }
 }
 
+fn is_fwctl_node(path: &[u8]) -> bool {
+    path.starts_with(b"/dev/fwctl/")
+}
+
+fn is_resource0(path: &[u8]) -> bool {
+    path.starts_with(b"/sys/bus/pci/devices/") && path.ends_with(b"/resource0")
+}
+
+/// Whether the runtime asked for `resource0` mmaps to be checked (kernel lockdown).
+fn resource0_check() -> bool {
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            // SAFETY: getenv with a NUL-terminated name.
+            let on = unsafe { !libc::getenv(c"MTCR_SIM_RESOURCE0_CHECK".as_ptr()).is_null() };
+            STATE.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+/// Whether this thread's effective capabilities include CAP_SYS_RAWIO (17).
+fn has_rawio() -> bool {
+    #[repr(C)]
+    struct Hdr {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Hdr {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut d = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capget with a version-3 header and room for two data structs.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut Hdr, d.as_mut_ptr()) };
+    r == 0 && d[0].effective & (1 << 17) != 0
+}
+
 fn looks_like_node(path: &[u8]) -> bool {
     path.starts_with(b"/dev/mst/")
         || (path.starts_with(b"/dev/")
@@ -322,6 +381,11 @@ struct Call<'a> {
 /// Send a request; the response data goes into `out` (truncated to its size).
 /// Returns (ret, response data length) or None when the server cannot be reached.
 fn transact(c: &Call, out: &mut [u8]) -> Option<(i64, usize)> {
+    transact_aux(c, 0, out)
+}
+
+/// [`transact`] with the header's aux word (offset 44).
+fn transact_aux(c: &Call, aux: u32, out: &mut [u8]) -> Option<(i64, usize)> {
     // SAFETY: getpid never fails.
     let pid = unsafe { libc::getpid() };
     let lock = ConnLock::acquire(pid);
@@ -366,7 +430,7 @@ fn transact(c: &Call, out: &mut [u8]) -> Option<(i64, usize)> {
         b[32..36].copy_from_slice(&(c.path.len() as u32).to_le_bytes());
         b[36..40].copy_from_slice(&(c.data.len() as u32).to_le_bytes());
         b[40..44].copy_from_slice(&c.fd_flags.to_le_bytes());
-        b[44..48].copy_from_slice(&0u32.to_le_bytes());
+        b[44..48].copy_from_slice(&aux.to_le_bytes());
         b[REQ_HDR..REQ_HDR + c.path.len()].copy_from_slice(c.path);
         b[REQ_HDR + c.path.len()..total].copy_from_slice(c.data);
     }
@@ -456,10 +520,109 @@ unsafe fn sim_ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> Option<c_i
     let mut path = [0u8; PATH_BUF];
     let plen = fd_path(fd, &mut path)?;
     let path = &path[..plen];
+    if is_fwctl_node(path) {
+        return forward_fwctl(fd, request, arg, path);
+    }
     if !looks_like_node(path) {
         return None;
     }
     forward_ioctl(fd, request, arg, path)
+}
+
+/// An fwctl ioctl: the argument struct (its own `size` first) plus the buffers its pointers
+/// name go to the server; the answer is scattered back (see `mtcr_sim::drivers::fwctl`).
+#[inline(never)]
+unsafe fn forward_fwctl(
+    fd: c_int,
+    request: c_ulong,
+    arg: *mut c_void,
+    path: &[u8],
+) -> Option<c_int> {
+    if arg.is_null() {
+        set_errno(libc::EFAULT);
+        return Some(-1);
+    }
+    // SAFETY: every fwctl argument starts with its u32 size.
+    let size = std::ptr::read_unaligned(arg as *const u32) as usize;
+    let n = size.clamp(4, FWCTL_MAX_STRUCT);
+    let mut data = [0u8; MAX_ARG];
+    // SAFETY: the caller promises `size` bytes of struct at arg (the kernel reads them).
+    std::ptr::copy_nonoverlapping(arg as *const u8, data.as_mut_ptr(), n);
+    let field32 = |off: usize| -> u32 {
+        if off + 4 <= n {
+            u32::from_le_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]])
+        } else {
+            0
+        }
+    };
+    let field64 = |off: usize| -> u64 {
+        if off + 8 <= n {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&data[off..off + 8]);
+            u64::from_le_bytes(b)
+        } else {
+            0
+        }
+    };
+    // (user pointer, length) the answer's payload goes to.
+    let mut dest: Option<(u64, usize)> = None;
+    let mut len = n;
+    let (in_len, inp) = (field32(8) as usize, field64(16));
+    let (out_p, out_len) = (field64(24), field32(12) as usize);
+    let info_p = field64(16);
+    if request == FWCTL_RPC {
+        if in_len > 0 && n + in_len <= MAX_ARG {
+            if inp == 0 {
+                set_errno(libc::EFAULT);
+                return Some(-1);
+            }
+            // SAFETY: the caller's in buffer of in_len bytes (as the kernel copies it).
+            std::ptr::copy_nonoverlapping(inp as *const u8, data.as_mut_ptr().add(n), in_len);
+            len += in_len;
+        }
+        dest = Some((out_p, out_len));
+    } else if request == FWCTL_INFO {
+        dest = Some((info_p, out_len));
+    }
+    let mut out = [0u8; MAX_ARG];
+    let call = Call {
+        op: OP_FWCTL,
+        fd,
+        request: request as u32,
+        offset: 0,
+        len: 0,
+        fd_flags: fd_flags(fd),
+        path,
+        data: &data[..len],
+    };
+    let aux = if has_rawio() { AUX_RAWIO } else { 0 };
+    let Some((ret, got)) = transact_aux(&call, aux, &mut out) else {
+        set_errno(libc::EIO);
+        return Some(-1);
+    };
+    if ret == RET_NOT_SIM {
+        return None;
+    }
+    mark_fd(fd);
+    if ret < 0 {
+        set_errno((-ret) as c_int);
+        return Some(-1);
+    }
+    let back = got.min(n);
+    // SAFETY: at most the caller's struct size written back.
+    std::ptr::copy_nonoverlapping(out.as_ptr(), arg as *mut u8, back);
+    if let Some((p, want)) = dest {
+        let k = got.saturating_sub(n).min(want);
+        if k > 0 {
+            if p == 0 {
+                set_errno(libc::EFAULT);
+                return Some(-1);
+            }
+            // SAFETY: the caller's output buffer of `want` bytes.
+            std::ptr::copy_nonoverlapping(out.as_ptr().add(n), p as *mut u8, k);
+        }
+    }
+    Some(ret as c_int)
 }
 
 /// The slow path of [`sim_ioctl`] (kept apart so that its large buffers are not set up for
@@ -526,6 +689,27 @@ unsafe fn sim_mmap(
     let mut path = [0u8; PATH_BUF];
     let plen = fd_path(fd, &mut path)?;
     let path = &path[..plen];
+    if is_resource0(path) && resource0_check() {
+        // Kernel lockdown refuses BAR mappings: ask the server.
+        let call = Call {
+            op: OP_FWCTL,
+            fd,
+            request: 0,
+            offset: off as u64,
+            len: len as u64,
+            fd_flags: fd_flags(fd),
+            path,
+            data: &[],
+        };
+        let mut none = [0u8; 0];
+        return match transact(&call, &mut none) {
+            Some((r, _)) if r < 0 && r != RET_NOT_SIM => {
+                set_errno((-r) as c_int);
+                Some(libc::MAP_FAILED)
+            }
+            _ => None,
+        };
+    }
     if !looks_like_node(path) {
         return None;
     }

@@ -19,6 +19,7 @@
 //! Where the real kernel would overrun a buffer, crash or deadlock, the model returns an error
 //! instead and logs a warning; each such place says so.
 
+pub mod fwctl;
 pub mod mft;
 pub mod mst_driver;
 pub mod mstflint_access;

@@ -64,6 +64,16 @@ impl Icmd {
         }
     }
 
+    /// Give the access registers a flash and running firmware.
+    pub fn set_firmware(&mut self, fw: super::firmware::Firmware) {
+        self.regs.fw = Some(fw);
+    }
+
+    /// ACCESS_REGISTER on a caller's mailbox with this interface's registers (fwctl).
+    pub fn access_register(&mut self, mbox: &mut [u32]) -> u32 {
+        self.regs.access(mbox)
+    }
+
     fn mbox_index(addr: u32) -> Option<usize> {
         (ICMD_MAILBOX..ICMD_MAILBOX + ICMD_MAX_CMD_SIZE)
             .contains(&addr)

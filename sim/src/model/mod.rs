@@ -9,10 +9,13 @@ mod config_space;
 mod counters;
 mod crstore;
 mod faults;
+mod firmware;
+mod flash;
 mod gateway;
 mod hcr;
 mod icmd;
 mod legacy;
+mod nvconfig;
 mod registers;
 mod spaces;
 mod vpd;
@@ -109,10 +112,17 @@ impl SimDevice {
         if cfg.tools_hcr {
             hcr::Hcr::prepare(&crspace);
         }
+        let fw = firmware::Firmware::build(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        if fw.is_some() {
+            // The firmware runs from flash: cache replacement is active.
+            let (off, cmd) = firmware::cache_rep_addrs(&cfg.model);
+            crspace.write(off, 0x1000);
+            crspace.write(cmd, 0);
+        }
         for (a, v) in regs {
             crspace.write(a, v);
         }
-        let inner = Inner {
+        let mut inner = Inner {
             cs: ConfigSpace::build(cfg),
             gw: (cfg.gateway == GatewayKind::Vsec).then(Gateway::default),
             legacy: match cfg.gateway {
@@ -129,6 +139,9 @@ impl SimDevice {
             faults: FaultState::new(cfg.faults.clone(), 0),
             counters: CounterSnapshot::default(),
         };
+        if let Some(fw) = fw {
+            inner.spaces.set_firmware(fw);
+        }
         Ok(Arc::new(SimDevice {
             cfg: cfg.clone(),
             info,
@@ -152,6 +165,8 @@ impl SimDevice {
             }
         }
         vpd::build_image(&cfg.vpd).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        firmware::validate(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        nvconfig::NvConfig::check_config(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
         if cfg.tools_hcr_cr_mbox && !cfg.tools_hcr {
             return Err(format!(
                 "device {}: tools_hcr_cr_mbox needs tools_hcr = true",
@@ -250,7 +265,7 @@ impl SimDevice {
     /// bits ignore writes; 0 bytes written at/after the end.
     pub fn config_write(&self, off: u64, data: &[u8], pid: u32) -> Result<usize, Errno> {
         let mut g = self.enter(|c| c.config_writes += 1)?;
-        if g.faults.faults.config_write_eperm {
+        if g.faults.faults.config_write_eperm || g.faults.faults.lockdown {
             g.counters.faults_injected += 1;
             return Err(libc::EPERM);
         }
@@ -401,6 +416,15 @@ impl SimDevice {
             Xfer::OutOfRange { .. } => Err(libc::EFAULT),
             Xfer::Unsupported => Err(libc::EINVAL),
         }
+    }
+
+    /// Run an access-register mailbox (operation TLV, register TLV, register; host values of
+    /// the big-endian dwords) on the registers the ICMD mailbox serves — same registers, same
+    /// state (the fwctl driver model's ACCESS_REG). A counted access (faults apply). Returns
+    /// the command status (0: ran; the register status is in the operation TLV).
+    pub fn access_register(&self, mbox: &mut [u32]) -> Result<u32, Errno> {
+        let mut g = self.enter(|_| {})?;
+        Ok(g.spaces.access_register(mbox))
     }
 
     /// Kernel-side config dword read (drivers: MST_PARAMS, READ_DWORD_FROM_CONFIG_SPACE).

@@ -11,8 +11,16 @@
 //! 0x907f (72), MFRL 0x9028 (8), MPCIR 0x905a (16), MCQS 0x9060 (16), MCQI 0x9061 (148) and
 //! MPEGC 0x9056 (44, plain read/write storage). A shorter register TLV than the register
 //! is refused with BAD_PARAM; longer ones are accepted (the extra bytes read as 0).
+//!
+//! With a firmware model ([`super::firmware`]) the flash registers MFPA, MFBA (variable
+//! length: 12-byte header plus data), MFBE and MFMC are served by [`super::flash`], and MGIR
+//! reports the running firmware's version, date and PSID.
 
 use std::collections::HashMap;
+
+use super::firmware::Firmware;
+use super::flash::{self, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFPA};
+use super::nvconfig::{self, REG_MNVDA, REG_MNVDI, REG_MNVGC, REG_MNVGN, REG_MNVIA, REG_MNVQC};
 
 pub const REG_MGIR: u16 = 0x9020;
 pub const REG_MCAM: u16 = 0x907f;
@@ -21,6 +29,7 @@ pub const REG_MPCIR: u16 = 0x905a;
 pub const REG_MCQS: u16 = 0x9060;
 pub const REG_MCQI: u16 = 0x9061;
 pub const REG_MPEGC: u16 = 0x9056;
+pub const REG_MFAI: u16 = 0x9029;
 
 /// Operation-TLV status codes (firmware values, mapped by `return_by_reg_status`).
 pub const ST_OK: u32 = 0;
@@ -44,6 +53,16 @@ pub fn reg_size(id: u16) -> Option<usize> {
         REG_MCQS => 16,
         REG_MCQI => 148,
         REG_MPEGC => 44,
+        REG_MFPA => flash::MFPA_SIZE,
+        REG_MFBA => flash::MFBA_HEADER,
+        REG_MFBE => flash::MFBE_SIZE,
+        REG_MFMC => flash::MFMC_SIZE,
+        REG_MFAI => 16,
+        REG_MNVDA | REG_MNVDI => nvconfig::NV_HDR,
+        REG_MNVQC => nvconfig::MNVQC_SIZE,
+        REG_MNVIA => nvconfig::MNVIA_SIZE,
+        REG_MNVGC => nvconfig::MNVGC_SIZE,
+        REG_MNVGN => nvconfig::MNVGN_SIZE,
         _ => return None,
     })
 }
@@ -55,6 +74,24 @@ pub(crate) struct Registers {
     stored: HashMap<u16, Vec<u32>>,
     /// Sim knob: the next `dev_busy` commands answer DEV_BUSY.
     pub dev_busy: u32,
+    /// Flash and running firmware (devices with a firmware model).
+    pub fw: Option<Firmware>,
+}
+
+fn is_flash_reg(id: u16) -> bool {
+    matches!(id, REG_MFPA | REG_MFBA | REG_MFBE | REG_MFMC | REG_MFAI)
+}
+
+fn is_nv_reg(id: u16) -> bool {
+    matches!(
+        id,
+        REG_MNVDA | REG_MNVDI | REG_MNVQC | REG_MNVIA | REG_MNVGC | REG_MNVGN
+    )
+}
+
+/// Registers served only by a device with a firmware model.
+fn needs_fw(id: u16) -> bool {
+    is_flash_reg(id) || is_nv_reg(id)
 }
 
 impl Registers {
@@ -63,6 +100,7 @@ impl Registers {
             hw_id_reg,
             stored: HashMap::new(),
             dev_busy: 0,
+            fw: None,
         }
     }
 
@@ -98,6 +136,9 @@ impl Registers {
         let Some(size) = reg_size(id) else {
             return ST_REG_NOT_SUPP;
         };
+        if needs_fw(id) && self.fw.is_none() {
+            return ST_REG_NOT_SUPP;
+        }
         if method != METHOD_GET && method != METHOD_SET {
             return ST_METHOD_NOT_SUPP;
         }
@@ -107,7 +148,12 @@ impl Registers {
             return ST_BAD_PARAM;
         }
         let data = &mut mbox[5..5 + data_dwords];
-        let n = size / 4;
+        // MFBA and MNVDA / MNVDI carry as much data as their TLV holds.
+        let n = if matches!(id, REG_MFBA | REG_MNVDA | REG_MNVDI) {
+            data_dwords
+        } else {
+            size / 4
+        };
         if method == METHOD_SET {
             return self.set(id, &data[..n]);
         }
@@ -121,11 +167,27 @@ impl Registers {
     }
 
     fn get(&mut self, id: u16, input: &[u32], out: &mut [u32]) -> u32 {
+        if is_nv_reg(id) {
+            return match self.fw.as_mut() {
+                Some(fw) => fw.nv.reg_get(id, input, out),
+                None => ST_REG_NOT_SUPP,
+            };
+        }
+        if is_flash_reg(id) {
+            return match self.fw.as_mut() {
+                // MFAI is write-only.
+                Some(_) if id == REG_MFAI => ST_METHOD_NOT_SUPP,
+                Some(fw) => fw.flash.reg_get(id, input, out),
+                None => ST_REG_NOT_SUPP,
+            };
+        }
         match id {
             REG_MGIR => {
                 // hw_info: device_hw_revision 31:16, device_id 15:0.
                 let hw = self.hw_id_reg;
                 out[0] = ((hw >> 16) & 0xf) << 16 | (hw & 0xffff);
+                // hw_dev_id @0x8 (mstflint's fwctl open takes the hw id from here).
+                out[2] = hw & 0xffff;
                 // fw_info @0x20: major 23:16, minor 15:8 (16.35.2000 style versions kept
                 // in the extended fields @0x44..0x4c), build id, date, PSID @0x30.
                 out[8] = 16 << 16 | 35 << 8;
@@ -138,6 +200,29 @@ impl Registers {
                 out[17] = 16;
                 out[18] = 35;
                 out[19] = 2000;
+                if self.fw.is_some() {
+                    // hw_info.num_ports (27:16 of dword 1): a dual-port card.
+                    out[1] |= 2 << 16;
+                }
+                if let Some(r) = self.fw.as_ref().and_then(|f| f.running.as_ref()) {
+                    let (maj, min, sub) = r.version;
+                    out[8] = (u32::from(maj) & 0xff) << 16
+                        | (u32::from(min) & 0xff) << 8
+                        | (u32::from(sub) & 0xff);
+                    // month 31:24, day 23:16, year 15:0 (BCD, as the tools print them).
+                    let bcd = |v: u32| u32::from_str_radix(&v.to_string(), 16).unwrap_or(0);
+                    let (y, m, d) = r.date;
+                    out[10] = bcd(u32::from(m)) << 24 | bcd(u32::from(d)) << 16 | bcd(u32::from(y));
+                    let mut psid = [0u8; 16];
+                    let n = r.psid.len().min(16);
+                    psid[..n].copy_from_slice(&r.psid.as_bytes()[..n]);
+                    for (i, c) in psid.chunks(4).enumerate() {
+                        out[12 + i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+                    }
+                    out[17] = u32::from(maj);
+                    out[18] = u32::from(min);
+                    out[19] = u32::from(sub);
+                }
                 ST_OK
             }
             REG_MCAM => {
@@ -146,9 +231,20 @@ impl Registers {
                 if (input[0] >> 16) & 0xff == 0 {
                     // mng_access_reg_cap_mask @0x8 (128 bits, bit n = register 0x9000+n,
                     // counted from the least significant bit of the last dword).
-                    for id in [
+                    let flash_regs: &[u16] = if self.fw.is_some() {
+                        &[
+                            REG_MFPA, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFAI, REG_MNVDA, REG_MNVDI,
+                            REG_MNVQC, REG_MNVIA, REG_MNVGC, REG_MNVGN,
+                        ]
+                    } else {
+                        &[]
+                    };
+                    for &id in [
                         REG_MGIR, REG_MCAM, REG_MFRL, REG_MPCIR, REG_MCQS, REG_MCQI, REG_MPEGC,
-                    ] {
+                    ]
+                    .iter()
+                    .chain(flash_regs)
+                    {
                         let bit = (id - 0x9000) as usize;
                         out[2 + 3 - bit / 32] |= 1 << (bit % 32);
                     }
@@ -211,6 +307,19 @@ impl Registers {
     }
 
     fn set(&mut self, id: u16, data: &[u32]) -> u32 {
+        if is_nv_reg(id) {
+            return match self.fw.as_mut() {
+                Some(fw) => fw.nv.reg_set(id, data),
+                None => ST_REG_NOT_SUPP,
+            };
+        }
+        if is_flash_reg(id) {
+            return match self.fw.as_mut() {
+                Some(fw) if id == REG_MFAI => fw.set_mfai(data),
+                Some(fw) => fw.flash.reg_set(id, data),
+                None => ST_REG_NOT_SUPP,
+            };
+        }
         match id {
             REG_MFRL => {
                 if data[1] & 0xff > 6 {

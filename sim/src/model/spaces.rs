@@ -76,8 +76,20 @@ impl Spaces {
         self
     }
 
+    /// Attach the device's firmware model to its ICMD access registers.
+    pub fn set_firmware(&mut self, fw: super::firmware::Firmware) {
+        if let Some(i) = self.icmd.as_mut() {
+            i.set_firmware(fw);
+        }
+    }
+
     /// A crspace dword read (address < 64 MiB) with the side effects of the registers
     /// modelled there (tools HCR).
+    /// ACCESS_REGISTER on the ICMD model's registers (status 4, bad parameter, without one).
+    pub fn access_register(&mut self, mbox: &mut [u32]) -> u32 {
+        self.icmd.as_mut().map_or(4, |i| i.access_register(mbox))
+    }
+
     pub fn cr_read(&mut self, cr: &CrStore, addr: u32) -> u32 {
         let addr = addr & !3;
         if let Some(v) = self.hcr.as_mut().and_then(|h| h.read(cr, addr)) {

@@ -7,6 +7,7 @@
 //! socket server → the command, with `LD_PRELOAD` and `MTCR_SIM_SOCKET` → stats → unmount.
 
 pub mod fs;
+mod fwctl;
 pub mod ns;
 pub mod server;
 pub mod tree;
@@ -25,6 +26,10 @@ use crate::model::{CrStore, SimDevice};
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
 pub const PROC_BUS_PCI: &str = "/proc/bus/pci";
+pub const FWCTL_CLASS: &str = "/sys/class/fwctl";
+/// Set for the command when the preload must ask the server about `resource0` mmaps
+/// (kernel lockdown refuses them).
+pub const ENV_MMAP_CHECK: &str = "MTCR_SIM_RESOURCE0_CHECK";
 /// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
 pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
 /// File name of the preload library.
@@ -233,10 +238,11 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         .enumerate()
         .flat_map(|(i, v)| v.into_iter().map(move |n| (i, n)))
         .collect();
+    let fwctl_nodes = drivers::fwctl::nodes_for_all(&cfgs);
     let preload = find_preload(opts.preload.as_deref());
     match &preload {
         Some(p) if !p.is_file() => return Err(format!("preload {} not found", p.display())),
-        None if !node_specs.is_empty() => {
+        None if !node_specs.is_empty() || !fwctl_nodes.is_empty() => {
             return Err(format!(
                 "{PRELOAD_NAME} not found (build the workspace or set MTCR_SIM_PRELOAD); \
                  driver nodes need it"
@@ -352,8 +358,17 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         tree::build_infiniband_class(ib, &cfgs)?;
     }
 
+    // /sys/class/fwctl.
+    if !fwctl_nodes.is_empty() {
+        let class = Path::new(FWCTL_CLASS);
+        ensure_sysfs_dir(class, &work, &mut cleanup)?;
+        ns::mount_tmpfs(class, "0755")?;
+        cleanup.mounts.push(class.to_path_buf());
+        tree::build_fwctl_class(class, &cfgs, &fwctl_nodes)?;
+    }
+
     // /dev overlay with the driver nodes.
-    if !node_specs.is_empty() {
+    if !node_specs.is_empty() || !fwctl_nodes.is_empty() {
         let dev = Path::new("/dev");
         let subs = ns::submounts(dev);
         let saved = work.join("olddev");
@@ -375,8 +390,12 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
                 cleanup.mounts.push(s.clone());
             }
         }
-        let paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
+        let mut paths: Vec<String> = node_specs.iter().map(|(_, n)| n.path.clone()).collect();
+        paths.extend(fwctl_nodes.iter().map(|(_, n)| format!("/dev/fwctl/{n}")));
         tree::build_dev_nodes(dev, &paths)?;
+        if !fwctl_nodes.is_empty() {
+            fwctl::char_devices(&cfgs, &fwctl_nodes, &saved, &work, &mut cleanup);
+        }
     }
 
     // /dev/mem is mtcr's last memory-access fallback (mmap at the BAR's physical address,
@@ -407,6 +426,10 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         devices: devices.clone(),
         nodes,
         cr_paths: cr_paths.clone(),
+        fwctl: fwctl_nodes
+            .iter()
+            .map(|(i, n)| (format!("/dev/fwctl/{n}"), *i))
+            .collect(),
     });
     server::spawn(listener, shared.clone()).map_err(|e| format!("spawn server: {e}"))?;
 
@@ -415,6 +438,12 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     cmd.args(&opts.command[1..]);
     cmd.env(crate::proto::ENV_SOCKET, &sock);
     cmd.env("MTCR_SIM", "1");
+    // The preload asks about `resource0` mmaps (kernel lockdown) only where it can matter.
+    if !fwctl_nodes.is_empty() || cfgs.iter().any(|c| c.faults.lockdown) {
+        cmd.env(ENV_MMAP_CHECK, "1");
+    } else {
+        cmd.env_remove(ENV_MMAP_CHECK);
+    }
     if let Some(p) = &preload {
         let mut v = p.clone().into_os_string();
         if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {

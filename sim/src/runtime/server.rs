@@ -20,6 +20,8 @@ pub struct Shared {
     pub nodes: HashMap<String, (usize, NodeKind)>,
     /// Crspace backing file of each device (what an mmap of a cr node maps).
     pub cr_paths: Vec<PathBuf>,
+    /// fwctl node path (`/dev/fwctl/fwctlN`) -> device index.
+    pub fwctl: HashMap<String, usize>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize, Debug, Default, PartialEq)]
@@ -147,6 +149,23 @@ fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
                 Err(e) => (-(e as i64), Reply::None),
             }
         }
+        proto::OP_FWCTL => {
+            if let Some(&idx) = sh.fwctl.get(&req.path) {
+                let rawio = req.aux & proto::AUX_RAWIO != 0;
+                let (ret, out) =
+                    drivers::fwctl::ioctl(&sh.devices[idx], req.request, &req.data, rawio);
+                return (ret, Reply::Bytes(out));
+            }
+            // An mmap of `resource0`: refused under kernel lockdown, else the real one.
+            let bdf = req
+                .path
+                .strip_prefix("/sys/bus/pci/devices/")
+                .and_then(|r| r.strip_suffix("/resource0"));
+            match bdf.and_then(|b| sh.device(b)) {
+                Some(d) if d.faults().lockdown => (-(libc::EPERM as i64), Reply::None),
+                _ => (proto::RET_NOT_SIM, Reply::None),
+            }
+        }
         proto::OP_CLOSE => {
             st.fds.remove(&req.fd);
             (0, Reply::None)
@@ -200,6 +219,7 @@ mod tests {
             devices: vec![dev],
             nodes,
             cr_paths: vec![PathBuf::from("/nonexistent/crspace")],
+            fwctl: HashMap::new(),
         }
     }
 

@@ -218,6 +218,29 @@ pub fn build_infiniband_class(root: &Path, devices: &[DeviceConfig]) -> Result<(
     Ok(())
 }
 
+/// `/sys/class/fwctl` (standing at `root`): `fwctlN/device` -> the PCI function, for every
+/// (device index, node name) of `drivers::fwctl::nodes_for_all`.
+pub fn build_fwctl_class(
+    root: &Path,
+    devices: &[DeviceConfig],
+    nodes: &[(usize, String)],
+) -> Result<(), String> {
+    for (i, n) in nodes {
+        let dir = root.join(n);
+        mkdir(&dir)?;
+        link(
+            &format!("../../../bus/pci/devices/{}", devices[*i].bdf),
+            &dir.join("device"),
+        )?;
+        write_file(
+            &dir.join("dev"),
+            &format!("239:{}\n", n.trim_start_matches("fwctl")),
+            0o444,
+        )?;
+    }
+    Ok(())
+}
+
 /// Create the empty driver node files (`paths` absolute, e.g. `/dev/mst/mt4119_pciconf0`)
 /// below `dev_root` (standing at `/dev`).
 pub fn build_dev_nodes(dev_root: &Path, paths: &[String]) -> Result<(), String> {

@@ -28,7 +28,10 @@ use std::path::{Path, PathBuf};
 use crate::access::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
-use crate::types::{space_to_cap_offset, AS_CR_SPACE, AS_END, VCC_INITIALIZED};
+use crate::types::{
+    space_to_cap_offset, AS_CR_SPACE, AS_END, AS_PCI_GLOBAL_SEMAPHORE, AS_SEMAPHORE,
+    VCC_INITIALIZED,
+};
 
 /// Largest data block one block ioctl moves (all drivers: 64 dwords; several do not check).
 pub const MAX_BLOCK_BYTES: usize = 256;
@@ -79,6 +82,10 @@ impl Arg {
     }
     pub fn put64(&mut self, off: usize, v: u64) -> &mut Self {
         self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+        self
+    }
+    pub fn put_u8(&mut self, off: usize, v: u8) -> &mut Self {
+        self.0[off] = v;
         self
     }
     pub fn get(&self, off: usize) -> u32 {
@@ -134,29 +141,7 @@ impl Node {
     /// Issue `req` with `arg` (at least `_IOC_SIZE(req)` bytes). Returns the ioctl's
     /// non-negative result; a negative one is an error carrying errno and `what`.
     pub fn ioctl(&self, what: &str, req: u32, arg: &mut Arg) -> Result<i32> {
-        if arg.len() < ioc_size(req) {
-            return Err(Error::InvalidArgument(format!(
-                "{what}: {}-byte buffer for an ioctl encoding {} bytes",
-                arg.len(),
-                ioc_size(req)
-            )));
-        }
-        let p = if arg.is_empty() {
-            std::ptr::null_mut()
-        } else {
-            arg.0.as_mut_ptr()
-        };
-        // SAFETY: the buffer is valid for at least the size the request encodes (checked
-        // above), which is what the kernel (and the simulator's preload) copies in and out.
-        let r = unsafe { libc::ioctl(self.file.as_raw_fd(), req as libc::c_ulong, p) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(Error::io(
-                format!("{what} ({req:#010x}) on {}", self.path.display()),
-                e,
-            ));
-        }
-        Ok(r)
+        ioctl_file(&self.file, &self.path, what, req, arg)
     }
 
     /// READ_DWORD_FROM_CONFIG_SPACE, the same `{u32 offset; u32 data}` in every driver.
@@ -195,6 +180,47 @@ impl Node {
     }
 }
 
+/// [`Node::ioctl`] on any open file (`path` for messages).
+pub fn ioctl_file(file: &File, path: &Path, what: &str, req: u32, arg: &mut Arg) -> Result<i32> {
+    if arg.len() < ioc_size(req) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {}-byte buffer for an ioctl encoding {} bytes",
+            arg.len(),
+            ioc_size(req)
+        )));
+    }
+    let p = if arg.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        arg.0.as_mut_ptr()
+    };
+    // SAFETY: the buffer is valid for at least the size the request encodes (checked above),
+    // which is what the kernel (and the simulator's preload) copies in and out.
+    let saved = std::io::Error::last_os_error().raw_os_error();
+    let r = unsafe { libc::ioctl(file.as_raw_fd(), req as libc::c_ulong, p) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        // The error travels in the result (the C boundary sets errno from it if the call
+        // fails); a failed probe of a call that then succeeds leaves errno as it was, as
+        // with upstream's library, which issues no such probes.
+        if let Some(v) = saved {
+            restore_errno(v);
+        }
+        return Err(Error::io(
+            format!("{what} ({req:#010x}) on {}", path.display()),
+            e,
+        ));
+    }
+    Ok(r)
+}
+
+/// Put `e` back into the calling thread's errno.
+fn restore_errno(e: i32) {
+    // SAFETY: __errno_location returns the calling thread's errno slot, valid for the thread's
+    // life; writing an int there is what libc itself does.
+    unsafe { *libc::__errno_location() = e };
+}
+
 /// One DMA page as a driver reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DmaPage {
@@ -229,7 +255,20 @@ pub trait DriverOps: Send {
     fn release_dma_pages(&mut self, pages: usize) -> Result<()>;
     /// Largest number of DMA pages the ABI's struct holds.
     fn max_dma_pages(&self) -> usize;
+    /// `mfile.connectx_wa_slot` when the open took an ordering slot.
+    fn connectx_wa_slot(&self) -> Option<u32> {
+        None
+    }
 }
+
+/// `PCICONF_HOT_RESET` (mstflint_access, kernel_abis.md Appendix A): `_IOR(0xD3, 16,
+/// struct hot_reset_pcie_switch)`, 36 bytes. The stock library issues it on `mf->fd` whatever
+/// driver the node belongs to; so do we (another ABI answers EINVAL/ENOTTY).
+pub const PCICONF_HOT_RESET: u32 = ior(0xD3, 16, HOT_RESET_SIZE);
+/// Size of `struct hot_reset_pcie_switch`: two {int domain, bus, device, function}, a bool.
+pub const HOT_RESET_SIZE: usize = 36;
+/// First ConnectX ordering slot dword (`CONNECTX_WA_BASE`); slot N is at BASE + 4 * N.
+pub const CONNECTX_WA_BASE: u32 = 0xf0384;
 
 /// An [`Access`] over a driver node.
 pub struct DriverAccess {
@@ -368,7 +407,14 @@ impl Access for DriverAccess {
                 if space >= AS_END || bit == VCC_INITIALIZED || *bad & (1 << bit) != 0 {
                     return false;
                 }
-                let works = self.ops.read4(space, 0).is_ok();
+                let probe = self.ops.read4(space, 0);
+                let works = probe.is_ok();
+                // A semaphore space locks on read: a read that found a cell free (0) took
+                // it. Give it back, or the ICMD semaphore (address 0) stays held.
+                if matches!(space, AS_SEMAPHORE | AS_PCI_GLOBAL_SEMAPHORE) && matches!(probe, Ok(0))
+                {
+                    let _ = self.ops.write4(space, 0, 0);
+                }
                 log::debug!(
                     "driver space {space:#x}: {}",
                     if works { "works" } else { "not supported" }
@@ -381,6 +427,20 @@ impl Access for DriverAccess {
                 works
             }
         }
+    }
+
+    fn node_fd(&self) -> Option<i32> {
+        Some(self.ops.node().file().as_raw_fd())
+    }
+
+    fn connectx_wa_slot(&self) -> Option<u32> {
+        self.ops.connectx_wa_slot()
+    }
+
+    fn hot_reset(&mut self, arg: &mut Arg) -> Result<i32> {
+        self.ops
+            .node()
+            .ioctl("PCICONF_HOT_RESET", PCICONF_HOT_RESET, arg)
     }
 
     fn gateway_info(&self) -> GatewayInfo {
@@ -403,7 +463,8 @@ impl Access for DriverAccess {
     }
 
     fn vpd_read4(&mut self, offset: u32) -> Option<Result<[u8; 4]>> {
-        // Drivers read aligned dwords: splice two for an unaligned offset.
+        // Drivers read aligned dwords: splice two for an unaligned offset. As stock, only the
+        // first must succeed: the second may lie past the end of VPD (its bytes read as 0).
         let base = offset & !3;
         let sh = (offset & 3) as usize;
         let r = (|| {
@@ -411,7 +472,7 @@ impl Access for DriverAccess {
             if sh == 0 {
                 return Ok(a);
             }
-            let b = self.ops.vpd_read4(base + 4)?;
+            let b = self.ops.vpd_read4(base + 4).unwrap_or([0; 4]);
             let mut all = [0u8; 8];
             all[..4].copy_from_slice(&a);
             all[4..].copy_from_slice(&b);

@@ -29,6 +29,7 @@ pub const MST_GET_DMA_PAGES: u32 = ior(0xD3, 3, PAGE_INFO_SIZE);
 pub const MST_RELEASE_DMA_PAGES: u32 = ior(0xD3, 4, PAGE_INFO_SIZE);
 pub const MST_READ_DWORD_FROM_CONFIG_SPACE: u32 = ior(0xD3, 5, 8);
 pub const MST_GET_DEVICE_PARAMETERS: u32 = ior(0xD3, 6, PARAMS_SIZE);
+pub const MST_PCI_CONNECTX_WA: u32 = ior(0xD3, 8, 4);
 pub const MST_VPD_READ: u32 = ior(0xD3, 9, 12);
 pub const MST_VPD_WRITE: u32 = iow(0xD3, 10, 12);
 
@@ -69,6 +70,8 @@ pub struct MstDriver {
     memory: bool,
     /// The sysfs `vpd` attribute (VPD ioctls only when it exists).
     vpd_attr: PathBuf,
+    /// `mfile.connectx_wa_slot` once [`take_connectx_wa`](Self::take_connectx_wa) ran.
+    wa_slot: Option<u32>,
 }
 
 impl MstDriver {
@@ -80,7 +83,22 @@ impl MstDriver {
             params,
             memory,
             vpd_attr,
+            wa_slot: None,
         }
+    }
+
+    /// Take the ConnectX ordering slot (MST_PCI_CONNECTX_WA), as the stock library does on
+    /// every memory-node open: `connectx_wa_slot` = 0xf0384 + 4 × the number the driver
+    /// returns. The Gen-1 driver hands out slot 1 on the device's first call and answers later
+    /// calls with 0 without writing the buffer (kernel_abis.md §2.2): the buffer starts at 0.
+    /// A failure fails the open (stock then falls back to the config node).
+    pub fn take_connectx_wa(&mut self) -> Result<u32> {
+        let mut a = Arg::new(4);
+        self.node
+            .ioctl("MST_PCI_CONNECTX_WA", MST_PCI_CONNECTX_WA, &mut a)?;
+        let slot = super::CONNECTX_WA_BASE.wrapping_add(4u32.wrapping_mul(a.get(0)));
+        self.wa_slot = Some(slot);
+        Ok(slot)
     }
 
     pub fn params(&self) -> Params {
@@ -193,5 +211,9 @@ impl DriverOps for MstDriver {
 
     fn max_dma_pages(&self) -> usize {
         MAX_DMA_PAGES
+    }
+
+    fn connectx_wa_slot(&self) -> Option<u32> {
+        self.wa_slot
     }
 }
