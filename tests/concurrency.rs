@@ -192,16 +192,22 @@ fn four_processes_and_stock_mstmcra() {
         );
         for (addr, want) in [("0xf0014", 0x20d), ("0xb00000", 0x0bad_cafe)] {
             let o = mstmcra(&[BDF, addr]);
-            if !o.status.success() {
-                let err = String::from_utf8_lossy(&o.stderr);
-                assert!(err.contains("mopen"), "mstmcra {addr} failed: {err}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            // Stock's lock-file flock gives up after 4096 non-blocking tries (~20 ms on a
+            // loaded machine) and says so; it then prints whatever it has (0) or fails. A
+            // refusal it reports, not a value it read.
+            if !o.status.success() || err.contains("failed to perform lock operation") {
+                assert!(
+                    err.contains("mopen") || err.contains("failed to perform lock operation"),
+                    "mstmcra {addr} failed: {err}"
+                );
                 stock_refused += 1;
                 continue;
             }
             assert_eq!(
                 parse_hex(&String::from_utf8_lossy(&o.stdout)),
                 want,
-                "mstmcra {addr}"
+                "mstmcra {addr} (stderr: {err})"
             );
             stock_reads += 1;
         }
@@ -217,7 +223,7 @@ fn four_processes_and_stock_mstmcra() {
     }
     let c = sim.counters(BDF);
     eprintln!(
-        "4 processes + {stock_reads} stock mstmcra reads ({stock_refused} refused at open: busy) \
+        "4 processes + {stock_reads} stock mstmcra reads ({stock_refused} refused: busy at open or on the lock file) \
          in {:?}: {} gateway reads, {} writes, {} busy semaphore polls",
         t0.elapsed(),
         c.gateway_reads,

@@ -282,8 +282,24 @@ impl<'a> Hold<'a> {
         let mut tries = 0u32;
         let mut clear = clear_first;
         let mut watch = StaleWatch::default();
+        let mut last_owner = 0u32;
         loop {
             tries += 1;
+            // Waiting (an earlier attempt found the semaphore taken): poll it without the
+            // flock, so that a crowd of waiters does not keep the flock taken (stock tools
+            // give up on a flock busy for ~20 ms, but wait ~2 s for the semaphore). The
+            // flock is taken again once the semaphore reads free, or to judge an owner that
+            // looks dead (the decision to free is always made under the flock).
+            if tries > 1 {
+                if let Some(owner) = self.busy_without_flock(&mut watch)? {
+                    last_owner = owner;
+                    if start.elapsed() >= self.tuning.sem_timeout {
+                        return Err(self.busy_error(owner, tries));
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
+            }
             let guard = lock.map(|l| l.lock()).transpose()?;
             if clear {
                 self.wr(REG_SEMAPHORE, 0)?;
@@ -343,16 +359,38 @@ impl<'a> Hold<'a> {
                 }
             }
             drop(guard);
+            if owner != 0 {
+                last_owner = owner;
+            }
             if start.elapsed() >= self.tuning.sem_timeout {
-                return Err(Error::Busy(format!(
-                    "VSEC semaphore still taken (owner ticket {owner:#x}) after {:?} and {tries} \
-                     tries; if no other tool is using the device, clear it \
-                     (mclear_pci_semaphore / mstflint -clear_semaphore)",
-                    self.tuning.sem_timeout
-                )));
+                return Err(self.busy_error(last_owner, tries));
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// One poll of a taken semaphore without the flock: CTRL, COUNTER, SEMAPHORE, ADDRESS and
+    /// DATA in one access (reads only; the ticket it draws is harmless). `Some(owner)` while
+    /// the semaphore stays taken by an owner that does not (yet) look dead; `None` when it
+    /// reads free or the stale watch says the owner may be dead: then the caller takes the
+    /// flock and tries (or judges the owner) there.
+    fn busy_without_flock(&mut self, watch: &mut StaleWatch) -> Result<Option<u32>> {
+        let mut r = [0u32; 5];
+        self.io.read_dwords(self.vsec + REG_CTRL, &mut r)?;
+        let owner = r[2];
+        if owner == 0 || watch.observe(&[owner, r[0], r[3], r[4]]) {
+            return Ok(None);
+        }
+        Ok(Some(owner))
+    }
+
+    fn busy_error(&self, owner: u32, tries: u32) -> Error {
+        Error::Busy(format!(
+            "VSEC semaphore still taken (owner ticket {owner:#x}) after {:?} and {tries} \
+             tries; if no other tool is using the device, clear it \
+             (mclear_pci_semaphore / mstflint -clear_semaphore)",
+            self.tuning.sem_timeout
+        ))
     }
 
     fn release(&mut self) -> Result<()> {
