@@ -17,6 +17,7 @@ mod icmd;
 mod legacy;
 mod nvconfig;
 mod registers;
+mod reset;
 mod spaces;
 mod vpd;
 
