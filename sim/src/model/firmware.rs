@@ -212,10 +212,11 @@ impl Firmware {
         self.reset.mfrl_set(d1, pending)
     }
 
-    /// The device saw a PCI link toggle / PERST (its upstream link disabled, a hot reset):
-    /// an armed firmware reset reboots from flash. Returns whether it did.
-    pub fn pci_reset(&mut self) -> bool {
-        if self.reset.take_on_pci_reset() {
+    /// The device saw a PCI link toggle (its upstream link disabled and re-enabled, a hot
+    /// reset) or, `perst`, a PERST (warm reboot): an armed firmware reset that this event
+    /// triggers reboots from flash. Returns whether it did.
+    pub fn pci_reset(&mut self, perst: bool) -> bool {
+        if self.reset.take_on_pci_reset(perst) {
             self.boot();
             true
         } else {
@@ -368,7 +369,7 @@ mod tests {
             "live patch possible: nothing pending"
         );
         assert!(
-            !fw.pci_reset(),
+            !fw.pci_reset(false),
             "nothing armed: a link toggle reboots nothing"
         );
         assert_eq!(fw.reset.boots, 1);
@@ -409,7 +410,7 @@ mod tests {
             (0, 1),
             "pending for the next boot"
         );
-        assert!(fw.pci_reset());
+        assert!(fw.pci_reset(false));
         assert_eq!(fw.running.as_ref().unwrap().version, (16, 36, 1000));
         assert!(!fw.pending());
         assert_eq!(fw.mfrl_get(), 0x149, "idle, live patch possible again");
@@ -417,7 +418,7 @@ mod tests {
         assert_eq!(fw.flash.contents(), &flash_before[..], "flash kept");
         assert_eq!(fw.reset.boots, 2);
         assert_eq!(fw.reset.uptime(), 0);
-        assert!(!fw.pci_reset(), "disarmed by the boot");
+        assert!(!fw.pci_reset(false), "disarmed by the boot");
     }
 
     #[test]

@@ -71,6 +71,11 @@ impl Icmd {
         self.regs.fw = Some(fw);
     }
 
+    /// The firmware model behind the registers (reset / activation).
+    pub fn firmware_mut(&mut self) -> Option<&mut super::firmware::Firmware> {
+        self.regs.fw.as_mut()
+    }
+
     /// ACCESS_REGISTER on a caller's mailbox with this interface's registers (fwctl).
     pub fn access_register(&mut self, mbox: &mut [u32]) -> u32 {
         self.regs.access(mbox)

@@ -61,10 +61,13 @@ impl ResetState {
             triggers |= TRIGGER_LIVE_PATCH;
         }
         let mut d1 = TYPE_FULL_CHIP << 8 | triggers;
-        if let Some(a) = self.armed {
-            d1 |= STATE_WAITING_FOR_TRIGGER << 16 | (a.method & 7) << 21 | (a.sync & 3) << 29;
-        } else {
-            d1 |= STATE_IDLE << 16;
+        match self.armed {
+            // Armed for a PCI link toggle: waiting for the host's trigger.
+            Some(a) if a.trigger & TRIGGER_PCI_LINK != 0 => {
+                d1 |= STATE_WAITING_FOR_TRIGGER << 16 | (a.method & 7) << 21 | (a.sync & 3) << 29;
+            }
+            // Idle, or a warm-boot request (mstflint's failsafe burn sends PERST alone).
+            _ => d1 |= STATE_IDLE << 16,
         }
         d1
     }
@@ -97,10 +100,18 @@ impl ResetState {
         ST_OK
     }
 
-    /// A PCI link toggle / PERST reached the device: true when an armed reset fires (the
-    /// caller then reboots the firmware). Disarms.
-    pub fn take_on_pci_reset(&mut self) -> bool {
-        self.armed.take().is_some()
+    /// A PCI link toggle (`perst` false: link disabled and re-enabled, hot reset) or a PERST
+    /// (warm reboot, `perst` true) reached the device: true when the armed reset fires (the
+    /// caller then reboots the firmware), which disarms it. A PERST-only request (the warm
+    /// boot mstflint asks for after a failsafe burn) waits for a PERST.
+    pub fn take_on_pci_reset(&mut self, perst: bool) -> bool {
+        let fires = self.armed.is_some_and(|a| {
+            a.trigger & TRIGGER_PCI_LINK != 0 || (perst && a.trigger & TRIGGER_PERST != 0)
+        });
+        if fires {
+            self.armed = None;
+        }
+        fires
     }
 
     /// Record a boot.
@@ -128,13 +139,23 @@ mod tests {
     fn mfrl_set_arms_and_pci_reset_fires_once() {
         let mut r = ResetState::new();
         assert!(
-            !r.take_on_pci_reset(),
-            "nothing armed: a link toggle does nothing"
+            !r.take_on_pci_reset(true),
+            "nothing armed: a PERST does nothing"
         );
+        // mstflint's failsafe burn: warm boot (PERST) only; a link toggle does not fire it.
+        assert_eq!(r.mfrl_set(TRIGGER_PERST, true), ST_OK);
+        assert_eq!(r.mfrl_get(true) >> 16 & 0xf, STATE_IDLE);
+        assert!(!r.take_on_pci_reset(false));
+        // mstfwreset level 3: a link toggle fires it.
         assert_eq!(r.mfrl_set(TRIGGER_PCI_LINK, true), ST_OK);
         assert_eq!(r.mfrl_get(true) >> 16 & 0xf, STATE_WAITING_FOR_TRIGGER);
-        assert!(r.take_on_pci_reset());
-        assert!(!r.take_on_pci_reset());
+        assert!(r.take_on_pci_reset(false));
+        assert!(!r.take_on_pci_reset(true));
+        assert_eq!(r.mfrl_set(TRIGGER_PERST, true), ST_OK);
+        assert!(
+            r.take_on_pci_reset(true),
+            "PERST fires the warm-boot request"
+        );
         assert_eq!(r.mfrl_get(true) >> 16 & 0xf, STATE_IDLE);
         // Warm reboot sends PERST | PCI link.
         assert_eq!(r.mfrl_set(TRIGGER_PERST | TRIGGER_PCI_LINK, false), ST_OK);
