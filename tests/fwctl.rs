@@ -69,10 +69,11 @@ fn same_registers_as_icmd() {
     let w: Vec<u8> = (0..44u8).map(|i| i.wrapping_mul(13) ^ 0xa5).collect();
     assert_eq!(set(&fw, MPEGC, &w), 0);
     assert_eq!(get(&icmd, MPEGC, 44), (0, w.clone()));
+    // MFRL armed over ICMD (PCI link toggle trigger): fwctl sees reset_state 8 (waiting).
     let mut mfrl = vec![0u8; 8];
-    mfrl[7] = 3;
+    mfrl[7] = 0x8;
     assert_eq!(set(&icmd, MFRL, &mfrl), 0);
-    assert_eq!(get(&fw, MFRL, 8).1[7], 3);
+    assert_eq!(get(&fw, MFRL, 8).1[5] & 0xf, 8);
     // Errors map to the same MErrors: unknown register, short register, busy firmware.
     for dev in [&icmd, &fw] {
         assert_eq!(get(dev, 0x9999, 16).0, ME_REG_ACCESS_REG_NOT_SUPP);

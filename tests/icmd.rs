@@ -55,13 +55,14 @@ fn registers_round_trip() {
     let (st, mcqs) = get(&dev, MCQS, 16);
     assert_eq!(st, 0);
     assert_eq!(be(&mcqs, 1) & 0xffff, 1, "component 0 is the boot image");
-    // MFRL: write a reset level, read it back.
+    // MFRL: arm a reset for the next PCI link toggle (trigger bit 3); the firmware then
+    // reports its supported triggers and reset_state 8, waiting for the trigger.
     let mut mfrl = vec![0u8; 8];
-    mfrl[7] = 3;
+    mfrl[7] = 0x8;
     let r = dev.access_reg(MFRL, 2, &mut mfrl, 8, 8).unwrap();
     assert_eq!(r.status, 0);
     let (st, mfrl) = get(&dev, MFRL, 8);
-    assert_eq!((st, mfrl[7]), (0, 3));
+    assert_eq!((st, mfrl[7] & 0x8, mfrl[5] & 0xf), (0, 0x8, 8));
     // MPEGC: 44 bytes of storage.
     let mut w: Vec<u8> = (0..44u8).map(|i| i.wrapping_mul(7) ^ 0x5a).collect();
     let keep = w.clone();

@@ -60,6 +60,19 @@ enum Cmd {
         #[arg(long)]
         clear: bool,
     },
+    /// Toggle the PCI link of a device of a running simulator (what disabling and
+    /// re-enabling its upstream port's link does): a firmware reset armed by MFRL (mstfwreset)
+    /// reboots the firmware from flash. Prints "rebooted" or "no reset armed".
+    PciReset {
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Device BDF (may be omitted when the simulator has a single device).
+        #[arg(long)]
+        bdf: Option<String>,
+        /// Assert PERST (a warm reboot) instead of toggling the link.
+        #[arg(long)]
+        perst: bool,
+    },
     /// Write a synthetic firmware image (FS4 layout, see sim/FIRMWARE.md).
     Image(ImageArgs),
     /// Check a firmware image or a flash file (e.g. a `flash_file`) as the tools verify one
@@ -307,6 +320,23 @@ fn real_main() -> Result<i32, String> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&f).map_err(|e| e.to_string())?
+            );
+            Ok(0)
+        }
+        Cmd::PciReset { socket, bdf, perst } => {
+            let mut c = client(socket)?;
+            let bdf = match bdf {
+                Some(b) => b,
+                None => only_device(&mut c)?,
+            };
+            let rebooted = c.pci_reset(&bdf, perst)?;
+            println!(
+                "{}",
+                if rebooted {
+                    "rebooted"
+                } else {
+                    "no reset armed"
+                }
             );
             Ok(0)
         }

@@ -59,6 +59,10 @@ pub const OP_GET_FAULTS: u32 = 17;
 pub const OP_SET_FAULTS: u32 = 18;
 /// List of simulated node paths, one per line.
 pub const OP_NODES: u32 = 19;
+/// Device `path` (= bdf) goes through a PCI link toggle (what disabling and re-enabling its
+/// upstream port's link does; with `request` 1: a PERST, as a warm reboot asserts): `ret` 1
+/// when an armed firmware reset rebooted it, else 0.
+pub const OP_PCI_RESET: u32 = 20;
 
 /// `ret` meaning "not a simulated node: use the real system call".
 pub const RET_NOT_SIM: i64 = i64::MIN;
@@ -232,6 +236,21 @@ impl Client {
             ..Default::default()
         })?;
         String::from_utf8(d).map_err(|e| e.to_string())
+    }
+
+    /// Toggle the PCI link of a device (`perst`: assert PERST instead): whether its
+    /// firmware rebooted.
+    pub fn pci_reset(&mut self, bdf: &str, perst: bool) -> Result<bool, String> {
+        let (ret, _) = self.call(&Request {
+            op: OP_PCI_RESET,
+            request: u32::from(perst),
+            path: bdf.to_string(),
+            ..Default::default()
+        })?;
+        if ret < 0 {
+            return Err(format!("pci reset of {bdf}: errno {}", -ret));
+        }
+        Ok(ret == 1)
     }
 
     /// Current fault knobs of a device.

@@ -7,6 +7,7 @@ use std::io::Read;
 
 use super::flash::{self, Flash};
 use super::nvconfig::NvConfig;
+use super::reset::ResetState;
 use crate::config::{DeviceConfig, FirmwareConfig};
 use crate::fw::image::{self, Device, ImageParams};
 
@@ -42,6 +43,8 @@ pub(crate) struct Firmware {
     pub next_boot: Option<u32>,
     /// The NV configuration store (`mstconfig`).
     pub nv: NvConfig,
+    /// Reset requests (MFRL) and the time of the last boot.
+    pub reset: ResetState,
 }
 
 /// The image generator's device for a model, for the models that use FS4 images.
@@ -156,6 +159,7 @@ impl Firmware {
             running: None,
             next_boot: None,
             nv: NvConfig::connectx5(),
+            reset: ResetState::new(),
         };
         fw.boot();
         // The NV store as configured, pending values included, after that first boot.
@@ -163,9 +167,9 @@ impl Firmware {
         Ok(Some(fw))
     }
 
-    /// (Re)load the running firmware from the flash, as a reset does: the image at the
-    /// MFAI address when one was set and is valid, else the one image the flash holds.
-    pub fn boot(&mut self) {
+    /// What a boot would run: the image at the MFAI address when one was set and is
+    /// valid, else the one image the flash holds (None: no valid image).
+    pub fn boot_image(&self) -> Option<Running> {
         let data = self.flash.contents();
         let at = |start: usize| {
             let end = (start + (data.len() / 2)).min(data.len());
@@ -177,12 +181,47 @@ impl Firmware {
             .next_boot
             .and_then(|a| at(a as usize))
             .or_else(|| image::check(data).ok());
-        self.running = info.map(|i| Running {
+        info.map(|i| Running {
             version: i.fw_version,
             date: i.release_date,
             psid: i.psid,
-        });
+        })
+    }
+
+    /// Whether a boot would run other firmware than runs now (a burn is pending).
+    pub fn pending(&self) -> bool {
+        self.boot_image() != self.running
+    }
+
+    /// (Re)load the running firmware from the flash, as a reset does (see
+    /// [`Self::boot_image`]); NV next-boot values become current. Flash and NV content stay.
+    pub fn boot(&mut self) {
+        self.running = self.boot_image();
         self.nv.boot();
+        self.reset.booted();
+    }
+
+    /// MFRL GET (dword 1).
+    pub fn mfrl_get(&self) -> u32 {
+        self.reset.mfrl_get(self.pending())
+    }
+
+    /// MFRL SET (dword 1).
+    pub fn mfrl_set(&mut self, d1: u32) -> u32 {
+        let pending = self.pending();
+        self.reset.mfrl_set(d1, pending)
+    }
+
+    /// The device saw a PCI link toggle (its upstream link disabled and re-enabled, a hot
+    /// reset) or, `perst`, a PERST (warm reboot): an armed firmware reset that this event
+    /// triggers reboots from flash. Returns whether it did.
+    pub fn pci_reset(&mut self, perst: bool) -> bool {
+        if self.reset.take_on_pci_reset(perst) {
+            self.boot();
+            true
+        } else {
+            false
+        }
     }
 
     /// MFAI SET (16 bytes): address 23:0, permanent 29, use_address 30, use_image_id 31 of
@@ -312,6 +351,74 @@ mod tests {
         );
         fw.boot();
         assert_eq!(fw.running.as_ref().unwrap().version, (16, 36, 5));
+    }
+
+    /// mstfwreset's activation: MFRL arms a reset (level 3: PCI link toggle), the link
+    /// toggle reboots from flash; the burnt image runs, NV next-boot values become current,
+    /// flash content stays.
+    #[test]
+    fn mfrl_and_pci_reset_activate_the_burnt_image() {
+        use crate::model::registers::{ST_BAD_PARAM, ST_OK};
+        use crate::model::reset::{TRIGGER_LIVE_PATCH, TRIGGER_PCI_LINK};
+        let c = cfg("[device.nvconfig]\npending = { SRIOV_EN = 1, NUM_OF_VFS = 8 }");
+        let mut fw = Firmware::build(&c).unwrap().unwrap();
+        assert!(!fw.pending());
+        assert_eq!(
+            fw.mfrl_get() & 0xff,
+            0x49,
+            "live patch possible: nothing pending"
+        );
+        assert!(
+            !fw.pci_reset(false),
+            "nothing armed: a link toggle reboots nothing"
+        );
+        assert_eq!(fw.reset.boots, 1);
+        let slot = image::build_slot(&ImageParams {
+            fw_version: (16, 36, 1000),
+            ..ImageParams::default()
+        });
+        let base = 1 << 20;
+        for (i, page) in slot.chunks(flash::PAGE_SIZE).enumerate() {
+            fw.flash.program(base + i * flash::PAGE_SIZE, page).unwrap();
+        }
+        assert_eq!(fw.set_mfai(&[1 << 30 | base as u32, 0, 0, 0]), ST_OK);
+        assert!(fw.pending());
+        assert_eq!(
+            fw.mfrl_get() & 0xff,
+            0x48,
+            "no live patch to another version"
+        );
+        assert_eq!(fw.mfrl_set(TRIGGER_LIVE_PATCH), ST_BAD_PARAM);
+        assert_eq!(fw.running.as_ref().unwrap().version, (16, 35, 1012));
+        assert_eq!(fw.mfrl_set(TRIGGER_PCI_LINK), ST_OK);
+        assert_eq!(
+            fw.mfrl_get() >> 16 & 0xf,
+            8,
+            "waiting for the reset trigger"
+        );
+        let flash_before = fw.flash.contents().to_vec();
+        let sriov = |fw: &Firmware, which| {
+            fw.nv
+                .values(0x80, which)
+                .into_iter()
+                .find(|(n, _)| *n == "SRIOV_EN")
+                .unwrap()
+                .1
+        };
+        assert_eq!(
+            (sriov(&fw, 1), sriov(&fw, 2)),
+            (0, 1),
+            "pending for the next boot"
+        );
+        assert!(fw.pci_reset(false));
+        assert_eq!(fw.running.as_ref().unwrap().version, (16, 36, 1000));
+        assert!(!fw.pending());
+        assert_eq!(fw.mfrl_get(), 0x149, "idle, live patch possible again");
+        assert_eq!(sriov(&fw, 1), 1, "next boot became current");
+        assert_eq!(fw.flash.contents(), &flash_before[..], "flash kept");
+        assert_eq!(fw.reset.boots, 2);
+        assert_eq!(fw.reset.uptime(), 0);
+        assert!(!fw.pci_reset(false), "disarmed by the boot");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! Writing ctrl with the busy bit set while idle runs the command at once; the busy bit then
 //! stays visible for `busy_polls` more ctrl reads (sim knob, to exercise polling). Opcode
-//! 0x9001 (ACCESS_REGISTER) runs [`Registers::access`]; any other opcode ends with status 1
-//! (INVALID_OPCODE).
+//! 0x9001 (ACCESS_REGISTER) runs [`Registers::access`]; 0x8400 (QUERY_CAP) answers no
+//! capabilities; any other opcode ends with status 1 (INVALID_OPCODE).
 //!
 //! Sim-only knobs in the same space (not on real hardware; the tests set them through the
 //! gateway): 0x2000 = busy polls per command (0xffffffff: stuck busy), 0x2004 = number of
@@ -23,6 +23,8 @@ pub const ICMD_MAX_CMD_SIZE: u32 = 0x340;
 pub const ICMD_KNOB_BUSY_POLLS: u32 = 0x2000;
 pub const ICMD_KNOB_DEV_BUSY: u32 = 0x2004;
 pub const OPCODE_ACCESS_REGISTER: u32 = 0x9001;
+/// ICMD_QUERY_CAP: the general capabilities (8 bytes).
+pub const OPCODE_QUERY_CAP: u32 = 0x8400;
 
 /// Crspace address whose bit 31 reads 1 while the firmware's static configuration is not
 /// done (per HW id, as the stock ICMD code checks it). The model keeps it clear.
@@ -67,6 +69,11 @@ impl Icmd {
     /// Give the access registers a flash and running firmware.
     pub fn set_firmware(&mut self, fw: super::firmware::Firmware) {
         self.regs.fw = Some(fw);
+    }
+
+    /// The firmware model behind the registers (reset / activation).
+    pub fn firmware_mut(&mut self) -> Option<&mut super::firmware::Firmware> {
+        self.regs.fw.as_mut()
     }
 
     /// ACCESS_REGISTER on a caller's mailbox with this interface's registers (fwctl).
@@ -135,6 +142,11 @@ impl Icmd {
         let opcode = value >> 16;
         let status = if opcode == OPCODE_ACCESS_REGISTER {
             self.regs.access(&mut self.mailbox)
+        } else if opcode == OPCODE_QUERY_CAP {
+            // 8 bytes of capability bits, none set: no multi-host sync (mstfwreset asks),
+            // no DMA ICMD, ...
+            self.mailbox[..2].fill(0);
+            0
         } else {
             1
         };

@@ -17,6 +17,7 @@ mod icmd;
 mod legacy;
 mod nvconfig;
 mod registers;
+mod reset;
 mod spaces;
 mod vpd;
 
@@ -478,6 +479,18 @@ impl SimDevice {
 
     /// Replace the fault knobs. Restarts the semaphore-hold clock and the access count that
     /// `eio_after` / `vanish_after` use.
+    /// The device's PCI link went down and up again (its upstream port's link disabled and
+    /// re-enabled, a secondary bus reset) or, `perst`, PERST was asserted (warm reboot): a
+    /// firmware reset armed by MFRL for that event reboots the firmware from flash
+    /// (`sim/FIRMWARE.md`, "Reset and activation"). Returns whether it did.
+    pub fn pci_reset(&self, perst: bool) -> bool {
+        self.inner
+            .lock()
+            .spaces
+            .firmware_mut()
+            .is_some_and(|fw| fw.pci_reset(perst))
+    }
+
     pub fn set_faults(&self, f: Faults) {
         let mut g = self.inner.lock();
         let base = g.counters.accesses;

@@ -200,9 +200,11 @@ impl Registers {
                 out[17] = 16;
                 out[18] = 35;
                 out[19] = 2000;
-                if self.fw.is_some() {
+                if let Some(fw) = self.fw.as_ref() {
                     // hw_info.num_ports (27:16 of dword 1): a dual-port card.
                     out[1] |= 2 << 16;
+                    // hw_info.uptime @0x1c: seconds since the firmware booted.
+                    out[7] = fw.reset.uptime();
                 }
                 if let Some(r) = self.fw.as_ref().and_then(|f| f.running.as_ref()) {
                     let (maj, min, sub) = r.version;
@@ -249,6 +251,10 @@ impl Registers {
                         out[2 + 3 - bit / 32] |= 1 << (bit % 32);
                     }
                 }
+                ST_OK
+            }
+            REG_MFRL if self.fw.is_some() => {
+                out[1] = self.fw.as_ref().map_or(0, |f| f.mfrl_get());
                 ST_OK
             }
             REG_MFRL => {
@@ -321,6 +327,9 @@ impl Registers {
             };
         }
         match id {
+            REG_MFRL if self.fw.is_some() => {
+                self.fw.as_mut().map_or(ST_OK, |f| f.mfrl_set(data[1]))
+            }
             REG_MFRL => {
                 if data[1] & 0xff > 6 {
                     return ST_BAD_PARAM;

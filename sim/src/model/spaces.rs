@@ -83,6 +83,11 @@ impl Spaces {
         }
     }
 
+    /// The device's firmware model, if any.
+    pub fn firmware_mut(&mut self) -> Option<&mut super::firmware::Firmware> {
+        self.icmd.as_mut().and_then(|i| i.firmware_mut())
+    }
+
     /// A crspace dword read (address < 64 MiB) with the side effects of the registers
     /// modelled there (tools HCR).
     /// ACCESS_REGISTER on the ICMD model's registers (status 4, bad parameter, without one).

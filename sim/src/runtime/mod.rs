@@ -8,6 +8,7 @@
 
 pub mod fs;
 mod fwctl;
+mod modules;
 pub mod ns;
 pub mod server;
 pub mod tree;
@@ -412,6 +413,9 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         cleanup.mounts.push(locks.to_path_buf());
     }
 
+    // The simulated host's kernel modules, as `lsmod` reports them.
+    let lsmod_dir = modules::install(&cfgs, &work, &mut cleanup.mounts)?;
+
     // Socket server.
     let sock = opts.socket.clone().unwrap_or_else(|| work.join("sock"));
     let _ = std::fs::remove_file(&sock);
@@ -438,6 +442,14 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     cmd.args(&opts.command[1..]);
     cmd.env(crate::proto::ENV_SOCKET, &sock);
     cmd.env("MTCR_SIM", "1");
+    if let Some(dir) = &lsmod_dir {
+        let mut path = dir.clone().into_os_string();
+        if let Some(old) = std::env::var_os("PATH").filter(|o| !o.is_empty()) {
+            path.push(":");
+            path.push(old);
+        }
+        cmd.env("PATH", path);
+    }
     // The preload asks about `resource0` mmaps (kernel lockdown) only where it can matter.
     if !fwctl_nodes.is_empty() || cfgs.iter().any(|c| c.faults.lockdown) {
         cmd.env(ENV_MMAP_CHECK, "1");

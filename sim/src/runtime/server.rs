@@ -191,6 +191,10 @@ fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
             },
             None => err_msg(libc::ENODEV, format!("no simulated device {:?}", req.path)),
         },
+        proto::OP_PCI_RESET => match sh.device(&req.path) {
+            Some(d) => (i64::from(d.pci_reset(req.request == 1)), Reply::None),
+            None => err_msg(libc::ENODEV, format!("no simulated device {:?}", req.path)),
+        },
         proto::OP_NODES => {
             let mut v: Vec<&String> = sh.nodes.keys().collect();
             v.sort();
