@@ -6,6 +6,7 @@ use std::fs::OpenOptions;
 use std::io::Read;
 
 use super::flash::{self, Flash};
+use super::fwupdate::FwUpdate;
 use super::nvconfig::NvConfig;
 use crate::config::{DeviceConfig, FirmwareConfig};
 use crate::fw::image::{self, Device, ImageParams};
@@ -31,6 +32,10 @@ pub(crate) struct Running {
     pub version: (u16, u16, u16),
     pub date: (u16, u8, u8),
     pub psid: String,
+    /// Part number, description and device VSD (MQIS strings under fw_ctrl).
+    pub part_number: String,
+    pub description: String,
+    pub device_vsd: String,
 }
 
 pub(crate) struct Firmware {
@@ -42,6 +47,10 @@ pub(crate) struct Firmware {
     pub next_boot: Option<u32>,
     /// The NV configuration store (`mstconfig`).
     pub nv: NvConfig,
+    /// Hardware id of the device (images for another one are refused).
+    pub hw_id: u16,
+    /// The firmware-controlled component update (MCC / MCDA ...), when `fw_update` is on.
+    pub update: Option<FwUpdate>,
 }
 
 /// The image generator's device for a model, for the models that use FS4 images.
@@ -156,6 +165,10 @@ impl Firmware {
             running: None,
             next_boot: None,
             nv: NvConfig::connectx5(),
+            hw_id: fs4_device(&cfg.model).map_or(0, |d| d.hw_id),
+            update: fw
+                .fw_update
+                .then(|| FwUpdate::new(std::time::Duration::from_millis(fw.update_timeout_ms))),
         };
         fw.boot();
         // The NV store as configured, pending values included, after that first boot.
@@ -177,10 +190,16 @@ impl Firmware {
             .next_boot
             .and_then(|a| at(a as usize))
             .or_else(|| image::check(data).ok());
+        let dev_vsd = image::read_dev_data(data)
+            .map(|d| d.device_vsd)
+            .unwrap_or_default();
         self.running = info.map(|i| Running {
             version: i.fw_version,
             date: i.release_date,
             psid: i.psid,
+            part_number: i.part_number,
+            description: i.description,
+            device_vsd: dev_vsd,
         });
         self.nv.boot();
     }
