@@ -22,7 +22,7 @@
 //! The state machine: IDLE → (LOCK_UPDATE_HANDLE) LOCKED → (UPDATE_COMPONENT: the other
 //! image slot is erased) DOWNLOAD → (MCDA writes go straight to that slot, the magic pattern
 //! masked by the tool) → (VERIFY_COMPONENT: the slot checked as a whole image, magic
-//! restored) LOCKED → (ACTIVATE: magic written, the old image's magic zeroed, the next boot
+//! restored) LOCKED → (ACTIVATE: magic written, the old image's first magic dword zeroed, the next boot
 //! pointed at the new slot) LOCKED → (RELEASE_UPDATE_HANDLE) IDLE. CANCEL goes back to
 //! LOCKED from any state, FORCE_HANDLE_RELEASE to IDLE. An update handle whose owner sends
 //! nothing for `update_timeout_ms` is dropped (the FSM goes back to IDLE), so a killed tool
@@ -410,8 +410,9 @@ fn activate(fw: &mut Firmware) {
     let magic: Vec<u8> = FS4_MAGIC.iter().flat_map(|m| m.to_be_bytes()).collect();
     let mut ok = fw.flash.program(target, &magic).is_ok();
     if ok && running != target && image::check(fw.flash.contents()).is_err() {
-        // Two images now: clear the old one's magic.
-        ok = fw.flash.program(running, &[0u8; 16]).is_ok();
+        // Two images now: clear the old one's first magic dword (as the tools' own
+        // failsafe burn does, so both burns leave the same flash).
+        ok = fw.flash.program(running, &[0u8; 4]).is_ok();
     }
     let up = fw.update.as_mut().expect("update model");
     if !ok {
@@ -593,4 +594,295 @@ pub fn mnvda_mac_guid(fw: &Firmware, input: &[u32], out: &mut [u32]) -> Option<u
     };
     out[0] = (out[0] & !0x1ff) | len;
     Some(ST_OK)
+}
+
+/// MGIR hw_info.manufacturing_base_mac (47:32 in dword 4 bits 15:0, 31:0 in dword 5) under
+/// fw_ctrl: the base MAC the device data was manufactured with ("Orig Base MAC").
+pub fn mgir_mfg_mac(fw: &Firmware, out: &mut [u32]) {
+    if fw.update.is_none() || out.len() < 6 {
+        return;
+    }
+    if let Ok(dev) = image::read_dev_data(fw.flash.contents()) {
+        out[4] = (out[4] & !0xffff) | (dev.base_mac >> 32) as u32 & 0xffff;
+        out[5] = dev.base_mac as u32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fw::image::{Device, ImageParams};
+
+    fn fw(timeout_ms: u64) -> Firmware {
+        let toml = format!(
+            "[[device]]\n[device.firmware]\nfw_update = true\nupdate_timeout_ms = {timeout_ms}"
+        );
+        let cfg = crate::config::SimConfig::from_toml(&toml)
+            .unwrap()
+            .devices
+            .remove(0);
+        Firmware::build(&cfg).unwrap().unwrap()
+    }
+
+    /// An image as the tools send it: the slot with its magic pattern masked.
+    fn component(p: &ImageParams) -> Vec<u8> {
+        let mut c = image::build_slot(p);
+        c[..16].fill(0xff);
+        c
+    }
+
+    /// MCC SET (or GET with instr 0) → (status, state, error, handle).
+    fn mcc_cmd(
+        fw: &mut Firmware,
+        instr: u32,
+        handle: u32,
+        size: u32,
+        now: Instant,
+    ) -> (u32, u32, u32, u32) {
+        let mut d = [0u32; MCC_SIZE / 4];
+        d[0] = instr;
+        d[2] = handle;
+        d[4] = size;
+        let st = access(fw, REG_MCC, instr != 0, &mut d, now);
+        (st, d[3] & 0xf, d[3] >> 8 & 0xff, d[2])
+    }
+
+    fn download(fw: &mut Firmware, handle: u32, comp: &[u8], now: Instant) {
+        for (i, chunk) in comp.chunks(MCDA_MAX).enumerate() {
+            let mut d = vec![0u32; MCDA_SIZE / 4];
+            d[0] = handle;
+            d[1] = (i * MCDA_MAX) as u32;
+            d[2] = chunk.len() as u32;
+            for (j, w) in chunk.chunks(4).enumerate() {
+                let mut b = [0u8; 4];
+                b[..w.len()].copy_from_slice(w);
+                d[4 + j] = u32::from_le_bytes(b);
+            }
+            assert_eq!(access(fw, REG_MCDA, true, &mut d, now), ST_OK, "chunk {i}");
+        }
+    }
+
+    /// Lock, update, download: returns the handle.
+    fn locked_download(fw: &mut Firmware, comp: &[u8], now: Instant) -> u32 {
+        let (st, state, _, h) = mcc_cmd(fw, 0, 0, 0, now);
+        assert_eq!((st, state), (ST_OK, State::Idle as u32));
+        let (st, state, _, h2) = mcc_cmd(fw, cmd::LOCK_UPDATE_HANDLE, h, 0, now);
+        assert_eq!((st, state, h2), (ST_OK, State::Locked as u32, h));
+        let (st, state, e, _) = mcc_cmd(fw, cmd::UPDATE_COMPONENT, h, comp.len() as u32, now);
+        assert_eq!((st, state, e), (ST_OK, State::Download as u32, 0));
+        download(fw, h, comp, now);
+        h
+    }
+
+    fn mcqi_version(fw: &Firmware, pending: bool) -> Option<u32> {
+        let mut d = vec![0u32; MCQI_SIZE / 4];
+        d[0] = u32::from(pending) << 31;
+        d[2] = INFO_VERSIONS;
+        d[5] = 128;
+        (mcqi(fw, &mut d) == ST_OK).then_some(d[7])
+    }
+
+    #[test]
+    fn burn_verify_activate_release() {
+        let now = Instant::now();
+        let mut fw = fw(10_000);
+        let p = ImageParams {
+            fw_version: (16, 36, 7),
+            ..ImageParams::default()
+        };
+        let comp = component(&p);
+        let h = locked_download(&mut fw, &comp, now);
+        assert_eq!(
+            mcqi_version(&fw, true),
+            None,
+            "nothing pending before activation"
+        );
+        let (st, state, e, _) = mcc_cmd(&mut fw, cmd::VERIFY_COMPONENT, h, 0, now);
+        assert_eq!((st, state, e), (ST_OK, State::Locked as u32, 0));
+        let (st, _, e, _) = mcc_cmd(&mut fw, cmd::ACTIVATE, h, 0, now);
+        assert_eq!((st, e), (ST_OK, 0));
+        let (st, state, _, _) = mcc_cmd(&mut fw, cmd::RELEASE_UPDATE_HANDLE, h, 0, now);
+        assert_eq!((st, state), (ST_OK, State::Idle as u32));
+        // The flash: the new image in slot 1 (magic restored), the old one's first dword
+        // cleared; the next boot loads slot 1.
+        let data = fw.flash.contents();
+        let slot = image::build_slot(&p);
+        assert_eq!(&data[1 << 20..(1 << 20) + slot.len()], &slot[..]);
+        assert_eq!(data[..4], [0; 4]);
+        assert_eq!(image::check(data).unwrap().fw_version, (16, 36, 7));
+        assert_eq!(fw.next_boot, Some(1 << 20));
+        assert_eq!(mcqi_version(&fw, true), Some(16 << 24 | 36 << 16 | 7));
+        assert_eq!(mcqi_version(&fw, false), Some(16 << 24 | 35 << 16 | 1012));
+        fw.boot();
+        assert_eq!(fw.running.as_ref().unwrap().version, (16, 36, 7));
+        assert_eq!(mcqi_version(&fw, true), None, "booted: nothing pending");
+        // A second burn goes back into slot 0.
+        let p2 = ImageParams {
+            fw_version: (16, 36, 8),
+            ..ImageParams::default()
+        };
+        let h = locked_download(&mut fw, &component(&p2), now);
+        assert_eq!(fw.update.as_ref().unwrap().target, 0);
+        mcc_cmd(&mut fw, cmd::VERIFY_COMPONENT, h, 0, now);
+        mcc_cmd(&mut fw, cmd::ACTIVATE, h, 0, now);
+        mcc_cmd(&mut fw, cmd::RELEASE_UPDATE_HANDLE, h, 0, now);
+        assert_eq!(fw.next_boot, Some(0));
+        assert_eq!(
+            image::check(fw.flash.contents()).unwrap().fw_version,
+            (16, 36, 8)
+        );
+    }
+
+    #[test]
+    fn bad_images_are_refused_and_the_running_image_stays() {
+        let now = Instant::now();
+        let mut fw = fw(10_000);
+        let before = fw.flash.contents()[..1 << 20].to_vec();
+        let mut bad = component(&ImageParams::default());
+        let n = bad.len();
+        bad[n / 2] ^= 0x5a;
+        let cx4 = component(&ImageParams {
+            device: Device::CONNECTX4,
+            ..ImageParams::default()
+        });
+        let other_psid = component(&ImageParams {
+            psid: "MT_0000000999".into(),
+            ..ImageParams::default()
+        });
+        for (comp, want) in [
+            (&bad, err::REJECTED_BAD_FORMAT),
+            (&cx4, err::REJECTED_NOT_APPLICABLE),
+            (&other_psid, err::REJECTED_NOT_APPLICABLE),
+        ] {
+            let h = locked_download(&mut fw, comp, now);
+            let (st, state, e, _) = mcc_cmd(&mut fw, cmd::VERIFY_COMPONENT, h, 0, now);
+            assert_eq!((st, state, e), (ST_OK, State::Verify as u32, want));
+            // Activation refused; CANCEL back to LOCKED, RELEASE to IDLE.
+            assert_eq!(mcc_cmd(&mut fw, cmd::ACTIVATE, h, 0, now).0, ST_BAD_PARAM);
+            let (_, state, e, _) = mcc_cmd(&mut fw, cmd::CANCEL, h, 0, now);
+            assert_eq!((state, e), (State::Locked as u32, 0));
+            let (_, _, e2, _) = mcc_cmd(&mut fw, cmd::ACTIVATE, h, 0, now);
+            assert_eq!(e2, err::ERROR, "nothing verified to activate");
+            let (_, state, _, _) = mcc_cmd(&mut fw, cmd::RELEASE_UPDATE_HANDLE, h, 0, now);
+            assert_eq!(state, State::Idle as u32);
+        }
+        assert_eq!(fw.flash.contents()[..1 << 20], before[..]);
+        assert_eq!(fw.next_boot, None);
+        // An incomplete download does not verify.
+        let good = component(&ImageParams::default());
+        let (_, _, _, h) = mcc_cmd(&mut fw, 0, 0, 0, now);
+        mcc_cmd(&mut fw, cmd::LOCK_UPDATE_HANDLE, h, 0, now);
+        mcc_cmd(&mut fw, cmd::UPDATE_COMPONENT, h, good.len() as u32, now);
+        download(&mut fw, h, &good[..good.len() / 2], now);
+        let (_, state, e, _) = mcc_cmd(&mut fw, cmd::VERIFY_COMPONENT, h, 0, now);
+        assert_eq!((state, e), (State::Verify as u32, err::ERROR));
+        // A component larger than the slot does not fit.
+        mcc_cmd(&mut fw, cmd::CANCEL, h, 0, now);
+        let (st, state, e, _) = mcc_cmd(&mut fw, cmd::UPDATE_COMPONENT, h, 2 << 20, now);
+        assert_eq!((st, state, e), (ST_OK, State::Locked as u32, err::NO_PLACE));
+    }
+
+    #[test]
+    fn lock_handles_and_idle_timeout() {
+        let t0 = Instant::now();
+        let mut fw = fw(1000);
+        let (_, _, _, h) = mcc_cmd(&mut fw, 0, 0, 0, t0);
+        assert_eq!(mcc_cmd(&mut fw, cmd::LOCK_UPDATE_HANDLE, h, 0, t0).1, 1);
+        // Another owner: "resource not available" (the tools retry), also for MCDA.
+        let other = h + 1;
+        assert_eq!(
+            mcc_cmd(&mut fw, cmd::LOCK_UPDATE_HANDLE, other, 0, t0).0,
+            ST_RES_NOT_AVLBL
+        );
+        assert_eq!(
+            mcc_cmd(&mut fw, cmd::CANCEL, other, 0, t0).0,
+            ST_RES_NOT_AVLBL
+        );
+        // A query shows the owner's handle and that it is held by ICMD.
+        let mut d = [0u32; MCC_SIZE / 4];
+        access(
+            &mut fw,
+            REG_MCC,
+            false,
+            &mut d,
+            t0 + Duration::from_millis(500),
+        );
+        assert_eq!(d[2], h);
+        assert_eq!(d[3] >> 28, 5);
+        // The owner goes silent: after the timeout the FSM is IDLE again and the other
+        // tool gets the lock.
+        let later = t0 + Duration::from_millis(1500);
+        let (st, state, _, _) = mcc_cmd(&mut fw, cmd::LOCK_UPDATE_HANDLE, other, 0, later);
+        assert_eq!((st, state), (ST_OK, State::Locked as u32));
+        // The first owner's handle is gone.
+        assert_eq!(
+            mcc_cmd(&mut fw, cmd::UPDATE_COMPONENT, h, 0x1000, later).0,
+            ST_RES_NOT_AVLBL
+        );
+        // Commands keep the handle alive.
+        let mut t = later;
+        for _ in 0..5 {
+            t += Duration::from_millis(800);
+            assert_eq!(mcc_cmd(&mut fw, cmd::CHECK_UPDATE_HANDLE, other, 0, t).1, 1);
+        }
+        // FORCE_HANDLE_RELEASE frees it for anyone; commands without a lock are refused.
+        assert_eq!(mcc_cmd(&mut fw, cmd::FORCE_HANDLE_RELEASE, h, 0, t).1, 0);
+        assert_eq!(
+            mcc_cmd(&mut fw, cmd::VERIFY_COMPONENT, h, 0, t).0,
+            ST_BAD_PARAM
+        );
+        let mut m = vec![0u32; MCDA_SIZE / 4];
+        m[0] = h;
+        m[2] = 4;
+        assert_eq!(access(&mut fw, REG_MCDA, true, &mut m, t), ST_BAD_PARAM);
+    }
+
+    #[test]
+    fn query_registers() {
+        let mut fw = fw(1000);
+        let now = Instant::now();
+        let mut q = [0u32; MCQS_SIZE / 4];
+        assert_eq!(access(&mut fw, REG_MCQS, false, &mut q, now), ST_OK);
+        assert_eq!(
+            (q[0] >> 31, q[1], q[2] & 0xf, q[2] >> 4 & 0x1f),
+            (1, 1, 3, 2)
+        );
+        let mut q = [1u32, 0, 0, 0];
+        assert_eq!(access(&mut fw, REG_MCQS, false, &mut q, now), ST_BAD_PARAM);
+        // Capabilities: info types 0, 1, 5; 128-byte MCDA writes of 4-byte words.
+        let mut c = vec![0u32; MCQI_SIZE / 4];
+        c[5] = 128;
+        assert_eq!(access(&mut fw, REG_MCQI, false, &mut c, now), ST_OK);
+        assert_eq!(c[6], 0x23);
+        assert_eq!(c[8], 1 << 20);
+        assert_eq!(c[9], 2 << 28 | 128);
+        // MQIS: the description in 8-byte pieces.
+        let want = ImageParams::default().description;
+        let mut got = Vec::new();
+        let mut off = 0u32;
+        loop {
+            let mut m = [0u32; MQIS_SIZE / 4];
+            m[0] = 2;
+            m[2] = off << 16 | 8;
+            assert_eq!(access(&mut fw, REG_MQIS, false, &mut m, now), ST_OK);
+            assert_eq!(m[1] as usize, want.len());
+            let n = (m[2] & 0xffff) as usize;
+            let bytes: Vec<u8> = m[4..6].iter().flat_map(|d| d.to_be_bytes()).collect();
+            got.extend_from_slice(&bytes[..n]);
+            off += n as u32;
+            if n == 0 || off as usize >= want.len() {
+                break;
+            }
+        }
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+        // MVTS: no timestamp; one set for the next firmware reads back, clear drops it.
+        let mut t = [0u32; MVTS_SIZE / 4];
+        assert_eq!(access(&mut fw, REG_MVTS, false, &mut t, now), ST_OK);
+        assert_eq!(t[1..], [0; 4]);
+        let mut s = [0, 1, 2, 3, 4];
+        access(&mut fw, REG_MVTS, true, &mut s, now);
+        let mut t = [0u32; 5];
+        access(&mut fw, REG_MVTS, false, &mut t, now);
+        assert_eq!(t[1..], [1, 2, 3, 4]);
+    }
 }

@@ -232,6 +232,9 @@ impl Registers {
                     // hw_info.num_ports (27:16 of dword 1): a dual-port card.
                     out[1] |= 2 << 16;
                 }
+                if let Some(fw) = self.fw.as_ref() {
+                    fwupdate::mgir_mfg_mac(fw, out);
+                }
                 if let Some(r) = self.fw.as_ref().and_then(|f| f.running.as_ref()) {
                     let (maj, min, sub) = r.version;
                     out[8] = (u32::from(maj) & 0xff) << 16
