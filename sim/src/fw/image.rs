@@ -959,7 +959,7 @@ mod tests {
         assert_eq!(d.mfg_psid, "MT_0000000008");
         assert_eq!(d.num_guids, 8);
         let types: Vec<u8> = i.itoc.iter().map(|e| e.ty).collect();
-        assert_eq!(types, [0x08, 0x02, 0x03, 0x09, 0x10, 0x30]);
+        assert_eq!(types, [0x08, 0x02, 0x03, 0x09, 0x10, 0x30, 0xa0, 0xa1]);
     }
 
     #[test]
