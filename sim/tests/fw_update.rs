@@ -120,11 +120,21 @@ fn burn_through_mcc(tool: &str, tag: &str, new: &Path, cx4: &Path, flash: &Path)
         step("burn", format!("-i {} -y burn", new.display())),
         step("q", "q full".into()),
         step("v", "v".into()),
+    ]
+    .join("; ");
+    let mut out = in_sim(tag, &toml(true, flash), &script);
+    // Refused at VERIFY (another device), in a run of its own (the firmware has written
+    // the inactive slot by then, without a magic pattern: the flash file stays comparable).
+    let script = [
         step("cx4", format!("-i {} -y burn", cx4.display())),
         step("q2", "q".into()),
     ]
     .join("; ");
-    let out = in_sim(tag, &toml(true, flash), &script);
+    out += &in_sim(
+        &format!("{tag}-cx4"),
+        &toml(true, &tmp(tag, "cx4flash")),
+        &script,
+    );
     // The tool took the fw_ctrl path (FwCompsMgr found MCC & co. in MCAM).
     assert!(!job(&out, "path").contains("\n0\n"), "{out}");
     let b = job(&out, "burn");
@@ -132,14 +142,11 @@ fn burn_through_mcc(tool: &str, tag: &str, new: &Path, cx4: &Path, flash: &Path)
         b.ends_with("rc=0") && b.contains("Writing Boot image component"),
         "{b}"
     );
-    for q in ["q", "q2"] {
-        let q = job(&out, q);
-        assert!(q.ends_with("rc=0"), "{q}");
-        assert!(q.contains("FW Version:            16.35.2000"), "{q}");
-        assert!(q.contains("FW Version(Running):   16.35.1012"), "{q}");
-        assert!(q.contains("Base MAC:              b8cef6a1b2c0"), "{q}");
-    }
     let q = job(&out, "q");
+    assert!(q.ends_with("rc=0"), "{q}");
+    assert!(q.contains("FW Version:            16.35.2000"), "{q}");
+    assert!(q.contains("FW Version(Running):   16.35.1012"), "{q}");
+    assert!(q.contains("Base MAC:              b8cef6a1b2c0"), "{q}");
     assert!(q.contains("Default Update Method: fw_ctrl"), "{q}");
     assert!(q.contains("Part Number:           MCX516A-CCA_Ax"), "{q}");
     assert!(
@@ -153,6 +160,10 @@ fn burn_through_mcc(tool: &str, tag: &str, new: &Path, cx4: &Path, flash: &Path)
     );
     let c = job(&out, "cx4");
     assert!(!c.ends_with("rc=0"), "{c}");
+    let q2 = job(&out, "q2");
+    assert!(q2.contains("FW Version:            16.35.1012"), "{q2}");
+    assert!(!q2.contains("Running"), "nothing pending: {q2}");
+    let _ = std::fs::remove_file(tmp(tag, "cx4flash"));
     out
 }
 
