@@ -286,7 +286,7 @@ fn start_download(fw: &mut Firmware, size: usize) -> u32 {
     } else {
         flash_len
     });
-    if size == 0 || size % 4 != 0 || end > limit {
+    if size == 0 || !size.is_multiple_of(4) || end > limit {
         up.error = err::NO_PLACE;
         return ST_OK;
     }
@@ -317,7 +317,7 @@ fn mcda_write(fw: &mut Firmware, data: &mut [u32], now: Instant) -> u32 {
     up.last_cmd = now;
     let off = data[1] as usize;
     let len = (data[2] & 0xffff) as usize;
-    if off % 4 != 0
+    if !off.is_multiple_of(4)
         || len == 0
         || len > MCDA_MAX
         || len > (data.len().saturating_sub(4)) * 4
@@ -476,7 +476,7 @@ fn mcqi(fw: &Firmware, data: &mut [u32]) -> u32 {
     let info_type = data[2] & 0x1f;
     let offset = data[4] as usize;
     let (running, slot) = slots(fw);
-    let mut info = vec![0u32; 31];
+    let mut info = [0u32; 31];
     let info_size: usize = match info_type {
         INFO_CAPABILITIES => {
             let size = image::check(&fw.flash.contents()[running..]).map_or(0, |i| i.image_size);
@@ -518,7 +518,7 @@ fn mcqi(fw: &Firmware, data: &mut [u32]) -> u32 {
         }
         _ => return ST_BAD_PARAM,
     };
-    if offset % 4 != 0 || offset > info_size {
+    if !offset.is_multiple_of(4) || offset > info_size {
         return ST_BAD_PARAM;
     }
     let want = (data[5] & 0xffff) as usize;
