@@ -128,6 +128,11 @@ fn burn_through_mcc(tool: &str, tag: &str, new: &Path, cx4: &Path, flash: &Path)
     let script = [
         step("cx4", format!("-i {} -y burn", cx4.display())),
         step("q2", "q".into()),
+        step(
+            "sg",
+            "-guid 0x0002c90300aabb00 -mac 0x0002c9aabb00 -y sg".into(),
+        ),
+        step("q3", "q".into()),
     ]
     .join("; ");
     out += &in_sim(
@@ -163,6 +168,18 @@ fn burn_through_mcc(tool: &str, tag: &str, new: &Path, cx4: &Path, flash: &Path)
     let q2 = job(&out, "q2");
     assert!(q2.contains("FW Version:            16.35.1012"), "{q2}");
     assert!(!q2.contains("Running"), "nothing pending: {q2}");
+    // Set GUIDs / MACs through the NV item (fw_ctrl): new ones shown, originals kept.
+    assert!(job(&out, "sg").ends_with("rc=0"), "{out}");
+    let q3 = job(&out, "q3");
+    assert!(
+        q3.contains("Base GUID:             0002c90300aabb00"),
+        "{q3}"
+    );
+    assert!(
+        q3.contains("Orig Base GUID:        b8cef60300a1b2c0"),
+        "{q3}"
+    );
+    assert!(q3.contains("Base MAC:              0002c9aabb00"), "{q3}");
     let _ = std::fs::remove_file(tmp(tag, "cx4flash"));
     out
 }

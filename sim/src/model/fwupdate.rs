@@ -111,6 +111,8 @@ pub(crate) struct FwUpdate {
     pub commands: u64,
     /// The timestamp set for the next firmware (MVTS; zero: none).
     next_ts: [u32; 4],
+    /// Base MAC and GUID written through MNVDA item 2 (`mstflint sg` under fw_ctrl).
+    mac_guid: Option<(u64, u64)>,
 }
 
 impl FwUpdate {
@@ -128,6 +130,7 @@ impl FwUpdate {
             verified: false,
             commands: 0,
             next_ts: [0; 4],
+            mac_guid: None,
         }
     }
 
@@ -572,7 +575,8 @@ fn mqis(fw: &Firmware, data: &mut [u32]) -> u32 {
 }
 
 /// MNVDA GET of the base MAC / GUID items the tools read under fw_ctrl (type 2: base MAC
-/// and GUID, type 3: their allocation counts), from the device data. None: another item.
+/// and GUID, type 3: their allocation counts): the values written through item 2 (unless
+/// the default is asked for, header bit 23), else the device data's. None: another item.
 pub fn mnvda_mac_guid(fw: &Firmware, input: &[u32], out: &mut [u32]) -> Option<u32> {
     let ty = *input.get(1)?;
     if fw.update.is_none() || !(ty == 2 || ty == 3) || out.len() < 3 + 4 {
@@ -580,11 +584,18 @@ pub fn mnvda_mac_guid(fw: &Firmware, input: &[u32], out: &mut [u32]) -> Option<u
     }
     let dev = image::read_dev_data(fw.flash.contents()).ok()?;
     out[..3].copy_from_slice(&input[..3]);
+    let default = input[0] >> 23 & 1 == 1;
+    let (mac, guid) = fw
+        .update
+        .as_ref()
+        .and_then(|u| u.mac_guid)
+        .filter(|_| !default)
+        .unwrap_or((dev.base_mac, dev.base_guid));
     let len = if ty == 2 {
-        out[3] = (dev.base_mac >> 32) as u32;
-        out[4] = dev.base_mac as u32;
-        out[5] = (dev.base_guid >> 32) as u32;
-        out[6] = dev.base_guid as u32;
+        out[3] = (mac >> 32) as u32;
+        out[4] = mac as u32;
+        out[5] = (guid >> 32) as u32;
+        out[6] = guid as u32;
         16
     } else {
         // mac_en 31, guid_en 30; allocated MACs 15:0, GUIDs 31:16.
@@ -593,6 +604,22 @@ pub fn mnvda_mac_guid(fw: &Firmware, input: &[u32], out: &mut [u32]) -> Option<u
         8
     };
     out[0] = (out[0] & !0x1ff) | len;
+    Some(ST_OK)
+}
+
+/// MNVDA SET of item 2 (base MAC, then base GUID: 16 bytes from dword 3) under fw_ctrl:
+/// kept by the firmware, reported by later GETs. None: another item.
+pub fn mnvda_set_mac_guid(fw: &mut Firmware, data: &[u32]) -> Option<u32> {
+    let up = fw.update.as_mut()?;
+    if data.get(1) != Some(&2) {
+        return None;
+    }
+    if data.len() < 7 || data[0] & 0x1ff < 16 {
+        return Some(ST_BAD_PARAM);
+    }
+    let mac = u64::from(data[3]) << 32 | u64::from(data[4]);
+    let guid = u64::from(data[5]) << 32 | u64::from(data[6]);
+    up.mac_guid = Some((mac, guid));
     Some(ST_OK)
 }
 
@@ -884,5 +911,34 @@ mod tests {
         let mut t = [0u32; 5];
         access(&mut fw, REG_MVTS, false, &mut t, now);
         assert_eq!(t[1..], [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn base_mac_guid_items() {
+        let mut fw = fw(1000);
+        let get = |fw: &Firmware, ty: u32, default: bool| {
+            let mut out = [0u32; 3 + 4];
+            let input = [u32::from(default) << 23, ty, 0, 0, 0, 0, 0];
+            let st = mnvda_mac_guid(fw, &input, &mut out);
+            (st, out)
+        };
+        let (st, d) = get(&fw, 2, false);
+        assert_eq!(st, Some(ST_OK));
+        assert_eq!(d[0] & 0x1ff, 16);
+        assert_eq!(u64::from(d[3]) << 32 | u64::from(d[4]), 0xb8ce_f6a1_b2c0);
+        assert_eq!(
+            u64::from(d[5]) << 32 | u64::from(d[6]),
+            0xb8ce_f603_00a1_b2c0
+        );
+        let (_, d) = get(&fw, 3, false);
+        assert_eq!(d[4], 8 << 16 | 8);
+        assert_eq!(get(&fw, 0x80, false).0, None, "other items: the NV store's");
+        let set = [16, 2, 0, 0x0002, 0xc9aa_bb00, 0x0002_c903, 0x00aa_bb00];
+        assert_eq!(mnvda_set_mac_guid(&mut fw, &set), Some(ST_OK));
+        assert_eq!(mnvda_set_mac_guid(&mut fw, &[16, 0x80, 0]), None);
+        let (_, d) = get(&fw, 2, false);
+        assert_eq!(d[3..7], set[3..7]);
+        let (_, d) = get(&fw, 2, true);
+        assert_eq!(d[4], 0xf6a1_b2c0, "the default stays the device data's");
     }
 }

@@ -346,6 +346,14 @@ impl Registers {
 
     fn set(&mut self, id: u16, data: &[u32]) -> u32 {
         if is_nv_reg(id) {
+            if let Some(st) = self
+                .fw
+                .as_mut()
+                .filter(|_| id == nvconfig::REG_MNVDA)
+                .and_then(|fw| fwupdate::mnvda_set_mac_guid(fw, data))
+            {
+                return st;
+            }
             return match self.fw.as_mut() {
                 Some(fw) => fw.nv.reg_set(id, data),
                 None => ST_REG_NOT_SUPP,
