@@ -102,6 +102,12 @@ pub fn validate(cfg: &DeviceConfig) -> Result<(), String> {
         return Ok(());
     }
     params(cfg, &cfg.firmware)?;
+    if cfg.firmware.fw_update && !(100..=3_600_000).contains(&cfg.firmware.update_timeout_ms) {
+        return Err(format!(
+            "firmware.update_timeout_ms {}: want 100 to 3600000",
+            cfg.firmware.update_timeout_ms
+        ));
+    }
     if !flash::valid_size(cfg.firmware.flash_size) {
         return Err(format!(
             "firmware.flash_size {:#x}: want a power of two from 1 MiB to 16 MiB",
@@ -261,6 +267,10 @@ mod tests {
         .is_err());
         assert!(validate(&cfg("[device.firmware]\nflash_size = 3000000")).is_err());
         assert!(validate(&cfg("[device.firmware]\nfw_version = \"1.2\"")).is_err());
+        assert!(validate(&cfg(
+            "[device.firmware]\nfw_update = true\nupdate_timeout_ms = 0"
+        ))
+        .is_err());
         assert!(Firmware::build(&cfg("[device.firmware]\nflash = false"))
             .unwrap()
             .is_none());
