@@ -364,6 +364,19 @@ pub struct FirmwareConfig {
     /// the flash persists across runs.
     #[serde(default)]
     pub flash_file: Option<String>,
+    /// Serve the firmware-controlled component update (MCQS, MCQI, MCC, MCDA, MQIS) and
+    /// advertise it in MCAM, so the tools burn and query through it ("fw_ctrl") instead of
+    /// the flash registers. Off by default (see `sim/FIRMWARE.md`, "Component update").
+    #[serde(default)]
+    pub fw_update: bool,
+    /// How long (ms) an update handle survives without a command from its owner before the
+    /// firmware drops it (a killed burn then blocks the next one no longer than this).
+    #[serde(default = "default_update_timeout_ms")]
+    pub update_timeout_ms: u64,
+}
+
+fn default_update_timeout_ms() -> u64 {
+    10_000
 }
 
 impl Default for FirmwareConfig {

@@ -63,6 +63,8 @@ pub mod sect {
     pub const HW_MAIN_CFG: u8 = 0x09;
     pub const IMAGE_INFO: u8 = 0x10;
     pub const DBG_FW_INI: u8 = 0x30;
+    pub const IMAGE_SIGNATURE_256: u8 = 0xa0;
+    pub const PUBLIC_KEYS_2048: u8 = 0xa1;
     pub const MFG_INFO: u8 = 0xe0;
     pub const DEV_INFO: u8 = 0xe1;
     pub const VPD_R0: u8 = 0xe3;
@@ -150,6 +152,10 @@ pub struct ImageParams {
     pub log2_slot_size: u8,
     /// Size of the MAIN_CODE section in bytes (multiple of 4).
     pub main_code_size: usize,
+    /// Carry an (unsigned: all-zero) IMAGE_SIGNATURE_256 and a PUBLIC_KEYS_2048 section, as
+    /// released images do: the tools burn only such images through the firmware-controlled
+    /// update (without them an image counts as "no signatures", burnt through the flash).
+    pub signature_sections: bool,
 }
 
 impl Default for ImageParams {
@@ -174,6 +180,7 @@ impl Default for ImageParams {
             mcc_en: true,
             log2_slot_size: 20,
             main_code_size: 0x8000,
+            signature_sections: true,
         }
     }
 }
@@ -437,7 +444,7 @@ pub fn zlib_stored(data: &[u8]) -> Vec<u8> {
 fn code_sections(p: &ImageParams) -> Vec<Section> {
     let (maj, min, sub) = p.fw_version;
     let seed = u64::from(maj) << 32 | u64::from(min) << 16 | u64::from(sub);
-    vec![
+    let mut v = vec![
         Section::new(
             sect::HW_BOOT_CFG,
             CrcKind::InEntry,
@@ -464,7 +471,21 @@ fn code_sections(p: &ImageParams) -> Vec<Section> {
             CrcKind::InEntry,
             zlib_stored(fw_ini(p).as_bytes()),
         ),
-    ]
+    ];
+    if p.signature_sections {
+        // Signature (keypair UUID, signature: 0x140 bytes) and public keys (0x900 bytes).
+        v.push(Section::new(
+            sect::IMAGE_SIGNATURE_256,
+            CrcKind::InEntry,
+            vec![0; 0x140],
+        ));
+        v.push(Section::new(
+            sect::PUBLIC_KEYS_2048,
+            CrcKind::InEntry,
+            vec![0; 0x900],
+        ));
+    }
+    v
 }
 
 fn dev_sections(p: &ImageParams) -> Vec<Section> {
@@ -938,7 +959,7 @@ mod tests {
         assert_eq!(d.mfg_psid, "MT_0000000008");
         assert_eq!(d.num_guids, 8);
         let types: Vec<u8> = i.itoc.iter().map(|e| e.ty).collect();
-        assert_eq!(types, [0x08, 0x02, 0x03, 0x09, 0x10, 0x30]);
+        assert_eq!(types, [0x08, 0x02, 0x03, 0x09, 0x10, 0x30, 0xa0, 0xa1]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fs::OpenOptions;
 use std::io::Read;
 
 use super::flash::{self, Flash};
+use super::fwupdate::FwUpdate;
 use super::nvconfig::NvConfig;
 use super::reset::ResetState;
 use crate::config::{DeviceConfig, FirmwareConfig};
@@ -32,6 +33,10 @@ pub(crate) struct Running {
     pub version: (u16, u16, u16),
     pub date: (u16, u8, u8),
     pub psid: String,
+    /// Part number, description and device VSD (MQIS strings under fw_ctrl).
+    pub part_number: String,
+    pub description: String,
+    pub device_vsd: String,
 }
 
 pub(crate) struct Firmware {
@@ -45,6 +50,10 @@ pub(crate) struct Firmware {
     pub nv: NvConfig,
     /// Reset requests (MFRL) and the time of the last boot.
     pub reset: ResetState,
+    /// Hardware id of the device (images for another one are refused).
+    pub hw_id: u16,
+    /// The firmware-controlled component update (MCC / MCDA ...), when `fw_update` is on.
+    pub update: Option<FwUpdate>,
 }
 
 /// The image generator's device for a model, for the models that use FS4 images.
@@ -96,6 +105,12 @@ pub fn validate(cfg: &DeviceConfig) -> Result<(), String> {
         return Ok(());
     }
     params(cfg, &cfg.firmware)?;
+    if cfg.firmware.fw_update && !(100..=3_600_000).contains(&cfg.firmware.update_timeout_ms) {
+        return Err(format!(
+            "firmware.update_timeout_ms {}: want 100 to 3600000",
+            cfg.firmware.update_timeout_ms
+        ));
+    }
     if !flash::valid_size(cfg.firmware.flash_size) {
         return Err(format!(
             "firmware.flash_size {:#x}: want a power of two from 1 MiB to 16 MiB",
@@ -160,6 +175,10 @@ impl Firmware {
             next_boot: None,
             nv: NvConfig::connectx5(),
             reset: ResetState::new(),
+            hw_id: fs4_device(&cfg.model).map_or(0, |d| d.hw_id),
+            update: fw
+                .fw_update
+                .then(|| FwUpdate::new(std::time::Duration::from_millis(fw.update_timeout_ms))),
         };
         fw.boot();
         // The NV store as configured, pending values included, after that first boot.
@@ -181,10 +200,16 @@ impl Firmware {
             .next_boot
             .and_then(|a| at(a as usize))
             .or_else(|| image::check(data).ok());
+        let dev_vsd = image::read_dev_data(data)
+            .map(|d| d.device_vsd)
+            .unwrap_or_default();
         info.map(|i| Running {
             version: i.fw_version,
             date: i.release_date,
             psid: i.psid,
+            part_number: i.part_number,
+            description: i.description,
+            device_vsd: dev_vsd,
         })
     }
 
@@ -281,6 +306,10 @@ mod tests {
         .is_err());
         assert!(validate(&cfg("[device.firmware]\nflash_size = 3000000")).is_err());
         assert!(validate(&cfg("[device.firmware]\nfw_version = \"1.2\"")).is_err());
+        assert!(validate(&cfg(
+            "[device.firmware]\nfw_update = true\nupdate_timeout_ms = 0"
+        ))
+        .is_err());
         assert!(Firmware::build(&cfg("[device.firmware]\nflash = false"))
             .unwrap()
             .is_none());

@@ -11,6 +11,7 @@ mod crstore;
 mod faults;
 mod firmware;
 mod flash;
+mod fwupdate;
 mod gateway;
 mod hcr;
 mod icmd;

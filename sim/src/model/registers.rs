@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use super::firmware::Firmware;
 use super::flash::{self, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFPA};
+use super::fwupdate::{self, REG_MCC, REG_MCDA, REG_MQIS, REG_MVTS};
 use super::nvconfig::{self, REG_MNVDA, REG_MNVDI, REG_MNVGC, REG_MNVGN, REG_MNVIA, REG_MNVQC};
 
 pub const REG_MGIR: u16 = 0x9020;
@@ -50,14 +51,18 @@ pub fn reg_size(id: u16) -> Option<usize> {
         REG_MCAM => 72,
         REG_MFRL => 8,
         REG_MPCIR => 16,
-        REG_MCQS => 16,
-        REG_MCQI => 148,
+        REG_MCQS => fwupdate::MCQS_SIZE,
+        REG_MCQI => fwupdate::MCQI_SIZE,
         REG_MPEGC => 44,
         REG_MFPA => flash::MFPA_SIZE,
         REG_MFBA => flash::MFBA_HEADER,
         REG_MFBE => flash::MFBE_SIZE,
         REG_MFMC => flash::MFMC_SIZE,
         REG_MFAI => 16,
+        REG_MCC => fwupdate::MCC_SIZE,
+        REG_MCDA => fwupdate::MCDA_SIZE,
+        REG_MQIS => fwupdate::MQIS_SIZE,
+        REG_MVTS => fwupdate::MVTS_SIZE,
         REG_MNVDA | REG_MNVDI => nvconfig::NV_HDR,
         REG_MNVQC => nvconfig::MNVQC_SIZE,
         REG_MNVIA => nvconfig::MNVIA_SIZE,
@@ -139,6 +144,10 @@ impl Registers {
         if needs_fw(id) && self.fw.is_none() {
             return ST_REG_NOT_SUPP;
         }
+        let fw_update = self.fw.as_ref().is_some_and(|f| f.update.is_some());
+        if matches!(id, REG_MCC | REG_MCDA | REG_MQIS | REG_MVTS) && !fw_update {
+            return ST_REG_NOT_SUPP;
+        }
         if method != METHOD_GET && method != METHOD_SET {
             return ST_METHOD_NOT_SUPP;
         }
@@ -154,6 +163,17 @@ impl Registers {
         } else {
             size / 4
         };
+        // The component update registers (with `fw_update`) answer in place, SET too.
+        if fw_update
+            && matches!(
+                id,
+                REG_MCC | REG_MCDA | REG_MQIS | REG_MCQS | REG_MCQI | REG_MVTS
+            )
+        {
+            let fw = self.fw.as_mut().expect("fw_update");
+            let now = std::time::Instant::now();
+            return fwupdate::access(fw, id, method == METHOD_SET, &mut data[..n], now);
+        }
         if method == METHOD_SET {
             return self.set(id, &data[..n]);
         }
@@ -168,6 +188,14 @@ impl Registers {
 
     fn get(&mut self, id: u16, input: &[u32], out: &mut [u32]) -> u32 {
         if is_nv_reg(id) {
+            if let Some(st) = self
+                .fw
+                .as_ref()
+                .filter(|_| id == nvconfig::REG_MNVDA)
+                .and_then(|fw| fwupdate::mnvda_mac_guid(fw, input, out))
+            {
+                return st;
+            }
             return match self.fw.as_mut() {
                 Some(fw) => fw.nv.reg_get(id, input, out),
                 None => ST_REG_NOT_SUPP,
@@ -206,6 +234,9 @@ impl Registers {
                     // hw_info.uptime @0x1c: seconds since the firmware booted.
                     out[7] = fw.reset.uptime();
                 }
+                if let Some(fw) = self.fw.as_ref() {
+                    fwupdate::mgir_mfg_mac(fw, out);
+                }
                 if let Some(r) = self.fw.as_ref().and_then(|f| f.running.as_ref()) {
                     let (maj, min, sub) = r.version;
                     out[8] = (u32::from(maj) & 0xff) << 16
@@ -241,11 +272,18 @@ impl Registers {
                     } else {
                         &[]
                     };
+                    let update_regs: &[u16] =
+                        if self.fw.as_ref().is_some_and(|f| f.update.is_some()) {
+                            &[REG_MCC, REG_MCDA, REG_MQIS, REG_MVTS]
+                        } else {
+                            &[]
+                        };
                     for &id in [
                         REG_MGIR, REG_MCAM, REG_MFRL, REG_MPCIR, REG_MCQS, REG_MCQI, REG_MPEGC,
                     ]
                     .iter()
                     .chain(flash_regs)
+                    .chain(update_regs)
                     {
                         let bit = (id - 0x9000) as usize;
                         out[2 + 3 - bit / 32] |= 1 << (bit % 32);
@@ -314,6 +352,14 @@ impl Registers {
 
     fn set(&mut self, id: u16, data: &[u32]) -> u32 {
         if is_nv_reg(id) {
+            if let Some(st) = self
+                .fw
+                .as_mut()
+                .filter(|_| id == nvconfig::REG_MNVDA)
+                .and_then(|fw| fwupdate::mnvda_set_mac_guid(fw, data))
+            {
+                return st;
+            }
             return match self.fw.as_mut() {
                 Some(fw) => fw.nv.reg_set(id, data),
                 None => ST_REG_NOT_SUPP,
