@@ -11,6 +11,7 @@ command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v lsmod >/dev/null 2>&1 || need+=(kmod)  # upstream mstfwreset (make test-upstream)
+command -v setpci >/dev/null 2>&1 || need+=(pciutils)  # upstream mstfwreset reads ids with setpci
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: missing ${need[*]} and not root; install them and retry" >&2
