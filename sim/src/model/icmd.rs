@@ -24,6 +24,16 @@ pub const ICMD_KNOB_BUSY_POLLS: u32 = 0x2000;
 pub const ICMD_KNOB_DEV_BUSY: u32 = 0x2004;
 pub const OPCODE_ACCESS_REGISTER: u32 = 0x9001;
 
+/// BAR pages holding the ICMD dwords the memory path serves (ctrl and semaphore, mailbox
+/// size and syndrome, mailbox).
+pub const BAR_ICMD_PAGES: [u32; 3] = [0x0, 0x1000, ICMD_MAILBOX];
+
+/// Whether `addr` is one of the ICMD dwords the memory path shows (not the sim knobs).
+pub fn on_bar(addr: u32) -> bool {
+    matches!(addr, ICMD_CTRL | ICMD_MBOX_SIZE_ADDR | ICMD_SYNDROME_ADDR)
+        || (ICMD_MAILBOX..ICMD_MAILBOX + ICMD_MAX_CMD_SIZE).contains(&addr)
+}
+
 /// Crspace address whose bit 31 reads 1 while the firmware's static configuration is not
 /// done (per HW id, as the stock ICMD code checks it). The model keeps it clear.
 pub fn static_cfg_not_done_addr(hw_id: u32) -> Option<u32> {
