@@ -60,3 +60,19 @@ fn access_reg_over_resource0() {
     let r = cfg.access_reg(MGIR, 1, &mut b, 160, 160).unwrap();
     assert_eq!(r.status, 0);
 }
+
+#[test]
+fn access_reg_over_mst_pci_mapping() {
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::access_reg_over_mst_pci_mapping"),
+        &format!("{}driver = \"mft_legacy\"\n", cx5("0000:24:00.0")),
+    ) else {
+        return;
+    };
+    let bar = Device::open("/dev/mst/mt4119_pci_cr0").unwrap();
+    assert!(bar.is_memory());
+    let mut mgir = vec![0u8; 160];
+    let r = bar.access_reg(MGIR, 1, &mut mgir, 160, 160).unwrap();
+    assert_eq!(r.status, 0);
+    assert_eq!(&mgir[0x30..0x3d], b"MT_0000000008");
+}
