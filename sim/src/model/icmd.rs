@@ -8,6 +8,9 @@
 //! 0x9001 (ACCESS_REGISTER) runs [`Registers::access`]; any other opcode ends with status 1
 //! (INVALID_OPCODE).
 //!
+//! The memory path shows the same interface at the same addresses in crspace (ctrl shared
+//! with the semaphore at 0x0): [`super::spaces::Spaces::bar_read`], [`on_bar`].
+//!
 //! Sim-only knobs in the same space (not on real hardware; the tests set them through the
 //! gateway): 0x2000 = busy polls per command (0xffffffff: stuck busy), 0x2004 = number of
 //! following access-register commands that answer DEV_BUSY.
