@@ -41,13 +41,19 @@ fn access_reg_over_resource0() {
     let keep = w.clone();
     assert_eq!(bar.access_reg(MPEGC, 2, &mut w, 44, 44).unwrap().status, 0);
     let mut back = vec![0u8; 44];
-    assert_eq!(cfg.access_reg(MPEGC, 1, &mut back, 44, 44).unwrap().status, 0);
+    assert_eq!(
+        cfg.access_reg(MPEGC, 1, &mut back, 44, 44).unwrap().status,
+        0
+    );
     assert_eq!(back, keep);
     let mut w2: Vec<u8> = keep.iter().map(|b| !b).collect();
     let keep2 = w2.clone();
     assert_eq!(cfg.access_reg(MPEGC, 2, &mut w2, 44, 44).unwrap().status, 0);
     let mut back = vec![0u8; 44];
-    assert_eq!(bar.access_reg(MPEGC, 1, &mut back, 44, 44).unwrap().status, 0);
+    assert_eq!(
+        bar.access_reg(MPEGC, 1, &mut back, 44, 44).unwrap().status,
+        0
+    );
     assert_eq!(back, keep2);
 
     // The semaphore is shared too: held through the BAR, the VSEC side cannot take it.

@@ -1046,8 +1046,7 @@ mod bartrap {
             return;
         }
         if prev.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
-                std::mem::transmute(h);
+            let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) = std::mem::transmute(h);
             f(sig, info, ctx);
         } else {
             let f: extern "C" fn(c_int) = std::mem::transmute(h);

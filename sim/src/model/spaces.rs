@@ -286,7 +286,11 @@ mod tests {
         cr.write(0x1000, 0xdac5_75c6);
         cr.write(0x4, 0x1234);
         let mut s = Spaces::with_icmd(0x20d);
-        assert_eq!(s.bar_read(&cr, 0x1000), 0xdac5_75c6, "plain crspace without");
+        assert_eq!(
+            s.bar_read(&cr, 0x1000),
+            0xdac5_75c6,
+            "plain crspace without"
+        );
         assert!(s.bar_trap_pages().is_empty());
         let mut s = s.with_bar_icmd();
         assert_eq!(s.bar_trap_pages(), &[0x0, 0x1000, 0x10_0000]);
@@ -314,8 +318,16 @@ mod tests {
         // Held through the VSEC: the BAR take fails (reads the ctrl, not its id).
         s.write(&cr, AS_SEMAPHORE, 0, 77);
         s.bar_write(&cr, 0, 0x9001 << 16);
-        assert_ne!(s.bar_read(&cr, 0), 0x9001 << 16, "not taken: the ctrl answers");
+        assert_ne!(
+            s.bar_read(&cr, 0),
+            0x9001 << 16,
+            "not taken: the ctrl answers"
+        );
         assert_eq!(s.sem_value(), 77);
-        assert_eq!(s.bar_read(&cr, 0x10_0400), cr.read(0x10_0400), "past the mailbox");
+        assert_eq!(
+            s.bar_read(&cr, 0x10_0400),
+            cr.read(0x10_0400),
+            "past the mailbox"
+        );
     }
 }

@@ -190,7 +190,8 @@ fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
                 }
                 proto::BAR_READ => (i64::from(d.bar_access(off, None)), Reply::None),
                 proto::BAR_WRITE if req.data.len() >= 4 => {
-                    let v = u32::from_le_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
+                    let v =
+                        u32::from_le_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
                     d.bar_access(off, Some(v));
                     (0, Reply::None)
                 }
