@@ -1043,6 +1043,10 @@ mod bartrap {
         }
         if h == libc::SIG_DFL {
             libc::sigaction(sig, prev, std::ptr::null_mut());
+            if sig != libc::SIGSEGV {
+                // A trap does not repeat by itself: deliver it again (blocked until we return).
+                libc::raise(sig);
+            }
             return;
         }
         if prev.sa_flags & libc::SA_SIGINFO != 0 {
@@ -1066,10 +1070,14 @@ mod bartrap {
                 return chain(0, sig, info, ctx);
             };
             let me = tid();
-            while STEP_OWNER
-                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
+            while let Err(owner) =
+                STEP_OWNER.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
             {
+                if owner == me {
+                    // One instruction touching two forwarded pages: not supported; the
+                    // fault's default action rather than a hang.
+                    return chain(0, sig, info, ctx);
+                }
                 std::hint::spin_loop();
             }
             let slot = &SLOTS_[i];
