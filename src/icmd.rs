@@ -150,7 +150,7 @@ impl Device {
         }
         let at = if self.supports_space(AS_ICMD) && self.supports_space(AS_SEMAPHORE) {
             AT_VSEC
-        } else if self.is_memory() && self.config_has_functional_vsec() {
+        } else if self.is_memory() && self.bar_icmd_chip() && self.config_has_functional_vsec() {
             AT_BAR
         } else {
             return Err(MError::new(
@@ -168,6 +168,13 @@ impl Device {
             .read4_in(at.icmd, ICMD_MBOX_SIZE_ADDR)
             .map_err(|e| cr_fail("reading the mailbox size", e))?;
         Ok((size.min(ICMD_MAX_CMD_SIZE), at))
+    }
+
+    /// Whether the chip has ICMD in crspace as upstream knows it (its "static configuration
+    /// not done" bit; upstream refuses ICMD on other chips over the BAR).
+    fn bar_icmd_chip(&self) -> bool {
+        self.hw_id()
+            .is_ok_and(|(hw, _)| static_cfg_not_done_addr(hw).is_some())
     }
 
     /// Whether the device's config space lists a functional vendor capability (what the

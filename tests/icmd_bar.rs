@@ -82,3 +82,17 @@ fn access_reg_over_mst_pci_mapping() {
     assert_eq!(r.status, 0);
     assert_eq!(&mgir[0x30..0x3d], b"MT_0000000008");
 }
+
+#[test]
+fn no_icmd_over_the_bar_of_a_connectx3() {
+    let Some(_sim) = in_sim(
+        concat!(module_path!(), "::no_icmd_over_the_bar_of_a_connectx3"),
+        "[[device]]\nbdf = \"0000:25:00.0\"\nmodel = \"connectx3\"\n",
+    ) else {
+        return;
+    };
+    let bar = Device::open("/sys/bus/pci/devices/0000:25:00.0/resource0").unwrap();
+    assert!(bar.is_memory());
+    let e = bar.icmd_open().unwrap_err();
+    assert_eq!(e.code, mtcr_ul::types::ME_ICMD_NOT_SUPPORTED);
+}

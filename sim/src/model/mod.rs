@@ -139,7 +139,7 @@ impl SimDevice {
                     s
                 };
                 if cfg.gateway == GatewayKind::Vsec {
-                    s.with_bar_icmd()
+                    s.with_bar_icmd(info.hw_id_reg)
                 } else {
                     s
                 }

@@ -77,9 +77,12 @@ impl Spaces {
         }
     }
 
-    /// Serve the ICMD interface on the memory path too ([`Self::bar_read`]).
-    pub fn with_bar_icmd(mut self) -> Spaces {
-        self.bar_icmd = self.icmd.is_some();
+    /// Serve the ICMD interface on the memory path too ([`Self::bar_read`]) for a device
+    /// whose 0xf0014 reads `hw_id_reg`, when it is an ICMD chip (one with a "static
+    /// configuration not done" bit).
+    pub fn with_bar_icmd(mut self, hw_id_reg: u32) -> Spaces {
+        self.bar_icmd =
+            self.icmd.is_some() && super::icmd::static_cfg_not_done_addr(hw_id_reg).is_some();
         self
     }
 
@@ -292,7 +295,11 @@ mod tests {
             "plain crspace without"
         );
         assert!(s.bar_trap_pages().is_empty());
-        let mut s = s.with_bar_icmd();
+        assert!(Spaces::with_icmd(0x1f5)
+            .with_bar_icmd(0x1f5)
+            .bar_trap_pages()
+            .is_empty());
+        let mut s = s.with_bar_icmd(0x20d);
         assert_eq!(s.bar_trap_pages(), &[0x0, 0x1000, 0x10_0000]);
         assert_eq!(s.bar_read(&cr, ICMD_MBOX_SIZE_ADDR), 0x340);
         assert_eq!(s.bar_read(&cr, 0x4), 0x1234, "other dwords are crspace");
