@@ -456,6 +456,28 @@ fn transact_aux(c: &Call, aux: u32, out: &mut [u8]) -> Option<(i64, usize)> {
     None
 }
 
+/// Whether this process has its connection open (`close_conn` undoes a connection made for
+/// one request, so that a program which never uses the simulator's nodes keeps its
+/// descriptor count).
+fn conn_is_open() -> bool {
+    // SAFETY: getpid never fails.
+    let pid = unsafe { libc::getpid() };
+    let lock = ConnLock::acquire(pid);
+    let conn = lock.conn();
+    conn.fd >= 0 && conn.pid == pid
+}
+
+fn close_conn() {
+    // SAFETY: getpid never fails.
+    let pid = unsafe { libc::getpid() };
+    let lock = ConnLock::acquire(pid);
+    let conn = lock.conn();
+    if conn.fd >= 0 && conn.pid == pid {
+        raw_close(conn.fd);
+        conn.fd = -1;
+    }
+}
+
 type IoctlFn = unsafe extern "C" fn(c_int, c_ulong, *mut c_void) -> c_int;
 type CloseFn = unsafe extern "C" fn(c_int) -> c_int;
 
@@ -963,7 +985,14 @@ mod bartrap {
             path,
             data: &[],
         };
-        let Some((0, n)) = transact(&call, &mut out) else {
+        // The question alone does not keep a connection (the first forwarded access opens
+        // one).
+        let had = conn_is_open();
+        let answer = transact(&call, &mut out);
+        if !had {
+            close_conn();
+        }
+        let Some((0, n)) = answer else {
             return;
         };
         if n == 0 {
