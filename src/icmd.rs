@@ -3,6 +3,11 @@
 //! syndrome @0x1008, mailbox @0x100000; ICMD semaphore = dword 0 of AS_SEMAPHORE, taken by
 //! writing our pid and reading it back.
 //!
+//! On the memory path (`resource0`, a driver's memory node) of a device whose config space
+//! has a functional VSEC, ICMD uses the same addresses in crspace through the BAR (there are
+//! no address spaces there), as the stock library does with the VSEC support of the device's
+//! config file: ctrl and semaphore then share crspace dword 0.
+//!
 //! Errors are MError codes ([`MError`]), as `icmd_send_command` returns them. Differences
 //! from the stock library, on purpose: the busy bit is polled adaptively (a few spins, then
 //! 10 µs, 100 µs and 1 ms sleeps) instead of 1–8 ms sleeps; the semaphore is always released
@@ -121,24 +126,50 @@ pub(crate) fn poll_delay(i: u32) -> Option<Duration> {
     }
 }
 
+/// Where the ICMD dwords are: the address spaces of the mailbox interface and of the
+/// semaphore (the VSEC's, or crspace through the BAR for both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IcmdAt {
+    icmd: u32,
+    sem: u32,
+}
+
+const AT_VSEC: IcmdAt = IcmdAt {
+    icmd: AS_ICMD,
+    sem: AS_SEMAPHORE,
+};
+const AT_BAR: IcmdAt = IcmdAt {
+    icmd: AS_CR_SPACE,
+    sem: AS_CR_SPACE,
+};
+
 fn cr_fail(what: &str, e: crate::Error) -> MError {
     MError::new(ME_ICMD_STATUS_CR_FAIL, format!("{what}: {e}"))
 }
 
 impl Device {
-    /// Whether ICMD can be used: functional VSEC with the ICMD and semaphore spaces, not a
-    /// livefish device. Returns the maximal mailbox size in bytes.
+    /// Whether ICMD can be used: functional VSEC with the ICMD and semaphore spaces (or the
+    /// memory path of a device whose config has a functional VSEC), not a livefish device.
+    /// Returns the maximal mailbox size in bytes.
     pub fn icmd_open(&self) -> IcmdResult<u32> {
+        self.icmd_open_at().map(|(size, _)| size)
+    }
+
+    fn icmd_open_at(&self) -> IcmdResult<(u32, IcmdAt)> {
         if self.path() == crate::select::PathKind::Fwctl {
             // Register-access mailboxes travel over fwctl (see `icmd_send`).
-            return Ok(ICMD_MAX_CMD_SIZE);
+            return Ok((ICMD_MAX_CMD_SIZE, AT_VSEC));
         }
-        if !self.supports_space(AS_ICMD) || !self.supports_space(AS_SEMAPHORE) {
+        let at = if self.supports_space(AS_ICMD) && self.supports_space(AS_SEMAPHORE) {
+            AT_VSEC
+        } else if self.is_memory() && self.bar_icmd_chip() && self.config_has_functional_vsec() {
+            AT_BAR
+        } else {
             return Err(MError::new(
                 ME_ICMD_NOT_SUPPORTED,
                 "ICMD needs a VSEC gateway with the ICMD and semaphore spaces",
             ));
-        }
+        };
         if self.is_livefish() {
             return Err(MError::new(
                 ME_ICMD_NOT_SUPPORTED,
@@ -146,16 +177,44 @@ impl Device {
             ));
         }
         let size = self
-            .read4_in(AS_ICMD, ICMD_MBOX_SIZE_ADDR)
+            .read4_in(at.icmd, ICMD_MBOX_SIZE_ADDR)
             .map_err(|e| cr_fail("reading the mailbox size", e))?;
-        Ok(size.min(ICMD_MAX_CMD_SIZE))
+        Ok((size.min(ICMD_MAX_CMD_SIZE), at))
+    }
+
+    /// Whether the chip has ICMD in crspace as upstream knows it (its "static configuration
+    /// not done" bit; upstream refuses ICMD on other chips over the BAR).
+    fn bar_icmd_chip(&self) -> bool {
+        self.hw_id()
+            .is_ok_and(|(hw, _)| static_cfg_not_done_addr(hw).is_some())
+    }
+
+    /// Whether the device's config space lists a functional vendor capability (what the
+    /// memory path borrows from the device's config file for ICMD).
+    fn config_has_functional_vsec(&self) -> bool {
+        let Ok(mut off) = self.read_config_dword(0x34).map(|v| v & 0xfc) else {
+            return false;
+        };
+        for _ in 0..48 {
+            if !(0x40..=0xfc).contains(&off) {
+                break;
+            }
+            let Ok(hdr) = self.read_config_dword(off) else {
+                return false;
+            };
+            if hdr & 0xff == 0x09 {
+                return (hdr >> 24) as u8 == crate::access::gateway::VSC_TYPE_FUNCTIONAL;
+            }
+            off = (hdr >> 8) & 0xfc;
+        }
+        false
     }
 
     /// Release the ICMD semaphore whoever holds it (`icmd_clear_semaphore`).
     pub fn icmd_clear_semaphore(&self) -> IcmdResult<()> {
-        self.icmd_open()?;
+        let (_, at) = self.icmd_open_at()?;
         let r = self
-            .write4_in(AS_SEMAPHORE, 0, 0)
+            .write4_in(at.sem, 0, 0)
             .map_err(|e| cr_fail("releasing the ICMD semaphore", e));
         if let Some(l) = self.owner_lock() {
             l.set_owner(OwnerSlot::Icmd, false);
@@ -169,14 +228,17 @@ impl Device {
     /// rule of docs/RELIABILITY.md: the same owner value and an idle ICMD interface — busy bit
     /// clear, control register unchanged — for 1 s and 16 polls, the owner value not the pid
     /// of a live process here, and no owner mark held by any live process; judged under the
-    /// owner-lock file's flock, re-read before freeing).
-    fn icmd_take_semaphore(&self) -> IcmdResult<()> {
+    /// owner-lock file's flock, re-read before freeing). Through the BAR the semaphore shares
+    /// its dword with the ctrl (a held semaphore reads as the ctrl there), so no stale-owner
+    /// recovery on that path.
+    fn icmd_take_semaphore(&self, at: IcmdAt) -> IcmdResult<()> {
         let id = std::process::id();
         let lock = self.owner_lock();
+        let recover = at == AT_VSEC;
         let mut watch = StaleWatch::default();
-        let rd = |what| self.read4_in(AS_SEMAPHORE, 0).map_err(|e| cr_fail(what, e));
+        let rd = |what| self.read4_in(at.sem, 0).map_err(|e| cr_fail(what, e));
         for i in 0..SEM_TRIES {
-            self.write4_in(AS_SEMAPHORE, 0, id)
+            self.write4_in(at.sem, 0, id)
                 .map_err(|e| cr_fail("taking the ICMD semaphore", e))?;
             let v = rd("taking the ICMD semaphore")?;
             if v == id {
@@ -185,9 +247,9 @@ impl Device {
                 }
                 return Ok(());
             }
-            if let (Some(l), true) = (&lock, v != 0) {
+            if let (Some(l), true) = (&lock, recover && v != 0) {
                 let ctrl = self
-                    .read4_in(AS_ICMD, ICMD_CTRL_ADDR)
+                    .read4_in(at.icmd, ICMD_CTRL_ADDR)
                     .map_err(|e| cr_fail("reading ICMD ctrl", e))?;
                 if ctrl & 1 != 0 || pid_alive(v) {
                     // A command is executing (its owner is alive, or the firmware will end
@@ -199,7 +261,7 @@ impl Device {
                             && !l.owner_held_elsewhere(OwnerSlot::Icmd)
                         {
                             note_recovery("ICMD", v, l.path());
-                            self.write4_in(AS_SEMAPHORE, 0, 0)
+                            self.write4_in(at.sem, 0, 0)
                                 .map_err(|e| cr_fail("freeing a stale ICMD semaphore", e))?;
                         }
                     }
@@ -221,8 +283,8 @@ impl Device {
     /// succeeds (the semaphore holds this process's id).
     pub fn icmd_lock(&self) -> IcmdResult<()> {
         let _g = ICMD_LOCK.lock();
-        self.icmd_open()?;
-        self.icmd_take_semaphore()
+        let (_, at) = self.icmd_open_at()?;
+        self.icmd_take_semaphore(at)
     }
 
     /// Send ICMD `opcode` with `data` as the mailbox (a big-endian byte stream, dword
@@ -255,7 +317,8 @@ impl Device {
             return r;
         }
         let _g = ICMD_LOCK.lock();
-        let max = self.icmd_open()? as usize;
+        let (max, at) = self.icmd_open_at()?;
+        let max = max as usize;
         if write_size > max || read_size > max || write_size > data.len() || read_size > data.len()
         {
             return Err(MError::new(
@@ -280,13 +343,13 @@ impl Device {
             }
         }
         if !semaphore {
-            return self.icmd_exchange(opcode, data, write_size, read_size, skip_write);
+            return self.icmd_exchange(at, opcode, data, write_size, read_size, skip_write);
         }
         // Ctrl-C and other termination signals wait until the semaphore is free again.
         let _sig = SignalHold::new();
-        self.icmd_take_semaphore()?;
-        let r = self.icmd_exchange(opcode, data, write_size, read_size, skip_write);
-        let rel = self.write4_in(AS_SEMAPHORE, 0, 0);
+        self.icmd_take_semaphore(at)?;
+        let r = self.icmd_exchange(at, opcode, data, write_size, read_size, skip_write);
+        let rel = self.write4_in(at.sem, 0, 0);
         if let Some(l) = self.owner_lock() {
             l.set_owner(OwnerSlot::Icmd, false);
         }
@@ -296,6 +359,7 @@ impl Device {
 
     fn icmd_exchange(
         &self,
+        at: IcmdAt,
         opcode: u16,
         data: &mut [u8],
         write_size: usize,
@@ -303,10 +367,10 @@ impl Device {
         skip_write: bool,
     ) -> IcmdResult<()> {
         let ctrl = self
-            .read4_in(AS_ICMD, ICMD_CTRL_ADDR)
+            .read4_in(at.icmd, ICMD_CTRL_ADDR)
             .map_err(|e| cr_fail("reading ICMD ctrl", e))?;
         let ctrl = (ctrl & 0xffff & !1) | u32::from(opcode) << 16;
-        self.write4_in(AS_ICMD, ICMD_CTRL_ADDR, ctrl)
+        self.write4_in(at.icmd, ICMD_CTRL_ADDR, ctrl)
             .map_err(|e| cr_fail("writing ICMD ctrl", e))?;
         if !skip_write && write_size > 0 {
             let dwords: Vec<u32> = data[..write_size]
@@ -317,16 +381,16 @@ impl Device {
                     u32::from_be_bytes(b)
                 })
                 .collect();
-            self.write_block_in(AS_ICMD, ICMD_MAILBOX_ADDR, &dwords)
+            self.write_block_in(at.icmd, ICMD_MAILBOX_ADDR, &dwords)
                 .map_err(|e| cr_fail("writing the ICMD mailbox", e))?;
         }
         let cur = self
-            .read4_in(AS_ICMD, ICMD_CTRL_ADDR)
+            .read4_in(at.icmd, ICMD_CTRL_ADDR)
             .map_err(|e| cr_fail("reading ICMD ctrl", e))?;
         if cur & 1 != 0 {
             return Err(MError::new(ME_ICMD_STATUS_IFC_BUSY, "ICMD interface busy"));
         }
-        self.write4_in(AS_ICMD, ICMD_CTRL_ADDR, ctrl | 1)
+        self.write4_in(at.icmd, ICMD_CTRL_ADDR, ctrl | 1)
             .map_err(|e| cr_fail("starting the ICMD command", e))?;
         let limit = max_polls();
         let start = Instant::now();
@@ -338,7 +402,7 @@ impl Device {
                 std::thread::sleep(d * (1 + k));
             }
             let v = self
-                .read4_in(AS_ICMD, ICMD_CTRL_ADDR)
+                .read4_in(at.icmd, ICMD_CTRL_ADDR)
                 .map_err(|e| cr_fail("polling ICMD ctrl", e))?;
             if v & 1 == 0 {
                 done = Some(v);
@@ -356,7 +420,7 @@ impl Device {
         };
         let status = (v >> 8) & 0xff;
         if status != 0 {
-            let syn = self.read4_in(AS_ICMD, ICMD_SYNDROME_ADDR).unwrap_or(0);
+            let syn = self.read4_in(at.icmd, ICMD_SYNDROME_ADDR).unwrap_or(0);
             return Err(MError::new(
                 status_to_merror(status),
                 format!("ICMD opcode {opcode:#x} failed: status {status:#x}, syndrome {syn:#x}"),
@@ -364,7 +428,7 @@ impl Device {
         }
         if read_size > 0 {
             let mut dw = vec![0u32; read_size.div_ceil(4)];
-            self.read_block_in(AS_ICMD, ICMD_MAILBOX_ADDR, &mut dw)
+            self.read_block_in(at.icmd, ICMD_MAILBOX_ADDR, &mut dw)
                 .map_err(|e| cr_fail("reading the ICMD mailbox", e))?;
             let bytes: Vec<u8> = dw.iter().flat_map(|d| d.to_be_bytes()).collect();
             data[..read_size].copy_from_slice(&bytes[..read_size]);

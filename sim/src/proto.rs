@@ -49,6 +49,15 @@ pub const OP_CLOSE: u32 = 3;
 /// caller has CAP_SYS_RAWIO. Also used for an mmap of `resource0`: path = the file, the
 /// response says whether kernel lockdown refuses it.
 pub const OP_FWCTL: u32 = 4;
+/// An access to a forwarded page of a crspace mapping (`resource0`, a driver's memory node):
+/// path = the mapped file (as the client sees it), offset = the BAR offset. request
+/// [`BAR_PAGES`]: response data = the BAR offsets (u32 LE) of the pages to forward (none: a
+/// plain mapping); [`BAR_READ`]: ret = the dword (host order); [`BAR_WRITE`]: data = the
+/// dword (u32 LE), ret 0. Not a simulated mapping: [`RET_NOT_SIM`].
+pub const OP_BAR: u32 = 5;
+pub const BAR_PAGES: u32 = 0;
+pub const BAR_READ: u32 = 1;
+pub const BAR_WRITE: u32 = 2;
 /// aux bit of [`OP_FWCTL`]: the caller's effective capabilities include CAP_SYS_RAWIO.
 pub const AUX_RAWIO: u32 = 1;
 /// Live counters, JSON `{"devices": {bdf: CounterSnapshot}}`.

@@ -23,6 +23,10 @@ const OP_IOCTL: u32 = 1;
 const OP_MMAP: u32 = 2;
 const OP_CLOSE: u32 = 3;
 const OP_FWCTL: u32 = 4;
+const OP_BAR: u32 = 5;
+const BAR_PAGES: u32 = 0;
+const BAR_READ: u32 = 1;
+const BAR_WRITE: u32 = 2;
 const AUX_RAWIO: u32 = 1;
 /// fwctl ioctls with user pointers inside (mirror of `drivers::fwctl`).
 const FWCTL_INFO: c_ulong = 0x9a00;
@@ -452,6 +456,28 @@ fn transact_aux(c: &Call, aux: u32, out: &mut [u8]) -> Option<(i64, usize)> {
     None
 }
 
+/// Whether this process has its connection open (`close_conn` undoes a connection made for
+/// one request, so that a program which never uses the simulator's nodes keeps its
+/// descriptor count).
+fn conn_is_open() -> bool {
+    // SAFETY: getpid never fails.
+    let pid = unsafe { libc::getpid() };
+    let lock = ConnLock::acquire(pid);
+    let conn = lock.conn();
+    conn.fd >= 0 && conn.pid == pid
+}
+
+fn close_conn() {
+    // SAFETY: getpid never fails.
+    let pid = unsafe { libc::getpid() };
+    let lock = ConnLock::acquire(pid);
+    let conn = lock.conn();
+    if conn.fd >= 0 && conn.pid == pid {
+        raw_close(conn.fd);
+        conn.fd = -1;
+    }
+}
+
 type IoctlFn = unsafe extern "C" fn(c_int, c_ulong, *mut c_void) -> c_int;
 type CloseFn = unsafe extern "C" fn(c_int) -> c_int;
 
@@ -689,7 +715,25 @@ unsafe fn sim_mmap(
     let mut path = [0u8; PATH_BUF];
     let plen = fd_path(fd, &mut path)?;
     let path = &path[..plen];
-    if is_resource0(path) && resource0_check() {
+    if is_resource0(path) {
+        if let Some(r) = resource0_lockdown(fd, off, len, path) {
+            return Some(r);
+        }
+        let r = real_mmap(addr, len, prot, flags, fd, off);
+        if r != libc::MAP_FAILED && flags & libc::MAP_SHARED != 0 {
+            bartrap::install(r, len, off, path);
+        }
+        return Some(r);
+    }
+    if !looks_like_node(path) {
+        return None;
+    }
+    sim_node_mmap(addr, len, prot, flags, fd, off, path)
+}
+
+/// Kernel lockdown refuses BAR mappings: when asked to, ask the server (`Some`: refused).
+unsafe fn resource0_lockdown(fd: c_int, off: i64, len: usize, path: &[u8]) -> Option<*mut c_void> {
+    if resource0_check() {
         // Kernel lockdown refuses BAR mappings: ask the server.
         let call = Call {
             op: OP_FWCTL,
@@ -710,9 +754,20 @@ unsafe fn sim_mmap(
             _ => None,
         };
     }
-    if !looks_like_node(path) {
-        return None;
-    }
+    None
+}
+
+/// mmap of a simulated driver memory node: the crspace backing file.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sim_node_mmap(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: i64,
+    path: &[u8],
+) -> Option<*mut c_void> {
     let mut out = [0u8; PATH_BUF];
     let call = Call {
         op: OP_MMAP,
@@ -753,6 +808,9 @@ unsafe fn sim_mmap(
         // syscall() returned -1 and set errno.
         set_errno(e);
         return Some(libc::MAP_FAILED);
+    }
+    if flags & libc::MAP_SHARED != 0 {
+        bartrap::install(r, len, off, path);
     }
     Some(r)
 }
@@ -833,6 +891,285 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
         }));
     }
     real_close(fd)
+}
+
+// ---- forwarded BAR pages (ICMD on the memory path) ----
+
+/// Accesses to a few pages of a crspace mapping must reach the simulator one by one (the
+/// ICMD interface the memory path shows, see `mtcr_sim::model::spaces`): those pages are
+/// replaced by private pages without access, a fault asks the server (a read: the value is
+/// put in the page first), the page is opened for one instruction (the trap flag), and the
+/// trap after it sends a written dword and closes the page again. x86-64 only; elsewhere the
+/// mapping stays plain crspace.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod bartrap {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, AtomicUsize};
+
+    const PAGE: usize = 4096;
+    const SLOTS: usize = 16;
+    const TRAP_FLAG: i64 = 0x100;
+
+    struct Slot {
+        /// Page address (0 = free); published after `bar` and `path`.
+        page: AtomicUsize,
+        bar: AtomicU32,
+        path_len: AtomicUsize,
+        path: UnsafeCell<[u8; PATH_BUF]>,
+    }
+    // SAFETY: `path` is written only while the slot is free (page 0), before `page` is
+    // published with Release; readers load `page` with Acquire first.
+    unsafe impl Sync for Slot {}
+
+    static SLOTS_: [Slot; SLOTS] = [const {
+        Slot {
+            page: AtomicUsize::new(0),
+            bar: AtomicU32::new(0),
+            path_len: AtomicUsize::new(0),
+            path: UnsafeCell::new([0; PATH_BUF]),
+        }
+    }; SLOTS];
+
+    /// Thread (tid) stepping over an opened page, 0 = none; the step's state below.
+    static STEP_OWNER: AtomicI32 = AtomicI32::new(0);
+    static STEP_SLOT: AtomicUsize = AtomicUsize::new(0);
+    static STEP_DWORD: AtomicUsize = AtomicUsize::new(0);
+    static STEP_WRITE: AtomicU8 = AtomicU8::new(0);
+
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    struct Prev(UnsafeCell<[libc::sigaction; 2]>);
+    // SAFETY: written once under INSTALLED before any handler can run, then only read.
+    unsafe impl Sync for Prev {}
+    // SAFETY: sigaction is plain data; all-zero is a valid (SIG_DFL) value.
+    static PREV: Prev = Prev(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+
+    fn tid() -> i32 {
+        // SAFETY: gettid never fails.
+        unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+    }
+
+    fn bar_call(slot: &Slot, request: u32, off: u32, value: Option<u32>) -> Option<i64> {
+        let n = slot.path_len.load(Ordering::Relaxed);
+        // SAFETY: the slot is published (see `Slot`); its path does not change while used.
+        let path = unsafe { &(&*slot.path.get())[..n] };
+        let data = value.map(u32::to_le_bytes);
+        let call = Call {
+            op: OP_BAR,
+            fd: -1,
+            request,
+            offset: u64::from(off),
+            len: 0,
+            fd_flags: 0,
+            path,
+            data: data.as_ref().map_or(&[][..], |d| &d[..]),
+        };
+        let mut none = [0u8; 0];
+        transact(&call, &mut none).map(|(r, _)| r)
+    }
+
+    /// After a successful mmap of `len` bytes of crspace file offset `off` at `base`
+    /// (`path` = the mapped file as the program named it): ask which pages to forward and
+    /// replace them.
+    pub(super) fn install(base: *mut c_void, len: usize, off: i64, path: &[u8]) {
+        if off < 0 || path.len() > PATH_BUF {
+            return;
+        }
+        let mut out = [0u8; 64];
+        let call = Call {
+            op: OP_BAR,
+            fd: -1,
+            request: BAR_PAGES,
+            offset: 0,
+            len: 0,
+            fd_flags: 0,
+            path,
+            data: &[],
+        };
+        // The question alone does not keep a connection (the first forwarded access opens
+        // one).
+        let had = conn_is_open();
+        let answer = transact(&call, &mut out);
+        if !had {
+            close_conn();
+        }
+        let Some((0, n)) = answer else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        INSTALLED.call_once(install_handlers);
+        let off = off as usize;
+        for c in out[..n].chunks_exact(4) {
+            let p = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
+            if p < off || p + PAGE > off + len {
+                continue;
+            }
+            let page = base as usize + (p - off);
+            let Some(slot) = SLOTS_.iter().find(|s| {
+                s.page
+                    .compare_exchange(0, usize::MAX, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            }) else {
+                return;
+            };
+            // SAFETY: the slot is reserved (usize::MAX), nobody reads its path.
+            unsafe { (&mut *slot.path.get())[..path.len()].copy_from_slice(path) };
+            slot.path_len.store(path.len(), Ordering::Relaxed);
+            slot.bar.store(p as u32, Ordering::Relaxed);
+            // SAFETY: replaces one page of the mapping just made by the caller.
+            let r = unsafe {
+                real_mmap(
+                    page as *mut c_void,
+                    PAGE,
+                    libc::PROT_NONE,
+                    libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            let published = if r == libc::MAP_FAILED { 0 } else { page };
+            slot.page.store(published, Ordering::Release);
+        }
+    }
+
+    /// The program unmapped `[addr, addr + len)`: forget forwarded pages there.
+    pub(super) fn forget(addr: usize, len: usize) {
+        for s in SLOTS_.iter() {
+            let p = s.page.load(Ordering::Acquire);
+            if p != 0 && p != usize::MAX && p >= addr && p < addr.saturating_add(len) {
+                s.page.store(0, Ordering::Release);
+            }
+        }
+    }
+
+    fn install_handlers() {
+        // SAFETY: sigaction with a valid handler; PREV written before the handlers exist.
+        unsafe {
+            let prev = &mut *PREV.0.get();
+            for (i, (sig, h)) in [
+                (libc::SIGSEGV, on_segv as *const () as usize),
+                (libc::SIGTRAP, on_trap as *const () as usize),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = h;
+                sa.sa_flags = libc::SA_SIGINFO;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, &mut prev[i]);
+            }
+        }
+    }
+
+    /// Not ours: the previous handler, or the default action (restored; the fault repeats).
+    unsafe fn chain(i: usize, sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+        let prev = &(*PREV.0.get())[i];
+        let h = prev.sa_sigaction;
+        if h == libc::SIG_IGN {
+            return;
+        }
+        if h == libc::SIG_DFL {
+            libc::sigaction(sig, prev, std::ptr::null_mut());
+            if sig != libc::SIGSEGV {
+                // A trap does not repeat by itself: deliver it again (blocked until we return).
+                libc::raise(sig);
+            }
+            return;
+        }
+        if prev.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) = std::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(c_int) = std::mem::transmute(h);
+            f(sig);
+        }
+    }
+
+    extern "C" fn on_segv(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+        // SAFETY: the kernel passes a valid siginfo and ucontext (SA_SIGINFO).
+        unsafe {
+            let addr = (*info).si_addr() as usize;
+            let page = addr & !(PAGE - 1);
+            let Some(i) = SLOTS_
+                .iter()
+                .position(|s| s.page.load(Ordering::Acquire) == page)
+            else {
+                return chain(0, sig, info, ctx);
+            };
+            let me = tid();
+            while let Err(owner) =
+                STEP_OWNER.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            {
+                if owner == me {
+                    // One instruction touching two forwarded pages: not supported; the
+                    // fault's default action rather than a hang.
+                    return chain(0, sig, info, ctx);
+                }
+                std::hint::spin_loop();
+            }
+            let slot = &SLOTS_[i];
+            let uc = &mut *(ctx as *mut libc::ucontext_t);
+            let write = uc.uc_mcontext.gregs[libc::REG_ERR as usize] & 2 != 0;
+            let dword = addr & !3;
+            libc::mprotect(
+                page as *mut c_void,
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+            );
+            if !write {
+                let bar = slot.bar.load(Ordering::Relaxed) + (dword - page) as u32;
+                let v = bar_call(slot, BAR_READ, bar, None)
+                    .filter(|r| *r >= 0)
+                    .map_or(u32::MAX, |r| r as u32);
+                // The BAR shows big-endian dwords.
+                std::ptr::write_volatile(dword as *mut u32, v.to_be());
+            }
+            STEP_SLOT.store(i, Ordering::Relaxed);
+            STEP_DWORD.store(dword, Ordering::Relaxed);
+            STEP_WRITE.store(u8::from(write), Ordering::Relaxed);
+            uc.uc_mcontext.gregs[libc::REG_EFL as usize] |= TRAP_FLAG;
+        }
+    }
+
+    extern "C" fn on_trap(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+        // SAFETY: as in `on_segv`; the step state belongs to this thread (STEP_OWNER).
+        unsafe {
+            if STEP_OWNER.load(Ordering::Acquire) != tid() {
+                return chain(1, sig, info, ctx);
+            }
+            let uc = &mut *(ctx as *mut libc::ucontext_t);
+            uc.uc_mcontext.gregs[libc::REG_EFL as usize] &= !TRAP_FLAG;
+            let slot = &SLOTS_[STEP_SLOT.load(Ordering::Relaxed)];
+            let dword = STEP_DWORD.load(Ordering::Relaxed);
+            let page = dword & !(PAGE - 1);
+            if STEP_WRITE.load(Ordering::Relaxed) != 0 {
+                let v = u32::from_be(std::ptr::read_volatile(dword as *const u32));
+                let bar = slot.bar.load(Ordering::Relaxed) + (dword - page) as u32;
+                bar_call(slot, BAR_WRITE, bar, Some(v));
+            }
+            libc::mprotect(page as *mut c_void, PAGE, libc::PROT_NONE);
+            STEP_OWNER.store(0, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+mod bartrap {
+    use super::*;
+    pub(super) fn install(_: *mut c_void, _: usize, _: i64, _: &[u8]) {}
+    pub(super) fn forget(_: usize, _: usize) {}
+}
+
+/// # Safety
+/// Same contract as libc's `munmap`.
+#[no_mangle]
+pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
+    bartrap::forget(addr as usize, len);
+    // SAFETY: the raw system call with the caller's arguments.
+    let r = libc::syscall(libc::SYS_munmap, addr, len);
+    r as c_int
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //! 0x9001 (ACCESS_REGISTER) runs [`Registers::access`]; 0x8400 (QUERY_CAP) answers no
 //! capabilities; any other opcode ends with status 1 (INVALID_OPCODE).
 //!
+//! The memory path shows the same interface at the same addresses in crspace (ctrl shared
+//! with the semaphore at 0x0): [`super::spaces::Spaces::bar_read`], [`on_bar`].
+//!
 //! Sim-only knobs in the same space (not on real hardware; the tests set them through the
 //! gateway): 0x2000 = busy polls per command (0xffffffff: stuck busy), 0x2004 = number of
 //! following access-register commands that answer DEV_BUSY.
@@ -25,6 +28,16 @@ pub const ICMD_KNOB_DEV_BUSY: u32 = 0x2004;
 pub const OPCODE_ACCESS_REGISTER: u32 = 0x9001;
 /// ICMD_QUERY_CAP: the general capabilities (8 bytes).
 pub const OPCODE_QUERY_CAP: u32 = 0x8400;
+
+/// BAR pages holding the ICMD dwords the memory path serves (ctrl and semaphore, mailbox
+/// size and syndrome, mailbox).
+pub const BAR_ICMD_PAGES: [u32; 3] = [0x0, 0x1000, ICMD_MAILBOX];
+
+/// Whether `addr` is one of the ICMD dwords the memory path shows (not the sim knobs).
+pub fn on_bar(addr: u32) -> bool {
+    matches!(addr, ICMD_CTRL | ICMD_MBOX_SIZE_ADDR | ICMD_SYNDROME_ADDR)
+        || (ICMD_MAILBOX..ICMD_MAILBOX + ICMD_MAX_CMD_SIZE).contains(&addr)
+}
 
 /// Crspace address whose bit 31 reads 1 while the firmware's static configuration is not
 /// done (per HW id, as the stock ICMD code checks it). The model keeps it clear.

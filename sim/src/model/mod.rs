@@ -133,10 +133,18 @@ impl SimDevice {
                 GatewayKind::LegacyWriteOnly => Some(Legacy::new(true)),
             },
             vpd,
-            spaces: if cfg.tools_hcr {
-                Spaces::with_icmd(info.hw_id_reg).with_hcr(info.hw_id_reg, cfg.tools_hcr_cr_mbox)
-            } else {
-                Spaces::with_icmd(info.hw_id_reg)
+            spaces: {
+                let s = Spaces::with_icmd(info.hw_id_reg);
+                let s = if cfg.tools_hcr {
+                    s.with_hcr(info.hw_id_reg, cfg.tools_hcr_cr_mbox)
+                } else {
+                    s
+                };
+                if cfg.gateway == GatewayKind::Vsec {
+                    s.with_bar_icmd(info.hw_id_reg)
+                } else {
+                    s
+                }
             },
             faults: FaultState::new(cfg.faults.clone(), 0),
             counters: CounterSnapshot::default(),
@@ -427,6 +435,29 @@ impl SimDevice {
     pub fn access_register(&self, mbox: &mut [u32]) -> Result<u32, Errno> {
         let mut g = self.enter(|_| {})?;
         Ok(g.spaces.access_register(mbox))
+    }
+
+    /// BAR pages whose accesses the memory path must forward one by one
+    /// ([`SimDevice::bar_access`]); empty when the BAR is plain crspace.
+    pub fn bar_trap_pages(&self) -> &'static [u32] {
+        self.inner.lock().spaces.bar_trap_pages()
+    }
+
+    /// One dword access through the memory path in a forwarded page (`write` = the value
+    /// stored): the ICMD interface there, else crspace. Not counted, no faults (a BAR access
+    /// cannot fail). Returns the value read (or written).
+    pub fn bar_access(&self, off: u32, write: Option<u32>) -> u32 {
+        let mut g = self.inner.lock();
+        if !CrStore::contains(off) {
+            return 0xffff_ffff;
+        }
+        match write {
+            None => g.spaces.bar_read(&self.cr, off),
+            Some(v) => {
+                g.spaces.bar_write(&self.cr, off, v);
+                v
+            }
+        }
     }
 
     /// Kernel-side config dword read (drivers: MST_PARAMS, READ_DWORD_FROM_CONFIG_SPACE).

@@ -57,6 +57,12 @@ pub(crate) struct Spaces {
     icmd: Option<super::icmd::Icmd>,
     /// The tools HCR in crspace (see [`super::hcr`]), when configured.
     hcr: Option<super::hcr::Hcr>,
+    /// The memory path (BAR) shows the ICMD interface at its VCR addresses (functional VSEC
+    /// devices; see [`Self::bar_read`]).
+    bar_icmd: bool,
+    /// Dword 0 of the BAR last took (or re-took) the ICMD semaphore: its next read answers
+    /// the semaphore's value, later reads the ICMD ctrl.
+    bar_sem_echo: bool,
 }
 
 impl Spaces {
@@ -66,7 +72,84 @@ impl Spaces {
             sparse: HashMap::new(),
             icmd: Some(super::icmd::Icmd::new(hw_id_reg)),
             hcr: None,
+            bar_icmd: false,
+            bar_sem_echo: false,
         }
+    }
+
+    /// Serve the ICMD interface on the memory path too ([`Self::bar_read`]) for a device
+    /// whose 0xf0014 reads `hw_id_reg`, when it is an ICMD chip (one with a "static
+    /// configuration not done" bit).
+    pub fn with_bar_icmd(mut self, hw_id_reg: u32) -> Spaces {
+        self.bar_icmd =
+            self.icmd.is_some() && super::icmd::static_cfg_not_done_addr(hw_id_reg).is_some();
+        self
+    }
+
+    /// BAR pages (offsets) whose accesses must reach [`Self::bar_read`] /
+    /// [`Self::bar_write`] one by one; empty when the memory path is plain crspace.
+    pub fn bar_trap_pages(&self) -> &'static [u32] {
+        if self.bar_icmd {
+            &super::icmd::BAR_ICMD_PAGES
+        } else {
+            &[]
+        }
+    }
+
+    /// A dword read through the memory path (BAR offset < 64 MiB). With ICMD on the BAR, the
+    /// ICMD interface's dwords sit at the addresses both libraries use there (the VCR layout
+    /// of [`super::icmd`], spaces ignored): ctrl and the ICMD semaphore share dword 0 —
+    /// after a write that takes the semaphore, the next read answers the semaphore's value
+    /// (the taker checks it), later reads the ctrl; 0x1000 the mailbox size, 0x1008 the
+    /// syndrome, 0x100000.. the mailbox. One model: the VSEC ICMD space and semaphore space
+    /// see the same state. Other dwords: crspace.
+    pub fn bar_read(&mut self, cr: &CrStore, addr: u32) -> u32 {
+        let addr = addr & !3;
+        if self.bar_icmd {
+            if addr == super::icmd::ICMD_CTRL && self.bar_sem_echo {
+                self.bar_sem_echo = false;
+                return self.sem_value();
+            }
+            if super::icmd::on_bar(addr) {
+                if let Some(v) = self.icmd.as_mut().and_then(|i| i.read(addr)) {
+                    return v;
+                }
+            }
+        }
+        self.cr_read(cr, addr)
+    }
+
+    /// A dword write through the memory path (see [`Self::bar_read`]). On dword 0: 0 frees
+    /// the ICMD semaphore; a non-zero value takes a free semaphore (or re-takes it with the
+    /// holder's id); any other value is a ctrl write (the busy bit runs the command).
+    pub fn bar_write(&mut self, cr: &CrStore, addr: u32, value: u32) {
+        let addr = addr & !3;
+        if self.bar_icmd && super::icmd::on_bar(addr) {
+            if addr == super::icmd::ICMD_CTRL {
+                let sem = self.sem_value();
+                if value == 0 {
+                    self.write(cr, AS_SEMAPHORE, 0, 0);
+                    self.bar_sem_echo = false;
+                    return;
+                }
+                if sem == 0 || sem == value {
+                    self.write(cr, AS_SEMAPHORE, 0, value);
+                    self.bar_sem_echo = true;
+                    return;
+                }
+                self.bar_sem_echo = false;
+            }
+            if let Some(i) = self.icmd.as_mut() {
+                i.write(addr, value);
+            }
+            return;
+        }
+        self.cr_write(cr, addr, value)
+    }
+
+    /// Current value of the ICMD semaphore (AS_SEMAPHORE dword 0) without taking it.
+    fn sem_value(&self) -> u32 {
+        self.sparse.get(&(AS_SEMAPHORE, 0)).copied().unwrap_or(0)
     }
 
     /// Add a tools HCR (with or without a CR mailbox) for a device whose 0xf0014 reads
@@ -200,5 +283,63 @@ mod tests {
         assert!(in_range(AS_CR_SPACE, 0x3ff_fffc));
         assert!(!in_range(AS_CR_SPACE, 0x400_0000));
         assert!(in_range(AS_ICMD, 0x3fff_fffc));
+    }
+
+    /// ICMD through the BAR as the libraries drive it: semaphore and ctrl in dword 0, one
+    /// model with the VSEC spaces.
+    #[test]
+    fn bar_icmd_sequence() {
+        use super::super::icmd::*;
+        let cr = CrStore::anonymous();
+        cr.write(0x1000, 0xdac5_75c6);
+        cr.write(0x4, 0x1234);
+        let mut s = Spaces::with_icmd(0x20d);
+        assert_eq!(
+            s.bar_read(&cr, 0x1000),
+            0xdac5_75c6,
+            "plain crspace without"
+        );
+        assert!(s.bar_trap_pages().is_empty());
+        assert!(Spaces::with_icmd(0x1f5)
+            .with_bar_icmd(0x1f5)
+            .bar_trap_pages()
+            .is_empty());
+        let mut s = s.with_bar_icmd(0x20d);
+        assert_eq!(s.bar_trap_pages(), &[0x0, 0x1000, 0x10_0000]);
+        assert_eq!(s.bar_read(&cr, ICMD_MBOX_SIZE_ADDR), 0x340);
+        assert_eq!(s.bar_read(&cr, 0x4), 0x1234, "other dwords are crspace");
+        // Take: write the id, read it back.
+        s.bar_write(&cr, 0, 4321);
+        assert_eq!(s.bar_read(&cr, 0), 4321);
+        assert_eq!(s.sem_value(), 4321, "same semaphore as the VSEC's");
+        // The ctrl: opcode, then go.
+        let ctrl = s.bar_read(&cr, 0);
+        assert_eq!(ctrl & 1, 0);
+        s.bar_write(&cr, 0, 0x1234 << 16 | (ctrl & 0xffff));
+        assert_eq!(s.bar_read(&cr, 0) & 1, 0, "not busy before go");
+        s.bar_write(&cr, ICMD_MAILBOX, 0xabcd);
+        assert_eq!(s.read(&cr, AS_ICMD, ICMD_MAILBOX), 0xabcd, "same mailbox");
+        s.bar_write(&cr, 0, 0x1234 << 16 | 1);
+        let c = s.bar_read(&cr, 0);
+        assert_eq!(c & 1, 0);
+        assert_eq!((c >> 8) & 0xff, 1, "invalid opcode");
+        assert_eq!(s.read(&cr, AS_ICMD, ICMD_CTRL), c, "same ctrl");
+        // Release.
+        s.bar_write(&cr, 0, 0);
+        assert_eq!(s.sem_value(), 0, "released");
+        // Held through the VSEC: the BAR take fails (reads the ctrl, not its id).
+        s.write(&cr, AS_SEMAPHORE, 0, 77);
+        s.bar_write(&cr, 0, 0x9001 << 16);
+        assert_ne!(
+            s.bar_read(&cr, 0),
+            0x9001 << 16,
+            "not taken: the ctrl answers"
+        );
+        assert_eq!(s.sem_value(), 77);
+        assert_eq!(
+            s.bar_read(&cr, 0x10_0400),
+            cr.read(0x10_0400),
+            "past the mailbox"
+        );
     }
 }

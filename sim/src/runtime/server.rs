@@ -166,6 +166,38 @@ fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
                 _ => (proto::RET_NOT_SIM, Reply::None),
             }
         }
+        proto::OP_BAR => {
+            let dev = match sh.nodes.get(&req.path) {
+                Some(&(idx, _)) => sh.devices.get(idx),
+                None => req
+                    .path
+                    .strip_suffix("/resource0")
+                    .and_then(|d| d.rsplit('/').next())
+                    .and_then(|b| sh.device(b)),
+            };
+            let Some(d) = dev else {
+                return (proto::RET_NOT_SIM, Reply::None);
+            };
+            let off = u32::try_from(req.offset).unwrap_or(u32::MAX);
+            match req.request {
+                proto::BAR_PAGES => {
+                    let v: Vec<u8> = d
+                        .bar_trap_pages()
+                        .iter()
+                        .flat_map(|p| p.to_le_bytes())
+                        .collect();
+                    (0, Reply::Bytes(v))
+                }
+                proto::BAR_READ => (i64::from(d.bar_access(off, None)), Reply::None),
+                proto::BAR_WRITE if req.data.len() >= 4 => {
+                    let v =
+                        u32::from_le_bytes([req.data[0], req.data[1], req.data[2], req.data[3]]);
+                    d.bar_access(off, Some(v));
+                    (0, Reply::None)
+                }
+                _ => err_msg(libc::EINVAL, "bad OP_BAR request".into()),
+            }
+        }
         proto::OP_CLOSE => {
             st.fds.remove(&req.fd);
             (0, Reply::None)
