@@ -13,8 +13,11 @@
  * gets ME_BAD_PARAMS from us; stock only where it does not crash on it. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mtcr.h"
 #include "tap.h"
@@ -393,11 +396,39 @@ static void registers(struct dev *d, int cr_mbox)
     check_rc(d, "maccess_reg_cmdif (stub in stock too)", rc, ME_NOT_IMPLEMENTED);
 }
 
+/* Mark this process as a live owner of the tools-HCR semaphore of `bdf` the way our library's
+ * users do (docs/RELIABILITY.md: a shared OFD lock on byte 2 of <lockdir>/<bdf>_owner).
+ * Returns the descriptor (closing it removes the mark), or -1. */
+static int owner_mark(const char *bdf)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/mstflint_lockfiles/%s_owner", bdf);
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -1;
+    }
+    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 2, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void semaphore(struct dev *d)
 {
     int rc[2];
     u_int32_t v = 1;
-    /* Someone else takes the semaphore: reading 0 takes it. */
+    /* Someone else, alive and marked as owner, takes the semaphore: reading 0 takes it. */
+    int mark = owner_mark(d->bdf);
+    CHECK(mark >= 0, "%s: owner mark", d->bdf);
     int n = mread4(d->knob, HCR_SEM, &v);
     CHECK(n == 4 && v == 0, "%s: semaphore taken by another user", d->bdf);
     BOTH(d, rc, L->is_supported(H));
@@ -410,6 +441,17 @@ static void semaphore(struct dev *d)
     check_rc(d, "unlock_semaphore", rc, ME_OK);
     BOTH(d, rc, L->is_supported(H));
     check_rc(d, "is_supported after unlock", rc, ME_OK);
+    /* The owner dies (mark gone) leaving the semaphore taken, HCR idle: ours frees it after
+     * the stale period (1 s) and goes on within the bound; stock would report ME_SEM_LOCKED. */
+    v = 1;
+    n = mread4(d->knob, HCR_SEM, &v);
+    CHECK(n == 4 && v == 0, "%s: semaphore taken again", d->bdf);
+    close(mark);
+    double t0 = now_s();
+    int r = tools_cmdif_is_supported(d->h[0]);
+    double dt = now_s() - t0;
+    CHECK(r == ME_OK && dt >= 1.0 && dt < 2.5, "%s: dead owner's semaphore recovered: %#x in %.2f s",
+          d->bdf, r, dt);
 }
 
 static int open_dev(struct dev *d)

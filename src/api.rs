@@ -422,6 +422,13 @@ impl Device {
         self.write_block_in(self.address_space(), addr, data)
     }
 
+    /// Check a whole block request before anything is touched: `bytes` from `addr` must not
+    /// wrap past 4 GiB nor cross the path's address limit in `space` (the VSEC gateway's
+    /// 2^30, the BAR map's size). EINVAL with a message otherwise.
+    pub fn check_range(&self, space: u32, addr: u32, bytes: u64) -> Result<()> {
+        range_ok(&*self.inner.lock().access, space, addr, bytes)
+    }
+
     /// [`read_block`](Self::read_block) in an explicit address space.
     pub fn read_block_in(&self, space: u32, addr: u32, out: &mut [u32]) -> Result<()> {
         if out.is_empty() {
@@ -432,7 +439,9 @@ impl Device {
                 return Ok(());
             }
         }
-        self.inner.lock().access.read_block(space, addr, out)
+        let mut inner = self.inner.lock();
+        range_ok(&*inner.access, space, addr, 4 * out.len() as u64)?;
+        inner.access.read_block(space, addr, out)
     }
 
     /// [`write_block`](Self::write_block) in an explicit address space.
@@ -445,7 +454,14 @@ impl Device {
                 return Ok(());
             }
         }
-        self.inner.lock().access.write_block(space, addr, data)
+        let mut inner = self.inner.lock();
+        range_ok(&*inner.access, space, addr, 4 * data.len() as u64)?;
+        inner.access.write_block(space, addr, data)
+    }
+
+    /// This process's owner-lock file of the device (ICMD and tools-HCR semaphores).
+    pub(crate) fn owner_lock(&self) -> Option<Arc<crate::access::lock::LockFile>> {
+        crate::access::lock::device_owner_lock(&self.root.lock_dir, self.info.bdf)
     }
 
     fn vpd_path(&self) -> PathBuf {
@@ -598,6 +614,23 @@ fn no_dma(kind: PathKind) -> Error {
         ),
         std::io::Error::from_raw_os_error(libc::ENOTTY),
     )
+}
+
+/// The whole-range check of [`Device::check_range`] on an already locked path.
+fn range_ok(access: &dyn Access, space: u32, addr: u32, bytes: u64) -> Result<()> {
+    let end = u64::from(addr) + bytes;
+    if end > 1u64 << 32 {
+        return Err(Error::InvalidArgument(format!(
+            "block of {bytes:#x} bytes at {addr:#x} wraps past 4 GiB"
+        )));
+    }
+    match access.addr_limit(space) {
+        Some(limit) if bytes > 0 && end > limit => Err(Error::InvalidArgument(format!(
+            "block of {bytes:#x} bytes at {addr:#x} goes past the path's address limit \
+             {limit:#x}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Open `name` with the semaphore forced free, then close (`mclear_pci_semaphore`).

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::access::lock::{note_recovery, OwnerSlot, SignalHold, StaleWatch};
 use crate::api::Device;
 use crate::icmd::{poll_delay, MError};
 use crate::types::*;
@@ -57,6 +58,8 @@ const E_BIT: u32 = 1 << 22;
 const HCR_DWORDS: usize = 7;
 /// Bounds, as stock: semaphore reads, go-bit polls.
 const SEM_TRIES: u32 = 1024;
+/// Least time the busy semaphore is waited for.
+const SEM_WAIT: Duration = Duration::from_secs(2);
 const GO_POLLS: u32 = 2000;
 
 /// Serializes tools-HCR transactions of this process (the semaphore serializes processes).
@@ -187,10 +190,56 @@ impl Device {
 
     /// Take the tools semaphore: reading 0 takes it. ME_SEM_LOCKED after 1024 busy reads,
     /// ME_CR_ERROR when it cannot be read.
+    ///
+    /// While it is ours, this process's owner mark is set in the device's owner-lock file.
+    /// A semaphore left by a dead owner is freed and taken (docs/RELIABILITY.md: taken for
+    /// 1 s and 16 polls with the HCR idle — go bit clear, command dword unchanged — and no
+    /// owner mark held by a live process; judged under the owner-lock file's flock; only on
+    /// the ConnectX-3 family, where that word is the tools semaphore).
     fn hcr_sem_take(&self) -> CmdifResult<()> {
-        for i in 0..SEM_TRIES {
-            if self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")? == 0 {
+        let lock = self.owner_lock();
+        // Only where 0xf03bc is the tools semaphore (ConnectX-3 family): elsewhere it is an
+        // ordinary crspace word and is never written on a guess.
+        let recoverable = matches!(self.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)));
+        let mut watch = StaleWatch::default();
+        let start = std::time::Instant::now();
+        // At least SEM_TRIES reads and at least SEM_WAIT (stock waits about 2 s on average),
+        // so that a stale owner (judged after STALE_AFTER) is recovered within the wait.
+        let mut i = 0u32;
+        while i < SEM_TRIES || start.elapsed() < SEM_WAIT {
+            i += 1;
+            let v = self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")?;
+            if v == 0 {
+                if let Some(l) = &lock {
+                    l.set_owner(OwnerSlot::ToolsHcr, true);
+                }
                 return Ok(());
+            }
+            if let (Some(l), true) = (&lock, recoverable) {
+                let cmd =
+                    self.hcr_read4(TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32, "reading the HCR")?;
+                if cmd & GO_BIT != 0 {
+                    watch.reset();
+                } else if watch.observe(&[v, cmd]) && !l.owner_held_elsewhere(OwnerSlot::ToolsHcr) {
+                    if let Ok(_judge) = l.lock() {
+                        // Re-read under the judge lock: reading a free semaphore takes it.
+                        let again = self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")?;
+                        if again == 0 {
+                            l.set_owner(OwnerSlot::ToolsHcr, true);
+                            return Ok(());
+                        }
+                        if !l.owner_held_elsewhere(OwnerSlot::ToolsHcr) {
+                            note_recovery("tools HCR", again, l.path());
+                            self.hcr_write4(TOOLS_HCR_SEM, 0, "freeing a stale tools semaphore")?;
+                            if self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")? == 0 {
+                                l.set_owner(OwnerSlot::ToolsHcr, true);
+                                return Ok(());
+                            }
+                        }
+                    }
+                    watch.reset();
+                    continue;
+                }
             }
             if i >= 8 {
                 std::thread::sleep(Duration::from_millis(1));
@@ -199,15 +248,20 @@ impl Device {
         Err(MError::new(
             ME_SEM_LOCKED,
             format!(
-                "tools HCR semaphore ({TOOLS_HCR_SEM:#x}) still taken after {SEM_TRIES} reads \
-                 (tools_cmdif_unlock_semaphore frees it)"
+                "tools HCR semaphore ({TOOLS_HCR_SEM:#x}) still taken after {i} reads ({:?}) \
+                 (tools_cmdif_unlock_semaphore frees it)",
+                start.elapsed()
             ),
         ))
     }
 
     /// Free the tools semaphore whoever holds it (`tools_cmdif_unlock_semaphore`).
     pub fn tools_hcr_unlock_semaphore(&self) -> CmdifResult<()> {
-        self.hcr_write4(TOOLS_HCR_SEM, 0, "releasing the tools semaphore")
+        let r = self.hcr_write4(TOOLS_HCR_SEM, 0, "releasing the tools semaphore");
+        if let Some(l) = self.owner_lock() {
+            l.set_owner(OwnerSlot::ToolsHcr, false);
+        }
+        r
     }
 
     /// Run `f` holding the tools semaphore (and this process's HCR lock); the semaphore is
@@ -219,6 +273,8 @@ impl Device {
         f: impl FnOnce() -> CmdifResult<T>,
     ) -> CmdifResult<T> {
         let _g = HCR_LOCK.lock();
+        // Ctrl-C and other termination signals wait until the semaphore is free again.
+        let _sig = SignalHold::new();
         self.hcr_sem_take().map_err(|e| match sem_err {
             Some(code) => MError::new(code, e.detail),
             None => e,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::access::lock::{note_recovery, OwnerSlot, SignalHold, StaleWatch};
 use crate::api::Device;
 use crate::types::*;
 
@@ -89,6 +90,17 @@ fn static_cfg_not_done_addr(hw_id: u16) -> Option<u32> {
     }
 }
 
+/// Whether `v`, read as a pid (the ICMD semaphore holds its owner's pid), names a process
+/// that exists in our pid namespace (or may: any answer but ESRCH counts as alive).
+fn pid_alive(v: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(v) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// Busy-bit poll bound: `MFT_ICMD_TIMEOUT` (polls) or the default.
 fn max_polls() -> u32 {
     std::env::var("MFT_ICMD_TIMEOUT")
@@ -142,20 +154,58 @@ impl Device {
     /// Release the ICMD semaphore whoever holds it (`icmd_clear_semaphore`).
     pub fn icmd_clear_semaphore(&self) -> IcmdResult<()> {
         self.icmd_open()?;
-        self.write4_in(AS_SEMAPHORE, 0, 0)
-            .map_err(|e| cr_fail("releasing the ICMD semaphore", e))
+        let r = self
+            .write4_in(AS_SEMAPHORE, 0, 0)
+            .map_err(|e| cr_fail("releasing the ICMD semaphore", e));
+        if let Some(l) = self.owner_lock() {
+            l.set_owner(OwnerSlot::Icmd, false);
+        }
+        r
     }
 
+    /// Take the ICMD semaphore (write our pid, read it back), at most [`SEM_TRIES`] tries
+    /// (about 1.6 s). While it is ours, this process's owner mark is set in the device's
+    /// owner-lock file. A semaphore left by a dead owner is freed and taken (the stale-owner
+    /// rule of docs/RELIABILITY.md: the same owner value and an idle ICMD interface — busy bit
+    /// clear, control register unchanged — for 1 s and 16 polls, the owner value not the pid
+    /// of a live process here, and no owner mark held by any live process; judged under the
+    /// owner-lock file's flock, re-read before freeing).
     fn icmd_take_semaphore(&self) -> IcmdResult<()> {
         let id = std::process::id();
+        let lock = self.owner_lock();
+        let mut watch = StaleWatch::default();
+        let rd = |what| self.read4_in(AS_SEMAPHORE, 0).map_err(|e| cr_fail(what, e));
         for i in 0..SEM_TRIES {
             self.write4_in(AS_SEMAPHORE, 0, id)
                 .map_err(|e| cr_fail("taking the ICMD semaphore", e))?;
-            let v = self
-                .read4_in(AS_SEMAPHORE, 0)
-                .map_err(|e| cr_fail("taking the ICMD semaphore", e))?;
+            let v = rd("taking the ICMD semaphore")?;
             if v == id {
+                if let Some(l) = &lock {
+                    l.set_owner(OwnerSlot::Icmd, true);
+                }
                 return Ok(());
+            }
+            if let (Some(l), true) = (&lock, v != 0) {
+                let ctrl = self
+                    .read4_in(AS_ICMD, ICMD_CTRL_ADDR)
+                    .map_err(|e| cr_fail("reading ICMD ctrl", e))?;
+                if ctrl & 1 != 0 || pid_alive(v) {
+                    // A command is executing (its owner is alive, or the firmware will end
+                    // it), or the owner value is the pid of a live process here.
+                    watch.reset();
+                } else if watch.observe(&[v, ctrl]) && !l.owner_held_elsewhere(OwnerSlot::Icmd) {
+                    if let Ok(_judge) = l.lock() {
+                        if rd("re-reading the ICMD semaphore")? == v
+                            && !l.owner_held_elsewhere(OwnerSlot::Icmd)
+                        {
+                            note_recovery("ICMD", v, l.path());
+                            self.write4_in(AS_SEMAPHORE, 0, 0)
+                                .map_err(|e| cr_fail("freeing a stale ICMD semaphore", e))?;
+                        }
+                    }
+                    watch.reset();
+                    continue;
+                }
             }
             std::thread::sleep(Duration::from_micros(100 << (i.min(6))));
         }
@@ -232,9 +282,14 @@ impl Device {
         if !semaphore {
             return self.icmd_exchange(opcode, data, write_size, read_size, skip_write);
         }
+        // Ctrl-C and other termination signals wait until the semaphore is free again.
+        let _sig = SignalHold::new();
         self.icmd_take_semaphore()?;
         let r = self.icmd_exchange(opcode, data, write_size, read_size, skip_write);
         let rel = self.write4_in(AS_SEMAPHORE, 0, 0);
+        if let Some(l) = self.owner_lock() {
+            l.set_owner(OwnerSlot::Icmd, false);
+        }
         r?;
         rel.map_err(|e| cr_fail("releasing the ICMD semaphore", e))
     }

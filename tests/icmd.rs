@@ -144,12 +144,34 @@ fn semaphore_held_elsewhere() {
         return;
     };
     let dev = Device::open("0000:24:00.0").unwrap();
-    dev.write4_in(AS_SEMAPHORE, 0, 0x7777_7777).unwrap();
+    // Held by a live process (its pid in the semaphore): never taken from it.
+    let mut live = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    dev.write4_in(AS_SEMAPHORE, 0, live.id()).unwrap();
     let mut b = vec![0u8; 160];
     let e = dev.access_reg(MGIR, 1, &mut b, 160, 160).unwrap_err();
     assert_eq!(e.code, ME_ICMD_STATUS_SEMAPHORE_TO);
     dev.icmd_clear_semaphore().unwrap();
     assert_eq!(get(&dev, MGIR, 160).0, 0);
+    // The holder dies with the semaphore taken (interface idle): the next command frees it
+    // after the stale period and goes on within the bound.
+    dev.write4_in(AS_SEMAPHORE, 0, live.id()).unwrap();
+    live.kill().unwrap();
+    live.wait().unwrap();
+    let t = std::time::Instant::now();
+    assert_eq!(get(&dev, MGIR, 160).0, 0);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() >= std::time::Duration::from_secs(1),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]

@@ -343,13 +343,36 @@ fn clear_semaphore_frees_a_stale_owner() {
     ) else {
         return;
     };
-    // A process killed while holding the semaphore leaves its ticket there.
+    // A process killed while holding the semaphore leaves its ticket there: the next open
+    // finds the same ticket with an idle gateway and no owner lock for the stale period,
+    // frees it and goes on (docs/RELIABILITY.md), within the 2 s semaphore bound.
+    let freed0 = sim.counters(BDF).semaphore_freed_by_other;
+    // Written by another process (the simulator tells owners apart by pid).
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "printf '\\064\\022\\000\\000' | dd of=/sys/bus/pci/devices/{BDF}/config \
+             bs=4 seek=19 count=1 conv=notrunc status=none"
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t = Instant::now();
+    let d = Device::open(BDF).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(d.hw_id().unwrap().0, 0x20d);
+    assert_eq!(sim.counters(BDF).semaphore_freed_by_other, freed0 + 1);
+    drop(d);
+    // mclear_pci_semaphore frees it at once.
     write_config(0x4c, 0x1234);
     let t = Instant::now();
-    let e = Device::open(BDF).unwrap_err();
-    assert_eq!(e.errno(), libc::EBUSY, "{e}");
-    assert!(t.elapsed() < Duration::from_secs(5));
     mtcr_ul::api::clear_semaphore(BDF).unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
     let d = Device::open(BDF).unwrap();
     assert_eq!(d.hw_id().unwrap().0, 0x20d);
     drop(d);

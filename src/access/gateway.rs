@@ -36,6 +36,11 @@
 //!   most [`Tuning::flag_timeout`] (default 200 ms; stock ≈ 128 ms of sleeps) →
 //!   `Error::Timeout` (ETIMEDOUT). The semaphore is released on every path.
 //!
+//! A semaphore whose owner is dead (the same ticket and unchanged control/address/data
+//! registers for 1 s and 16 polls, and no owner mark of a live process of ours on the lock
+//! file) is freed and taken during the wait, with a warning (docs/RELIABILITY.md, "the
+//! stale-owner rule"). Termination signals arriving during a hold are delivered after it.
+//!
 //! The inter-process flock (stock lock file; Debian's stock tools take it around every VSEC
 //! access, retrying a non-blocking flock for only a few ms) is held during each attempt to
 //! take the semaphore (released between attempts, so a busy semaphore never keeps it), for
@@ -45,7 +50,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::lock::{LockFile, LockGuard};
+use super::lock::{
+    note_recovery, LockFile, LockGuard, OwnerGuard, OwnerSlot, SignalHold, StaleWatch,
+};
 use super::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
 use crate::error::{Error, Result};
 use crate::select::PathKind;
@@ -233,6 +240,12 @@ pub fn swap_pci_space(space: u32) -> u32 {
 /// can borrow the lock at the same time).
 struct Hold<'a> {
     io: &'a mut dyn ConfigIo,
+    /// The device's lock file (stock flock, and our owner lock).
+    lock: Option<&'a LockFile>,
+    /// Our owner lock, held exactly while the semaphore is ours.
+    owner: Option<OwnerGuard<'a>>,
+    /// Termination signals held back while the semaphore is ours.
+    sig: Option<SignalHold>,
     vsec: u32,
     tuning: Tuning,
     /// Bits 31:16 of the control register as last read back (None: read before writing).
@@ -246,7 +259,7 @@ struct Hold<'a> {
     selected: Option<u32>,
 }
 
-impl Hold<'_> {
+impl<'a> Hold<'a> {
     fn rd(&mut self, reg: u32) -> Result<u32> {
         self.io.read_dword(self.vsec + reg)
     }
@@ -258,14 +271,17 @@ impl Hold<'_> {
     /// Take the semaphore (see the module docs for the bound). Each attempt runs under the
     /// flock (when there is a lock file), which is released between attempts, so a busy
     /// semaphore never keeps the flock held; the guard of the successful attempt is returned.
-    fn acquire<'l>(
-        &mut self,
-        lock: Option<&'l LockFile>,
-        clear_first: bool,
-    ) -> Result<Option<LockGuard<'l>>> {
+    ///
+    /// From the moment our ticket is written until [`release`](Self::release), SIGINT,
+    /// SIGTERM, SIGHUP and SIGQUIT are held back ([`SignalHold`]) and our owner lock is held
+    /// ([`LockFile::hold_owner`]). A semaphore whose owner is dead (docs/RELIABILITY.md, "the
+    /// stale-owner rule") is freed and taken, with a warning naming the ticket.
+    fn acquire(&mut self, clear_first: bool) -> Result<Option<LockGuard<'a>>> {
+        let lock = self.lock;
         let start = Instant::now();
         let mut tries = 0u32;
         let mut clear = clear_first;
+        let mut watch = StaleWatch::default();
         loop {
             tries += 1;
             let guard = lock.map(|l| l.lock()).transpose()?;
@@ -283,6 +299,8 @@ impl Hold<'_> {
                 continue;
             }
             if owner == 0 && ticket != 0 {
+                watch.reset();
+                let sig = SignalHold::new();
                 // Remembered until confirmed: a failing read-back may hide a success.
                 *self.stale = Some(ticket);
                 self.wr(REG_SEMAPHORE, ticket)?;
@@ -293,6 +311,10 @@ impl Hold<'_> {
                 let mut regs = [0u32; 3];
                 self.io.read_dwords(self.vsec + REG_CTRL, &mut regs)?;
                 if regs[2] == ticket {
+                    // Marked as ours before the flock is let go: a waiter that judges the
+                    // owner under the flock always sees the mark.
+                    self.owner = lock.and_then(|l| l.hold_owner(OwnerSlot::Vsec));
+                    self.sig = Some(sig);
                     *self.stale = None;
                     self.ticket = Some(ticket);
                     let ctrl = regs[0];
@@ -303,6 +325,22 @@ impl Hold<'_> {
                     return Ok(guard);
                 }
                 *self.stale = None;
+            } else if let (Some(l), Some(_)) = (lock, &guard) {
+                // Busy. Under the flock: the owner and the registers a live owner changes
+                // (control/space, address/flag, data) in one access; the same picture for
+                // the stale period with no owner lock held anywhere means a dead owner.
+                let mut r = [0u32; 5];
+                self.io.read_dwords(self.vsec + REG_CTRL, &mut r)?;
+                let owner_now = r[2];
+                if owner_now != 0
+                    && watch.observe(&[owner_now, r[0], r[3], r[4]])
+                    && !l.owner_held_elsewhere(OwnerSlot::Vsec)
+                {
+                    note_recovery("VSEC", owner_now, l.path());
+                    self.wr(REG_SEMAPHORE, 0)?;
+                    watch.reset();
+                    continue;
+                }
             }
             drop(guard);
             if start.elapsed() >= self.tuning.sem_timeout {
@@ -323,6 +361,9 @@ impl Hold<'_> {
             *self.stale = self.ticket;
         }
         self.ticket = None;
+        // Owner mark off, then the held-back signals are delivered (semaphore already free).
+        self.owner = None;
+        self.sig = None;
         r
     }
 
@@ -499,9 +540,11 @@ impl<C: ConfigIo> Gateway<C> {
     }
 
     fn probe(&mut self, clear_semaphore: bool) -> Result<u32> {
-        let lock = self.lock.as_ref();
         let mut h = Hold {
             io: &mut self.io,
+            lock: self.lock.as_ref(),
+            owner: None,
+            sig: None,
             vsec: self.vsec,
             tuning: self.tuning,
             ctrl_hi: &mut self.ctrl_hi,
@@ -509,7 +552,7 @@ impl<C: ConfigIo> Gateway<C> {
             ticket: None,
             selected: None,
         };
-        let _g = h.acquire(lock, clear_semaphore)?;
+        let _g = h.acquire(clear_semaphore)?;
         let mut mask = 0u32;
         let mut result = Ok(());
         for &space in PROBE_ORDER {
@@ -564,9 +607,11 @@ impl<C: ConfigIo> Gateway<C> {
         f: impl FnOnce(&mut Hold<'_>) -> Result<R>,
     ) -> Result<R> {
         self.turns.before_hold(self.tuning.hold_budget);
-        let lock = self.lock.as_ref();
         let mut h = Hold {
             io: &mut self.io,
+            lock: self.lock.as_ref(),
+            owner: None,
+            sig: None,
             vsec: self.vsec,
             tuning: self.tuning,
             ctrl_hi: &mut self.ctrl_hi,
@@ -574,7 +619,7 @@ impl<C: ConfigIo> Gateway<C> {
             ticket: None,
             selected: None,
         };
-        let guard = h.acquire(lock, false)?;
+        let guard = h.acquire(false)?;
         let r = match block_space {
             Some(space) => {
                 let sel = h.select(space);
@@ -693,6 +738,10 @@ impl<C: ConfigIo> Access for Gateway<C> {
 
     fn supports_space(&mut self, space: u32) -> bool {
         mask_supports(self.cap_mask, space)
+    }
+
+    fn addr_limit(&self, _space: u32) -> Option<u64> {
+        Some(u64::from(ADDRESS_MASK) + 1)
     }
 
     fn gateway_info(&self) -> GatewayInfo {

@@ -319,6 +319,10 @@ impl Access for Mmio {
         self.kind
     }
 
+    fn addr_limit(&self, _space: u32) -> Option<u64> {
+        Some(self.map.len as u64)
+    }
+
     fn shared_window(&self) -> Option<Arc<Window>> {
         (!self.flush).then(|| Arc::clone(&self.map))
     }

@@ -117,6 +117,13 @@ pub trait Access: Send {
         Ok(())
     }
 
+    /// End (exclusive) of the addresses this path can reach in `space`, when it has a limit
+    /// below 4 GiB (the VSEC gateway's 2^30, a BAR map's size): block calls check their whole
+    /// range against it before touching the device or the caller's buffer.
+    fn addr_limit(&self, _space: u32) -> Option<u64> {
+        None
+    }
+
     /// Whether `space` can be used on this path (a path may find out on first use).
     fn supports_space(&mut self, space: u32) -> bool {
         is_crspace(space)

@@ -137,7 +137,15 @@ fn stuck_go_bit_times_out_then_reports_busy() {
 #[test]
 fn busy_semaphore_and_unlock() {
     let (sim, dev) = cx3(false);
-    // Someone else takes the semaphore (reading 0 takes it).
+    // A live owner of ours elsewhere (its owner mark held) takes the semaphore (reading 0
+    // takes it): never robbed.
+    let live = crate::access::lock::LockFile::open(
+        std::path::Path::new(crate::access::lock::LOCK_DIR),
+        dev.bdf(),
+        "owner",
+    )
+    .unwrap();
+    live.set_owner(crate::access::lock::OwnerSlot::ToolsHcr, true);
     assert_eq!(sim.cr_read(AS_CR_SPACE, HCR_SEM), Ok(0));
     let t = Instant::now();
     assert_eq!(code(dev.tools_hcr_is_supported()), ME_SEM_LOCKED);
@@ -150,6 +158,16 @@ fn busy_semaphore_and_unlock() {
     );
     assert_eq!(code(dev.tools_hcr_unlock_semaphore()), ME_OK);
     assert_eq!(code(dev.tools_hcr_is_supported()), ME_OK);
+    // The owner dies (its mark goes) leaving the semaphore taken and the HCR idle: the next
+    // command frees it after the stale period and goes on, within the bound.
+    assert_eq!(sim.cr_read(AS_CR_SPACE, HCR_SEM), Ok(0));
+    drop(live);
+    let t = Instant::now();
+    assert_eq!(code(dev.tools_hcr_is_supported()), ME_OK);
+    // (Loose bound: other tests of this process may hold the process-wide HCR lock for their
+    // own 2 s semaphore waits; tests/recovery.rs times recovery alone.)
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert!(t.elapsed() >= crate::access::lock::STALE_AFTER);
 }
 
 #[test]

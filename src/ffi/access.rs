@@ -115,6 +115,9 @@ fn block_args(
             format!("offset {offset:#x} + length {byte_len:#x} overflows the address space"),
         ));
     }
+    // The whole range against the path's limit, before the device or the buffer is touched.
+    dev.check_range(dev.address_space(), offset, byte_len as u64)
+        .map_err(|e| fail_with(-1, &e))?;
     Ok(byte_len as usize / 4)
 }
 

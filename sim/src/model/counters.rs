@@ -37,6 +37,10 @@ pub struct CounterSnapshot {
     /// Reads of the VSEC SEMAPHORE register that found it held by another owner (busy
     /// polling; the owner's own read-back does not count).
     pub semaphore_busy_reads: u64,
+    /// Writes of 0 to the VSEC SEMAPHORE register by a caller that did not own it while it
+    /// was taken (a dead owner's semaphore recovered, `mclear_pci_semaphore`, or a live
+    /// owner robbed: contention tests require 0).
+    pub semaphore_freed_by_other: u64,
 }
 
 impl CounterSnapshot {

@@ -95,6 +95,10 @@ pub(crate) struct Gateway {
     /// pid of an unowned DATA write already counted as interleaved (so the ADDRESS write
     /// completing the same transaction is not counted twice).
     unowned_data_pid: Option<u32>,
+    /// Address the fault owner (`semaphore_held_forever` / `semaphore_held_ms`) is working
+    /// at: it models a *live* holder that keeps using the gateway (its address register
+    /// moves between reads), so a library must not judge it dead.
+    fault_owner_addr: u32,
 }
 
 impl Gateway {
@@ -164,6 +168,10 @@ impl Gateway {
                 }
                 v
             }
+            REG_ADDRESS if ctx.faults.sem_held() => {
+                self.fault_owner_addr = self.fault_owner_addr.wrapping_add(4) & GW_ADDR_MASK;
+                self.fault_owner_addr
+            }
             _ => self.peek(reg, ctx),
         }
     }
@@ -174,6 +182,9 @@ impl Gateway {
             REG_CTRL => self.space = value & 0xffff,
             REG_SEMAPHORE => {
                 if value == 0 {
+                    if (self.sem != 0 && self.sem_pid != pid) || ctx.faults.sem_held() {
+                        ctx.counters.semaphore_freed_by_other += 1;
+                    }
                     self.sem = 0;
                     self.sem_pid = 0;
                     if ctx.faults.sem_held() {
