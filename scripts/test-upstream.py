@@ -371,7 +371,10 @@ def dev_of(line, tmpl):
 
 
 def sub_dev(res, dev):
-    return tuple(x.replace(dev, "<DEV>") for x in res)
+    """A result with the device name replaced by <DEV>, trailing blanks of every line removed
+    (tools pad a column after the name to a width that depends on the name's length)."""
+    return tuple("\n".join(l.rstrip() for l in x.replace(dev, "<DEV>").split("\n"))
+                 for x in res)
 
 
 def read_result(d, i, libdirs):
