@@ -145,6 +145,99 @@ ONCE = {
 }
 TIMEOUT = 180
 
+# Firmware jobs (issue 12): each access path gets its own fresh ConnectX-5 (sim configs fw_*:
+# default firmware 16.35.1012 / PSID MT_0000000008, default NV store), on which the job sequence
+# FW_JOBS runs once per library. The paths are labelled "fw/PATH" in the summary.
+# (path, sim config, name label, device name, reference): the reference, for a path upstream's
+# library cannot use, is (sim config, path, name) of upstream's output for the same jobs through
+# sysfs on a device in the same initial state.
+FW_PATHS = [
+    ("fw/config", "fw_sysfs", "bdf", "0000:05:00.0", None),
+    ("fw/resource0", "fw_sysfs", "sysfs-resource0", SYS + "/0000:09:00.0/resource0", None),
+    ("fw/mstflint_access", "fw_mstflint_access", "bdf", "0000:05:00.0", None),
+    ("fw/mst_driver", "fw_mst_driver", "bdf", "0000:05:00.0",
+     ("fw_sysfs", "fw/config", "bdf")),
+    # Upstream's library ignores /dev/mst nodes: for this BDF it takes sysfs config, which is
+    # fw/config's run; so upstream's library is not run again here and ours is compared with
+    # upstream's output on fw/config (device names aside).
+    ("fw/mst_pciconf", "fw_mft", "bdf", "0000:05:00.0", ("fw_sysfs", "fw/config", "bdf")),
+    ("fw/mst_pci", "fw_mft", "mst-name", "/dev/mst/mt4119_pci_cr1",
+     ("fw_sysfs", "fw/resource0", "sysfs-resource0")),
+]
+# Images (made by `mtcr-sim image` before the runs, in OUT/fw/): {new} 16.35.2000 for the
+# device's PSID, {psid} another PSID, {bad} a MAIN_CODE byte flipped (CRC wrong).
+FW_IMAGES = {
+    "new": ["--fw-version", "16.35.2000", "--psid", "MT_0000000008"],
+    "psid": ["--fw-version", "16.35.2001", "--psid", "MT_0000000999"],
+    "bad": ["--fw-version", "16.35.2002", "--psid", "MT_0000000008", "--spoil", "bad-crc"],
+}
+# (label, tool, arguments, Debian 4.21 comparison): the label is the summary row.
+FW_JOBS = [
+    ("mstflint q", "mstflint", "-d {d} q", "text"),
+    ("mstflint q full", "mstflint", "-d {d} q full", "text"),
+    ("mstflint hw query", "mstflint", "-d {d} hw query", "text"),
+    ("mstflint v", "mstflint", "-d {d} v", "text"),
+    ("mstflint burn 16.35.2000", "mstflint", "-d {d} -i {new} -y burn", None),
+    ("mstflint q (after burn)", "mstflint", "-d {d} q", "text"),
+    ("mstflint burn wrong PSID", "mstflint", "-d {d} -i {psid} -y burn", None),
+    ("mstflint burn bad CRC", "mstflint", "-d {d} -i {bad} -y burn", None),
+    ("mstflint q (after refused burns)", "mstflint", "-d {d} q", "text"),
+    ("mstflint v (after refused burns)", "mstflint", "-d {d} v", "text"),
+    ("mstconfig q", "mstconfig", "-d {d} q", "nv"),
+    ("mstconfig set SRIOV_EN=1 NUM_OF_VFS=16", "mstconfig",
+     "-d {d} -y set SRIOV_EN=1 NUM_OF_VFS=16", None),
+    ("mstconfig q (after set)", "mstconfig", "-d {d} q SRIOV_EN NUM_OF_VFS", "nv"),
+    ("mstconfig reset", "mstconfig", "-d {d} -y reset", None),
+    ("mstconfig q (after reset)", "mstconfig", "-d {d} q SRIOV_EN NUM_OF_VFS", "nv"),
+    ("mstfwreset q", "mstfwreset", "-d {d} q", None),
+]
+# What the jobs must show where the device is reachable for them (FW_WORKING), on both
+# libraries: (exit status 0 or not, substrings of stdout + stderr). Equal outputs alone would
+# also pass if both libraries failed the same way.
+FW_WORKING = {"fw/config", "fw/mstflint_access", "fw/mst_driver", "fw/mst_pciconf"}
+FW_EXPECT = {
+    "mstflint q": (True, ["FW Version:            16.35.1012", "PSID:                  MT_0000000008"]),
+    "mstflint q full": (True, ["Part Number:", "Default Update Method:"]),
+    "mstflint hw query": (True, ["JEDEC_ID                0x1540ef", "TotalSize               0x200000"]),
+    "mstflint v": (True, ["FW image verification succeeded"]),
+    "mstflint burn 16.35.2000": (True, ["New FW version:               16.35.2000",
+                                        "Burning FW image without signatures - OK"]),
+    "mstflint q (after burn)": (True, ["FW Version:            16.35.2000",
+                                       "FW Version(Running):   16.35.1012"]),
+    "mstflint burn wrong PSID": (False, ["PSID mismatch"]),
+    "mstflint burn bad CRC": (False, ["-E- "]),
+    "mstflint q (after refused burns)": (True, ["FW Version:            16.35.2000",
+                                                "FW Version(Running):   16.35.1012"]),
+    "mstflint v (after refused burns)": (True, ["(MAIN_CODE) - OK",
+                                                "FW image verification succeeded"]),
+    "mstconfig q": (True, ["SRIOV_EN                                        False(0)"]),
+    "mstconfig set SRIOV_EN=1 NUM_OF_VFS=16": (True, ["Applying... Done!"]),
+    "mstconfig q (after set)": (True, ["SRIOV_EN                                        True(1)",
+                                       "NUM_OF_VFS                                      16 "]),
+    "mstconfig reset": (True, ["Applying... Done!"]),
+    "mstconfig q (after reset)": (True, ["SRIOV_EN                                        False(0)",
+                                         "NUM_OF_VFS                                      0 "]),
+}
+
+# Debian's stock tools (4.21, /usr/bin, their own copy of the library) run the read-only jobs
+# marked above right after the fixture's tool, on the same device in the same state, on the
+# paths their library knows (sysfs config, mstflint_access); only in the run on our library
+# (they do not use it; read-only, so the device state of both runs stays the same).
+# "text": stdout (trailing blanks aside) and exit status equal; "nv": exit status, device type
+# and the value of every parameter both tools show equal (4.21 shows fewer / other parameters,
+# in another order and column layout).
+DEBIAN_TOOLS = {"mstflint": "/usr/bin/mstflint", "mstconfig": "/usr/bin/mstconfig"}
+# Path -> the jobs compared there (None: all marked ones); through FUSE config space only the
+# quick ones, to keep the run short (verify and the full NV query take seconds there).
+DEBIAN_PATHS = {
+    "fw/config": {"mstflint q", "mstflint hw query", "mstflint q (after burn)",
+                  "mstflint q (after refused burns)", "mstconfig q (after set)",
+                  "mstconfig q (after reset)"},
+    "fw/mstflint_access": None,
+}
+# Paths whose upstream run would repeat another path's (see fw/mst_pciconf above).
+FW_OURS_ONLY = {"fw/mst_pciconf"}
+
 # Normalisations applied to both outputs before comparing (pattern, replacement, why).
 NORMALISATIONS = [
     (r"/tmp/mtcr-sim\.[A-Za-z0-9]+", "<SIMDIR>",
@@ -166,8 +259,9 @@ def normalise(text, libdirs):
     return text
 
 
-def plan_for(config):
-    """[(path, name label, device name or None, command template, command line)] of a config."""
+def plan_for(config, imgs):
+    """[(path, name label, command template or label, command line[, extra])] of a config;
+    imgs: the firmware images ({new}, {psid}, {bad})."""
     steps = []
     for path, cfg, names in PATHS:
         if cfg != config:
@@ -177,6 +271,19 @@ def plan_for(config):
                 steps.append((path, nlabel, c, c.format(d=dev)))
     for c in ONCE.get(config, []):
         steps.append((f"({config})", "-", c, c))
+    for path, cfg, nlabel, dev, ref in FW_PATHS:
+        if cfg != config:
+            continue
+        for label, tool, args, cmp in FW_JOBS:
+            a = args.format(d=dev, **imgs)
+            extra = {"kind": "fw", "ref": ref}
+            if path in FW_OURS_ONLY:
+                extra["only"] = "ours"
+            steps.append((path, nlabel, label, f"{tool} {a}", extra))
+            if cmp and path in DEBIAN_PATHS and (DEBIAN_PATHS[path] is None
+                                                  or label in DEBIAN_PATHS[path]):
+                steps.append((path, nlabel, "4.21 " + label, f"{DEBIAN_TOOLS[tool]} {a}",
+                              {"kind": "debian", "pair": label, "cmp": cmp, "only": "ours"}))
     return steps
 
 
@@ -187,10 +294,16 @@ def run_inside(args):
     os.makedirs(args.out, exist_ok=True)
     run = os.path.join(args.fixture, "run")
     base = [run] + (["--lib", args.lib] if args.lib else [])
-    for i, (_path, _name, _tmpl, line) in enumerate(steps):
+    for i, step in enumerate(steps):
+        line = step[3]
+        extra = step[4] if len(step) > 4 else {}
+        if extra.get("only") and extra["only"] != args.which:
+            continue
+        # Debian's tools run as they are (their own library); the others through the fixture.
+        argv = line.split() if extra.get("kind") == "debian" else base + line.split()
         t0 = time.time()
         try:
-            p = subprocess.run(base + line.split(), capture_output=True, timeout=TIMEOUT,
+            p = subprocess.run(argv, capture_output=True, timeout=TIMEOUT,
                                stdin=subprocess.DEVNULL)
             out, err, rc = p.stdout, p.stderr, p.returncode
         except subprocess.TimeoutExpired as e:
@@ -203,8 +316,9 @@ def run_inside(args):
     if args.bind_now:
         # Each tool once with LD_BIND_NOW=1 on this library: every symbol resolved at load.
         seen = {}
-        for _path, _name, _tmpl, line in steps:
-            seen.setdefault(line.split()[0], line)
+        for step in steps:
+            if len(step) <= 4:
+                seen.setdefault(step[3].split()[0], step[3])
         res = {}
         env = dict(os.environ, LD_BIND_NOW="1")
         for tool, line in sorted(seen.items()):
@@ -257,7 +371,10 @@ def dev_of(line, tmpl):
 
 
 def sub_dev(res, dev):
-    return tuple(x.replace(dev, "<DEV>") for x in res)
+    """A result with the device name replaced by <DEV>, trailing blanks of every line removed
+    (tools pad a column after the name to a width that depends on the name's length)."""
+    return tuple("\n".join(l.rstrip() for l in x.replace(dev, "<DEV>").split("\n"))
+                 for x in res)
 
 
 def read_result(d, i, libdirs):
@@ -266,6 +383,141 @@ def read_result(d, i, libdirs):
             return f.read().decode(errors="replace")
     rc = rd("rc").split("\n")[0]
     return normalise(rd("out"), libdirs), normalise(rd("err"), libdirs), rc
+
+
+def make_images(sim, d):
+    """The firmware images of FW_IMAGES, made by `mtcr-sim image` in d: {name: file}."""
+    os.makedirs(d, exist_ok=True)
+    out = {}
+    for name, a in FW_IMAGES.items():
+        f = os.path.join(d, name + ".bin")
+        subprocess.run([sim, "image"] + a + ["-o", f], check=True, stdout=subprocess.DEVNULL)
+        out[name] = f
+    return out
+
+
+def nv_rows(text):
+    """mstconfig q output: {"Device type": ..., PARAM: value} (any column layout)."""
+    rows = {}
+    conf = False
+    for l in text.splitlines():
+        if l.startswith("Device type:"):
+            rows["Device type"] = l.split(":", 1)[1].strip()
+        elif l.startswith("Configurations:"):
+            conf = True
+        elif conf and l.strip() and l[0] in " \t":
+            w = l.replace("*", " ").split()
+            if len(w) >= 2:
+                rows[w[0]] = w[1]
+    return rows
+
+
+def debian_fields(kind, res):
+    """What is compared between Debian 4.21's tool and the fixture's (see DEBIAN_PATHS)."""
+    out, _err, rc = res
+    if kind == "text":
+        return ("\n".join(l.rstrip() for l in out.splitlines()).strip(), rc)
+    return (nv_rows(out), rc)
+
+
+def fw_unexpected(path, lab, res):
+    """Why a firmware job's result is not what FW_EXPECT says (None when it is)."""
+    if path not in FW_WORKING or lab not in FW_EXPECT:
+        return None
+    ok, wants = FW_EXPECT[lab]
+    out, err, rc = res
+    text = (out + err).replace("\r", "\n")
+    if (rc == "0") != ok:
+        return f"exit status {rc}, expected {'0' if ok else 'non-zero'}"
+    missing = [w for w in wants if w not in text]
+    return f"output lacks {missing}" if missing else None
+
+
+def compare_fw(step, i, cfg, done, entries, libdirs):
+    """A firmware-job step: (status, reason, failure or None); see compare_fw_outputs. A job
+    whose output on either library is not what FW_EXPECT says fails ("DIFFERENT")."""
+    path, name, lab, line, extra = step
+    st = compare_fw_outputs(step, i, cfg, done, entries, libdirs)
+    if extra["kind"] != "fw":
+        return st
+    _steps, dirs = done[cfg]
+    for which in ("upstream", "ours"):
+        if which == "upstream" and (extra.get("only") == "ours" or extra.get("ref")):
+            continue
+        res = read_result(dirs[which], i, libdirs)
+        why = fw_unexpected(path, lab, res)
+        if why:
+            return "DIFFERENT", "", (cfg, i, path, name,
+                                     line + f"  [on {which}'s library: {why}]", res, res)
+    return st
+
+
+def compare_fw_outputs(step, i, cfg, done, entries, libdirs):
+    """A firmware-job step: (status, reason, failure or None). A reason starting with "="
+    says ours was checked against upstream's output through sysfs (a reference)."""
+    path, name, lab, line, extra = step
+    steps, dirs = done[cfg]
+    if extra["kind"] == "debian":
+        j = next(k for k, st in enumerate(steps) if st[:3] == (path, name, extra["pair"]))
+        deb = debian_fields(extra["cmp"], read_result(dirs["ours"], i, libdirs))
+        bad = []
+        for which in ("upstream", "ours"):
+            if which == "upstream" and extra.get("upstream_na"):
+                continue
+            theirs = debian_fields(extra["cmp"], read_result(dirs[which], j, libdirs))
+            if extra["cmp"] == "nv":
+                common = sorted(set(deb[0]) & set(theirs[0]))
+                same = (deb[1] == theirs[1] and (deb[1] != "0" or "SRIOV_EN" in common)
+                        and all(deb[0][k] == theirs[0][k] for k in common))
+            else:
+                same = deb == theirs
+            if not same:
+                bad.append((which, theirs))
+        if not bad:
+            return "equal", "", None
+        e = documented(entries, path, name, lab)
+        if e:
+            return "documented", e["reason"], None
+        which, theirs = bad[0]
+        return "DIFFERENT", "", (cfg, i, path, name, line + f"  [4.21 vs the fixture's tool on "
+                                 f"{which}'s library]", (repr(theirs), "", ""),
+                                 (repr(deb), "", ""))
+    o = read_result(dirs["ours"], i, libdirs)
+    ref = extra.get("ref")
+    if extra.get("only") == "ours":
+        # Upstream's library would take the reference's path: its output there is the answer.
+        rsteps, rdirs = done[ref[0]]
+        j = next(k for k, st in enumerate(rsteps) if st[:3] == (ref[1], ref[2], lab))
+        r = read_result(rdirs["upstream"], j, libdirs)
+        dev_o = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (path, name))
+        dev_r = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (ref[1], ref[2]))
+        if sub_dev(o, dev_o) == sub_dev(r, dev_r):
+            return "equal", "", None
+        e = documented(entries, path, name, lab)
+        if e:
+            return "documented", e["reason"], None
+        return "DIFFERENT", "", (cfg, i, path, name, line + f"  [vs upstream via {ref[1]}]",
+                                 sub_dev(r, dev_r), sub_dev(o, dev_o))
+    u = read_result(dirs["upstream"], i, libdirs)
+    if u == o:
+        return "equal", "", None
+    e = documented(entries, path, name, lab)
+    if e and ref:
+        rsteps, rdirs = done[ref[0]]
+        j = next(k for k, st in enumerate(rsteps) if st[:3] == (ref[1], ref[2], lab))
+        r = read_result(rdirs["upstream"], j, libdirs)
+        dev_o = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (path, name))
+        dev_r = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (ref[1], ref[2]))
+        if sub_dev(o, dev_o) == sub_dev(r, dev_r):
+            return "documented", "= " + e["reason"], None
+        e2 = documented(entries, "ref:" + path, name, lab)
+        if e2:
+            return "documented", e2["reason"], None
+        return "DIFFERENT", "", (cfg, i, path, name, line + f"  [vs upstream via {ref[1]}]",
+                                 sub_dev(r, dev_r), sub_dev(o, dev_o))
+    if e:
+        return "documented", e["reason"], None
+    return "DIFFERENT", "", (cfg, i, path, name, line, u, o)
 
 
 def main():
@@ -279,6 +531,7 @@ def main():
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--plan", help=argparse.SUPPRESS)
     ap.add_argument("--bind-now", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--which", default="ours", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inside:
         return run_inside(args)
@@ -289,19 +542,21 @@ def main():
     libdirs = [ours, upstream]
     entries = load_diffs(args.diffs)
     configs = []
-    for _p, cfg, _n in PATHS:
+    for cfg in [c for _p, c, _n in PATHS] + [c for _p, c, _n, _d, _r in FW_PATHS]:
         if cfg not in configs:
             configs.append(cfg)
     if args.only:
         configs = [c for c in configs if c in args.only.split(",")]
     os.makedirs(args.out, exist_ok=True)
+    imgs = make_images(args.sim, os.path.join(os.path.abspath(args.out), "fw"))
 
     rows = []  # (sim config, path, name, cmd label, status, reason)
     refs_ok = 0
     failures = []
     bind_failures = {}
+    done = {}  # sim config -> (steps, dirs): the references of the firmware jobs
     for cfg in configs:
-        steps = plan_for(cfg)
+        steps = plan_for(cfg, imgs)
         plan = os.path.join(args.out, f"{cfg}.plan.json")
         with open(plan, "w") as f:
             json.dump(steps, f, indent=0)
@@ -311,7 +566,7 @@ def main():
             dirs[which] = d
             cmd = [args.sim, "run", "--config", os.path.join(CONFIGS, cfg + ".toml"), "--",
                    sys.executable, os.path.abspath(__file__), "--inside", "--fixture", fixture,
-                   "--plan", plan, "--out", d]
+                   "--plan", plan, "--out", d, "--which", which]
             if lib:
                 cmd += ["--lib", lib]
                 if cfg == "sysfs":
@@ -329,8 +584,18 @@ def main():
             with open(bn) as f:
                 for tool, bad in json.load(f).items():
                     bind_failures.setdefault(tool, []).extend(bad)
-        index = {(p, n, t): k for k, (p, n, t, _l) in enumerate(steps)}
-        for i, (path, name, tmpl, line) in enumerate(steps):
+        done[cfg] = (steps, dirs)
+        index = {(st[0], st[1], st[2]): k for k, st in enumerate(steps)}
+        for i, step in enumerate(steps):
+            if len(step) > 4:
+                st, reason, fail = compare_fw(step, i, cfg, done, entries, libdirs)
+                rows.append((cfg, step[0], step[1], step[2], st, reason))
+                if st == "documented" and reason.startswith("="):
+                    refs_ok += 1
+                if fail:
+                    failures.append(fail)
+                continue
+            path, name, tmpl, line = step
             u = read_result(dirs["upstream"], i, libdirs)
             o = read_result(dirs["ours"], i, libdirs)
             lab = label_of(tmpl)
@@ -408,15 +673,31 @@ def main():
                 cells.append(" ".join(sym[x] for x in st) if st else "")
             lines.append(f"| `{c}` | " + " | ".join(cells) + " |")
         lines.append("")
-    tally = {st: sum(1 for r in rows if r[4] == st) for st in sym}
-    tools = sorted({r[3].split()[0] for r in rows})
-    paths = sorted({r[1] for r in rows if not r[1].startswith("(")})
-    lines.append(f"Totals: {len(rows)} runs of {len(tools)} tools "
-                 f"({', '.join(tools)}) over {len(paths)} paths and "
-                 f"{len({r[2] for r in rows if r[2] != '-'})} name forms: "
-                 f"{tally['equal']} equal, {tally['documented']} documented difference, "
-                 f"{tally['DIFFERENT']} DIFFERENT.")
-    lines.append("")
+    fw_rows = [r for r in rows if r[1].startswith("fw/")]
+    deb_rows = [r for r in fw_rows if r[3].startswith("4.21 ")]
+    fw_rows = [r for r in fw_rows if not r[3].startswith("4.21 ")]
+    rows_t = [r for r in rows if not r[1].startswith("fw/")]
+    tally = {st: sum(1 for r in rows_t if r[4] == st) for st in sym}
+    tools = sorted({r[3].split()[0] for r in rows_t})
+    paths = sorted({r[1] for r in rows_t if not r[1].startswith("(")})
+    if rows_t:
+        lines.append(f"Totals: {len(rows_t)} runs of {len(tools)} tools "
+                     f"({', '.join(tools)}) over {len(paths)} paths and "
+                     f"{len({r[2] for r in rows_t if r[2] != '-'})} name forms: "
+                     f"{tally['equal']} equal, {tally['documented']} documented difference, "
+                     f"{tally['DIFFERENT']} DIFFERENT.")
+        lines.append("")
+    if fw_rows:
+        ft = {st: sum(1 for r in fw_rows if r[4] == st) for st in sym}
+        fpaths = sorted({r[1] for r in fw_rows})
+        dt = {st: sum(1 for r in deb_rows if r[4] == st) for st in sym}
+        lines.append(f"Firmware jobs: {len(fw_rows)} runs ({len(FW_JOBS)} jobs over "
+                     f"{len(fpaths)} paths): {ft['equal']} equal, {ft['documented']} "
+                     f"documented difference, {ft['DIFFERENT']} DIFFERENT. Debian 4.21's "
+                     f"mstflint / mstconfig against the fixture's tool on both libraries: "
+                     f"{len(deb_rows)} comparisons, {dt['equal']} equal, {dt['documented']} "
+                     f"documented, {dt['DIFFERENT']} DIFFERENT.")
+        lines.append("")
     lines.append(f"Paths upstream's library cannot use: {refs_ok} runs on ours agree with "
                  "upstream's output for the same function through sysfs (device names aside).")
     lines.append("")
