@@ -177,6 +177,16 @@ pub struct DeviceConfig {
     /// The NV configuration store of the firmware (`mstconfig`; see `sim/FIRMWARE.md`).
     #[serde(default)]
     pub nvconfig: NvConfigConfig,
+    /// Serve the ICMD interface on the memory path (`resource0`, MFT's `mst_pci`) too, by
+    /// forwarding the accesses to its BAR pages (see sim/RUNNING.md). On by default; off for
+    /// programs run under valgrind, which does not emulate the page forwarding (a SIGSEGV
+    /// handler and the CPU's single-step flag): the memory path is then plain crspace.
+    #[serde(default = "default_true")]
+    pub bar_icmd: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for DeviceConfig {

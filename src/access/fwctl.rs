@@ -215,13 +215,13 @@ pub fn info_fd(fd: RawFd, data_len: usize) -> Result<(u32, Vec<u8>)> {
 /// FWCTL_RSC_UMEM_REG (mstflint's DMA extension): register `len` bytes of user memory at
 /// `addr` with a memory key. Returns (resource id, umem id, mkey id).
 pub fn umem_reg_fd(fd: RawFd, addr: u64, len: u64) -> Result<(u32, u32, u32)> {
-    let mut r = fwctl_rsc_umem_reg {
-        size: std::mem::size_of::<fwctl_rsc_umem_reg>() as u32,
-        flags: UMEM_FLAGS,
-        addr,
-        len,
-        ..Default::default()
-    };
+    // SAFETY: integer fields only, so all-zero is a valid value; zeroing the whole struct
+    // also zeroes its padding (after `size`), which goes to the kernel as it is.
+    let mut r: fwctl_rsc_umem_reg = unsafe { std::mem::zeroed() };
+    r.size = std::mem::size_of::<fwctl_rsc_umem_reg>() as u32;
+    r.flags = UMEM_FLAGS;
+    r.addr = addr;
+    r.len = len;
     // SAFETY: r is a fwctl_rsc_umem_reg; the kernel pins [addr, addr+len) of our memory,
     // which the caller keeps allocated until FWCTL_RSC_DESTROY.
     unsafe { raw_ioctl(fd, FWCTL_RSC_UMEM_REG, &mut r) }
@@ -231,11 +231,11 @@ pub fn umem_reg_fd(fd: RawFd, addr: u64, len: u64) -> Result<(u32, u32, u32)> {
 
 /// FWCTL_RSC_DESTROY (mstflint's DMA extension): release resource `rsc_id`.
 pub fn rsc_destroy_fd(fd: RawFd, rsc_id: u32) -> Result<()> {
-    let mut r = fwctl_rsc_destroy {
-        size: std::mem::size_of::<fwctl_rsc_destroy>() as u32,
-        rsc_id,
-        ..Default::default()
-    };
+    // SAFETY: integer fields only, so all-zero is a valid value; zeroing the whole struct
+    // also zeroes its padding (after `size`), which goes to the kernel as it is.
+    let mut r: fwctl_rsc_destroy = unsafe { std::mem::zeroed() };
+    r.size = std::mem::size_of::<fwctl_rsc_destroy>() as u32;
+    r.rsc_id = rsc_id;
     // SAFETY: r is a fwctl_rsc_destroy without user pointers.
     unsafe { raw_ioctl(fd, FWCTL_RSC_DESTROY, &mut r) }
         .map_err(|e| Error::io("fwctl: FWCTL_RSC_DESTROY", e))?;

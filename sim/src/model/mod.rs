@@ -140,7 +140,7 @@ impl SimDevice {
                 } else {
                     s
                 };
-                if cfg.gateway == GatewayKind::Vsec {
+                if cfg.gateway == GatewayKind::Vsec && cfg.bar_icmd {
                     s.with_bar_icmd(info.hw_id_reg)
                 } else {
                     s
