@@ -57,9 +57,10 @@ PATHS = {
 PRELOAD_SYSCALLS = {"readlink", "readlinkat", "fstat", "newfstatat", "statx", "getpid",
                     "sendto", "recvfrom", "sendmsg", "recvmsg", "socket", "connect", "fcntl",
                     "capget"}
-# Times the tool inside the namespace: nanoseconds into $JOBTIME_OUT, the tool's status kept.
-TIMER = ('s=$(date +%s%N); "$@"; rc=$?; e=$(date +%s%N); '
-         'echo "$((e - s)) $rc" > "$JOBTIME_OUT"; exit $rc')
+# Times the tool inside the namespace (bash `time`: wall, user and system seconds of the tool
+# and its children) into $JOBTIME_OUT; the tool's stderr stays where it was, its status kept.
+TIMER = ('TIMEFORMAT="%3R %3U %3S"; exec 3>"$JOBTIME_OUT"; '
+         '{ time "$@" 2>&4; } 4>&2 2>&3')
 
 
 def log(*a):
@@ -107,15 +108,16 @@ def timed_run(args, job, path, lib, img, workdir):
     sfile = tempfile.mktemp(dir=workdir, prefix="s-", suffix=".json")
     os.environ["JOBTIME_OUT"] = tfile
     try:
-        p = sim_run(args, path, ["sh", "-c", TIMER, "sh"] + job_cmd(args, job, path, lib, img),
+        p = sim_run(args, path, ["bash", "-c", TIMER, "bash"] + job_cmd(args, job, path, lib, img),
                     workdir, sfile)
     finally:
         del os.environ["JOBTIME_OUT"]
     if p.returncode != 0:
-        tail = (p.stdout + p.stderr).strip().splitlines()[-3:]
-        raise JobFailed(f"exit {p.returncode}: " + " / ".join(tail))
+        tail = [l for l in (p.stdout + p.stderr).strip().splitlines() if "-E-" in l][-1:]
+        raise JobFailed(f"exit {p.returncode}: " + " / ".join(tail or ["no message"]))
     with open(tfile) as f:
-        ns = int(f.read().split()[0])
+        real, user, system = (float(x) for x in f.read().split()[:3])
+    ns = int(real * 1e9)
     with open(sfile) as f:
         d = json.load(f)["devices"][BDF]
     return ns, {
@@ -123,6 +125,7 @@ def timed_run(args, job, path, lib, img, workdir):
         "cfg": d["config_reads"] + d["config_writes"],
         "ioctl": d["ioctls_total"], "ioctls": d.get("ioctls", {}),
         "sem": d.get("semaphore_acquired", 0),
+        "cpu_ns": int((user + system) * 1e9),
     }
 
 
@@ -260,11 +263,12 @@ def render(args, paths, jobs, res, started):
         f"{DEFAULT_PSID}` on the default 2 MiB flash.",
         "",
         "time: median wall time of the tool; ours/up: median ratio of the back-to-back pairs; "
+        "min: shortest run; cpu: user + system time of the tool process (median); "
         "cfg: config-space accesses (reads + writes), ioctl: driver ioctls, sys: system calls "
         "(`strace -c -f`, one run); u = upstream's library, o = ours.",
         "",
-        "| path | job | upstream | ours | ours/up | cfg u | cfg o | ioctl u | ioctl o | sys u | sys o |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| path | job | upstream | ours | ours/up | min u | min o | cpu u | cpu o | cfg u | cfg o | ioctl u | ioctl o | sys u | sys o |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in paths:
         for j in jobs:
@@ -278,6 +282,8 @@ def render(args, paths, jobs, res, started):
                 s = r["sys"].get(who, (None,))[0]
                 cells[who] = {
                     "t": fmt_t(statistics.median(x[0] for x in r[who])),
+                    "min": fmt_t(min(x[0] for x in r[who])),
+                    "cpu": fmt_t(statistics.median(x[1]["cpu_ns"] for x in r[who])),
                     "cfg": str(int(statistics.median(x[1]["cfg"] for x in r[who]))),
                     "ioctl": str(int(statistics.median(x[1]["ioctl"] for x in r[who]))),
                     "sys": "-" if s is None else str(s),
@@ -288,10 +294,12 @@ def render(args, paths, jobs, res, started):
 
             def col(c, k, who):
                 if c is None:
-                    return f"fails ({r['fail'][who][:80]})" if k == "t" and who in r["fail"] else "-"
+                    return f"fails ({r['fail'][who][:60]})" if k == "t" and who in r["fail"] else "-"
                 return c[k]
             out.append(f"| {p} | {JOBS[j][0]} | {col(u, 't', 'upstream')} | {col(o, 't', 'ours')} | "
-                       f"{ratio} | {col(u, 'cfg', 'upstream')} | {col(o, 'cfg', 'ours')} | "
+                       f"{ratio} | {col(u, 'min', 'upstream')} | {col(o, 'min', 'ours')} | "
+                       f"{col(u, 'cpu', 'upstream')} | {col(o, 'cpu', 'ours')} | "
+                       f"{col(u, 'cfg', 'upstream')} | {col(o, 'cfg', 'ours')} | "
                        f"{col(u, 'ioctl', 'upstream')} | {col(o, 'ioctl', 'ours')} | "
                        f"{col(u, 'sys', 'upstream')} | {col(o, 'sys', 'ours')} |")
     return out
