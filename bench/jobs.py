@@ -114,7 +114,8 @@ def timed_run(args, job, path, lib, img, workdir):
         del os.environ["JOBTIME_OUT"]
     if p.returncode != 0:
         tail = [l for l in (p.stdout + p.stderr).strip().splitlines() if "-E-" in l][-1:]
-        raise JobFailed(f"exit {p.returncode}: " + " / ".join(tail or ["no message"]))
+        msg = " / ".join(tail or ["no message"]).replace(PATHS[path][1], "DEV")
+        raise JobFailed(f"exit {p.returncode}: {msg.replace('-E- ', '')}")
     with open(tfile) as f:
         real, user, system = (float(x) for x in f.read().split()[:3])
     ns = int(real * 1e9)
@@ -162,7 +163,7 @@ def main():
     ap.add_argument("--ours-lib", required=True,
                     help="directory holding our libmtcr_ul.so.1 (or our libmtcr_ul.so file)")
     ap.add_argument("--out", default="build/bench")
-    ap.add_argument("--reps", type=int, default=5, help="runs per library per job")
+    ap.add_argument("--reps", type=int, default=7, help="runs per library per job")
     ap.add_argument("--burn-reps", type=int, default=3, help="runs per library of a burn")
     ap.add_argument("--paths", default="config,mstflint_access,resource0")
     ap.add_argument("--jobs", default=",".join(JOB_ORDER))
