@@ -17,7 +17,7 @@ SIM := $(TARGET_DIR)/debug/mtcr-sim
 CFLAGS_C := -Wall -Wextra -Werror -O1 -g
 
 .PHONY: all build deps lint test headers check-headers install check-symbols ctest ctest-build \
-        demo sim valgrind-ctest clean-stage python-tools bench fuzz test-upstream
+        demo sim valgrind-ctest clean-stage python-tools bench bench-jobs bench-jobs-run fuzz test-upstream
 
 all: build
 
@@ -164,6 +164,21 @@ bench:
 	$(CC) -std=c99 -O2 -Wall -Wextra -Werror bench/mtcr_bench.c -ldl -o $(BENCH_BIN)
 	python3 bench/run.py --sim $(SIM) --bench $(BENCH_BIN) --ours $(TARGET_DIR)/release/libmtcr_ul.so \
 	  --stock $(STOCK_CMTCR) --out $(CURDIR)/build/bench $(if $(UPDATE_DOC),--doc docs/PERFORMANCE.md) $(BENCH_ARGS)
+	$(MAKE) bench-jobs-run
+
+# Tool jobs (bench/jobs.py, docs/PERFORMANCE.md "Tool jobs"): upstream mstflint 4.36's tools
+# (UPSTREAM_FIXTURE) on upstream's library and on ours, side by side, per job and access path.
+# Without the fixture: a message, and the section is skipped. JOBS_ARGS passes options
+# (e.g. JOBS_ARGS="--reps 3 --paths config --jobs flint_q,reg_mgir").
+bench-jobs:
+	$(CARGO) build --release -p mtcr
+	$(CARGO) build -p mtcr-sim -p mtcr-sim-preload
+	$(MAKE) bench-jobs-run
+
+bench-jobs-run:
+	python3 bench/jobs.py --sim $(SIM) --fixture $(UPSTREAM_FIXTURE) \
+	  --ours-lib $(TARGET_DIR)/release/libmtcr_ul.so --out $(CURDIR)/build/bench \
+	  $(if $(UPDATE_DOC),--doc docs/PERFORMANCE.md) $(JOBS_ARGS)
 
 # Fuzz every target of fuzz/ for FUZZ_SECS seconds each: with cargo-fuzz (+nightly toolchain)
 # when installed (new inputs go to a temporary directory; the committed corpus is only read),

@@ -75,6 +75,9 @@ pub struct Device {
     inner: Mutex<Inner>,
     /// Whether the tools HCR's CR mailbox works (probed on the first HCR register access).
     hcr_cr_mbox: Mutex<crate::cmdif::CrMbox>,
+    /// The ICMD mailbox size read by the first ICMD command (0: not read yet), as the stock
+    /// library reads it once per open.
+    pub(crate) icmd_mbox_size: AtomicU32,
     /// The fwctl node register access goes over: the handle's own (fwctl handle) or one
     /// attached to a PCI open ([`Device::attach_fwctl`], `open_fwctl_dev`).
     fwctl: Mutex<Option<Arc<FwctlNode>>>,
@@ -274,6 +277,7 @@ impl Device {
                 config: None,
             }),
             hcr_cr_mbox: Mutex::new(Default::default()),
+            icmd_mbox_size: AtomicU32::new(0),
             fwctl: Mutex::new(fwctl),
         }
     }

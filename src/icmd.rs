@@ -14,6 +14,7 @@
 //! on every exit path (stock keeps it after an IFC_BUSY); the caller's buffer is never
 //! byte-swapped in place.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -176,10 +177,17 @@ impl Device {
                 "device is in livefish mode",
             ));
         }
+        // Read once per open (the firmware's mailbox does not change size while open).
+        let cached = self.icmd_mbox_size.load(Ordering::Relaxed);
+        if cached != 0 {
+            return Ok((cached, at));
+        }
         let size = self
             .read4_in(at.icmd, ICMD_MBOX_SIZE_ADDR)
-            .map_err(|e| cr_fail("reading the mailbox size", e))?;
-        Ok((size.min(ICMD_MAX_CMD_SIZE), at))
+            .map_err(|e| cr_fail("reading the mailbox size", e))?
+            .min(ICMD_MAX_CMD_SIZE);
+        self.icmd_mbox_size.store(size, Ordering::Relaxed);
+        Ok((size, at))
     }
 
     /// Whether the chip has ICMD in crspace as upstream knows it (its "static configuration
@@ -329,7 +337,7 @@ impl Device {
                 ),
             ));
         }
-        if let Ok((hw, _)) = self.hw_id() {
+        if let Ok((hw, _)) = self.hw_id_at_open() {
             if let Some(a) = static_cfg_not_done_addr(hw) {
                 let v = self
                     .read4_in(AS_CR_SPACE, a)
