@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{ci, fixture, job, our_lib, sim_usable, BDF};
+use common::{ci, fixture, job, mstconfig_row as row, our_lib, sim_usable, BDF};
 use std::path::{Path, PathBuf};
 
 /// Start state: 32 VFs at most, SR-IOV in use with 4 VFs, port 2 switched to IB for the
@@ -30,21 +30,6 @@ fn tmpdir(tag: &str) -> PathBuf {
 fn in_sim(dir: &Path, device: &str, extra: &str, script: &str) -> String {
     let toml = format!("[[device]]\n{device}{NV}{extra}");
     common::in_sim_with(&dir.join("sim.toml"), &toml, script).1
-}
-
-/// The values of parameter `name` in a query (one per column).
-fn row(text: &str, name: &str) -> Vec<String> {
-    text.lines()
-        .find(|l| {
-            l.trim_start_matches(['*', ' '])
-                .starts_with(&format!("{name} "))
-        })
-        .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
-        .split_whitespace()
-        .filter(|w| *w != "*")
-        .skip(1)
-        .map(str::to_string)
-        .collect()
 }
 
 /// A raw GLOBAL_PCI_CONF asking for 200 VFs (the tool passes raw items on unchecked).

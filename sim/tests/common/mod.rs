@@ -135,3 +135,32 @@ pub fn job<'a>(out: &'a str, name: &str) -> &'a str {
     let end = rest.find("rc=").map_or(rest.len(), |i| i + 4);
     &rest[..end]
 }
+
+/// The values of parameter `name` in an mstconfig query (one per column).
+pub fn mstconfig_row(text: &str, name: &str) -> Vec<String> {
+    text.lines()
+        .find(|l| {
+            l.trim_start_matches(['*', ' '])
+                .starts_with(&format!("{name} "))
+        })
+        .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
+        .split_whitespace()
+        .filter(|w| *w != "*")
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// mstflint's query after `sg` set the GUIDs / MACs (0002c90300aabb00): the new ones shown,
+/// the originals kept.
+pub fn check_set_guids(q3: &str) {
+    assert!(
+        q3.contains("Base GUID:             0002c90300aabb00"),
+        "{q3}"
+    );
+    assert!(
+        q3.contains("Orig Base GUID:        b8cef60300a1b2c0"),
+        "{q3}"
+    );
+    assert!(q3.contains("Base MAC:              0002c9aabb00"), "{q3}");
+}
