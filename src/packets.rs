@@ -14,28 +14,39 @@ pub(crate) fn bytes_needed(offset: u32, size: u32) -> usize {
     ((u64::from(offset) + u64::from(size)).div_ceil(8)) as usize
 }
 
+/// The pieces of a field of `size` bits at bit `offset`, one per byte it touches, most
+/// significant first: (byte index, bit position of the piece's lowest bit in its byte, its
+/// bit count n, the field's bits below it — the n bits of the field just below the ones
+/// already done).
+fn pieces(offset: u32, size: u32) -> impl Iterator<Item = (usize, u32, u32, u32)> {
+    let mut done = 0u32;
+    let mut byte = (offset / 8) as usize;
+    let mut bit_in_byte = offset % 8;
+    std::iter::from_fn(move || {
+        if done >= size {
+            return None;
+        }
+        let n = (8 - bit_in_byte).min(size - done);
+        done += n;
+        let piece = (byte, 8 - n - bit_in_byte, n, size - done);
+        bit_in_byte = 0;
+        byte += 1;
+        Some(piece)
+    })
+}
+
 /// Store the low `size` bits of `value` at bit `offset`. Bits above 32 of a field wider than
 /// 32 bits are zero. `buf` must hold [`bytes_needed`]`(offset, size)` bytes.
 pub(crate) fn push(buf: &mut [u8], offset: u32, size: u32, value: u32) {
     let value = u64::from(value);
-    let mut done = 0u32;
-    let mut byte = (offset / 8) as usize;
-    let mut bit_in_byte = offset % 8;
-    while done < size {
-        let n = (8 - bit_in_byte).min(size - done);
-        done += n;
-        // The n bits of the field just below the `done` most significant ones.
-        let shift = size - done;
+    for (byte, pos, n, shift) in pieces(offset, size) {
         let chunk = if shift >= 64 {
             0
         } else {
             ((value >> shift) & ((1 << n) - 1)) as u8
         };
-        let pos = 8 - n - bit_in_byte;
         let mask = (((1u16 << n) - 1) << pos) as u8;
         buf[byte] = (buf[byte] & !mask) | (chunk << pos);
-        bit_in_byte = 0;
-        byte += 1;
     }
 }
 
@@ -43,20 +54,11 @@ pub(crate) fn push(buf: &mut [u8], offset: u32, size: u32, value: u32) {
 /// [`bytes_needed`]`(offset, size)` bytes.
 pub(crate) fn pop(buf: &[u8], offset: u32, size: u32) -> u32 {
     let mut v = 0u64;
-    let mut done = 0u32;
-    let mut byte = (offset / 8) as usize;
-    let mut bit_in_byte = offset % 8;
-    while done < size {
-        let n = (8 - bit_in_byte).min(size - done);
-        done += n;
-        let pos = 8 - n - bit_in_byte;
+    for (byte, pos, n, shift) in pieces(offset, size) {
         let chunk = u64::from((buf[byte] >> pos) & (((1u16 << n) - 1) as u8));
-        let shift = size - done;
         if shift < 64 {
             v |= chunk << shift;
         }
-        bit_in_byte = 0;
-        byte += 1;
     }
     v as u32
 }

@@ -15,72 +15,18 @@
 //! Random points come from a seed printed at the start (`MTCR_BURN_SEED=N` repeats a run;
 //! `MTCR_BURN_ROUNDS=N` kills per path, default 2: one on each library). The fixture or our library absent: SKIP.
 
+mod common;
+
+use common::{fixture, our_lib, sim_usable, BDF, SIM};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SIM: &str = env!("CARGO_BIN_EXE_mtcr-sim");
-const BDF: &str = "0000:05:00.0";
 /// Per tool run (a burn through FUSE config space takes 5-10 s on a loaded machine).
 const TOOL_TIMEOUT_S: u32 = 120;
 /// The whole simulator run.
 const RUN_DEADLINE: Duration = Duration::from_secs(900);
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn sim_usable(test: &str) -> bool {
-    match mtcr_sim::testing::skip_reason() {
-        None => true,
-        Some(w) if ci() => panic!("{test}: needs root and /dev/fuse: {w}"),
-        Some(w) => {
-            eprintln!("SKIP: {test}: needs root and /dev/fuse: {w}");
-            false
-        }
-    }
-}
-
-/// The fixture's `run`: `MTCR_UPSTREAM_FIXTURE`, else `shared/upstream-4.36` beside one of
-/// the checkout's ancestors.
-fn fixture(test: &str) -> Option<PathBuf> {
-    let found = match std::env::var_os("MTCR_UPSTREAM_FIXTURE") {
-        Some(d) => Some(PathBuf::from(d).join("run")),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(|a| a.join("shared/upstream-4.36/run"))
-            .find(|p| p.is_file()),
-    };
-    if found.is_none() {
-        eprintln!("SKIP: {test}: the upstream tool fixture (shared/upstream-4.36) is absent");
-    }
-    found
-}
-
-/// A directory holding our library as `libmtcr_ul.so.1`: `MTCR_OURS_LIB`, else the newest
-/// `libmtcr_ul.so` the workspace built (linked into `tmp`).
-fn our_lib(test: &str, tmp: &Path) -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("MTCR_OURS_LIB") {
-        return Some(PathBuf::from(d));
-    }
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-    let built = ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("libmtcr_ul.so"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .max();
-    let Some((_, so)) = built else {
-        eprintln!("SKIP: {test}: libmtcr_ul.so not built (cargo build -p mtcr)");
-        return None;
-    };
-    let dir = tmp.join("ours");
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("libmtcr_ul.so.1");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(so.canonicalize().unwrap(), &link).unwrap();
-    Some(dir)
-}
 
 /// xorshift64*: enough for picking kill delays and fault points reproducibly.
 struct Rng(u64);
@@ -116,21 +62,10 @@ fn rounds() -> u64 {
 
 /// `mtcr-sim image --fw-version VERSION -o DIR/NAME.bin` (the device's PSID).
 fn image(dir: &Path, name: &str, version: &str) -> PathBuf {
-    let f = dir.join(format!("{name}.bin"));
-    let o = Command::new(SIM)
-        .args([
-            "image",
-            "--fw-version",
-            version,
-            "--psid",
-            "MT_0000000008",
-            "-o",
-        ])
-        .arg(&f)
-        .output()
-        .expect("run mtcr-sim image");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    f
+    common::image(
+        dir.join(format!("{name}.bin")),
+        &["--fw-version", version, "--psid", "MT_0000000008"],
+    )
 }
 
 /// Builds the shell script: each step prints `== NAME`, its output and `rc=N`.

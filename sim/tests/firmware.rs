@@ -6,44 +6,11 @@
 //! mstflint is installed by `scripts/install-deps.sh`: absent, its tests print SKIP, or fail
 //! with CI=true.
 
+mod common;
+
+use common::{ci, debian_mstflint, fixture, job, sim_usable, BDF, SIM};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const SIM: &str = env!("CARGO_BIN_EXE_mtcr-sim");
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// The fixture's `run` script: `MTCR_UPSTREAM_FIXTURE`, else `shared/upstream-4.36` beside
-/// one of the checkout's ancestors (the main checkout and its worktrees share it).
-fn fixture(test: &str) -> Option<PathBuf> {
-    let found = match std::env::var_os("MTCR_UPSTREAM_FIXTURE") {
-        Some(d) => Some(PathBuf::from(d).join("run")),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(|a| a.join("shared/upstream-4.36/run"))
-            .find(|p| p.is_file()),
-    };
-    if found.is_none() {
-        eprintln!("SKIP: {test}: the upstream tool fixture (shared/upstream-4.36) is absent");
-    }
-    found
-}
-
-/// Debian's stock mstflint (fails under CI when absent).
-fn debian_mstflint(test: &str) -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin/mstflint");
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        !ci(),
-        "{test}: /usr/bin/mstflint is missing (scripts/install-deps.sh)"
-    );
-    eprintln!("SKIP: {test}: Debian's mstflint is not installed");
-    None
-}
 
 fn tmp(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mtcr-sim-fw-{}-{tag}.bin", std::process::id()))
@@ -51,20 +18,7 @@ fn tmp(tag: &str) -> PathBuf {
 
 /// `mtcr-sim image ARGS -o <tmp>`; returns the file.
 fn image(tag: &str, args: &[&str]) -> PathBuf {
-    let out = tmp(tag);
-    let o = Command::new(SIM)
-        .arg("image")
-        .args(args)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("run mtcr-sim image");
-    assert!(
-        o.status.success(),
-        "mtcr-sim image {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
+    common::image(tmp(tag), args)
 }
 
 struct Tool(Vec<PathBuf>);
@@ -89,12 +43,7 @@ impl Tool {
         let mut a: Vec<&std::ffi::OsStr> = vec!["-i".as_ref(), file.as_os_str()];
         a.extend(cmd.iter().map(|s| std::ffi::OsStr::new(*s)));
         let o = self.run(&a);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        (o.status.code().unwrap_or(-1), text)
+        (o.status.code().unwrap_or(-1), common::text(&o))
     }
 }
 
@@ -188,38 +137,12 @@ fn debian_mstflint_queries_and_verifies_generated_images() {
     bad_images_refused(&t, "deb");
 }
 
-const BDF: &str = "0000:05:00.0";
-
 /// `mtcr-sim run --config <toml> -- sh -c <script>` → (exit code, stdout + stderr).
 fn in_sim(tag: &str, toml: &str, script: &str) -> (i32, String) {
     let cfg = std::env::temp_dir().join(format!("mtcr-sim-fw-{}-{tag}.toml", std::process::id()));
-    std::fs::write(&cfg, toml).unwrap();
-    let o = Command::new(SIM)
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--", "sh", "-c", script])
-        .output()
-        .expect("run mtcr-sim");
+    let out = common::in_sim_with(&cfg, toml, script);
     let _ = std::fs::remove_file(&cfg);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
-}
-
-/// Whether the simulator can run here (SKIP, or panic under CI, when not).
-fn sim_usable(test: &str) -> bool {
-    match mtcr_sim::testing::skip_reason() {
-        None => true,
-        Some(w) if ci() => panic!("{test}: needs root and /dev/fuse: {w}"),
-        Some(w) => {
-            eprintln!("SKIP: {test}: needs root and /dev/fuse: {w}");
-            false
-        }
-    }
+    out
 }
 
 /// The read-only flash jobs on the simulated device, one simulator run; each job's
@@ -233,15 +156,6 @@ fn device_jobs(tool: &str, dev: &str, full: bool) -> String {
         .map(|j| format!("echo '== {j}'; {tool} -d {dev} {j} 2>&1; echo rc=$?"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn job<'a>(out: &'a str, name: &str) -> &'a str {
-    let start = out
-        .find(&format!("== {name}\n"))
-        .unwrap_or_else(|| panic!("no output of {name}:\n{out}"));
-    let rest = &out[start..];
-    let end = rest.find("rc=").map_or(rest.len(), |i| i + 4);
-    &rest[..end]
 }
 
 fn check_device_jobs(out: &str, version: &str, psid: &str, full: bool) {
@@ -421,15 +335,7 @@ fn burn_jobs(tool: &str, tag: &str) {
     // Set GUIDs: the second DEV_INFO copy takes the new ones; MFG_INFO keeps the originals.
     assert!(job(&out, "sg").ends_with("rc=0"), "{out}");
     let q3 = job(&out, "q3");
-    assert!(
-        q3.contains("Base GUID:             0002c90300aabb00"),
-        "{q3}"
-    );
-    assert!(
-        q3.contains("Orig Base GUID:        b8cef60300a1b2c0"),
-        "{q3}"
-    );
-    assert!(q3.contains("Base MAC:              0002c9aabb00"), "{q3}");
+    common::check_set_guids(q3);
     assert!(job(&out, "v3").ends_with("rc=0"), "{out}");
     for f in [new, psid, bad, cx4] {
         let _ = std::fs::remove_file(f);
@@ -475,19 +381,7 @@ fn nvconfig_jobs(tool: &str, tag: &str) {
     ]
     .join("; ");
     let (_, out) = in_sim(tag, "", &script);
-    let row = |text: &str, name: &str| -> Vec<String> {
-        text.lines()
-            .find(|l| {
-                l.trim_start_matches(['*', ' '])
-                    .starts_with(&format!("{name} "))
-            })
-            .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
-            .split_whitespace()
-            .filter(|w| *w != "*")
-            .skip(1)
-            .map(str::to_string)
-            .collect()
-    };
+    let row = common::mstconfig_row;
     let q0 = job(&out, "q0");
     assert!(q0.ends_with("rc=0"), "{q0}");
     assert_eq!(row(q0, "SRIOV_EN"), ["False(0)"]);

@@ -7,97 +7,25 @@
 //! Upstream's mstflint (fixture `shared/upstream-4.36`, on upstream's library): SKIP when
 //! absent. Debian's mstflint 4.21: SKIP when absent, unless CI=true.
 
+mod common;
+
+use common::{debian_mstflint, fixture, job, sim_usable, BDF};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const SIM: &str = env!("CARGO_BIN_EXE_mtcr-sim");
-const BDF: &str = "0000:05:00.0";
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn fixture(test: &str) -> Option<PathBuf> {
-    let found = match std::env::var_os("MTCR_UPSTREAM_FIXTURE") {
-        Some(d) => Some(PathBuf::from(d).join("run")),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(|a| a.join("shared/upstream-4.36/run"))
-            .find(|p| p.is_file()),
-    };
-    if found.is_none() {
-        eprintln!("SKIP: {test}: the upstream tool fixture (shared/upstream-4.36) is absent");
-    }
-    found
-}
-
-fn debian_mstflint(test: &str) -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin/mstflint");
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        !ci(),
-        "{test}: /usr/bin/mstflint is missing (scripts/install-deps.sh)"
-    );
-    eprintln!("SKIP: {test}: Debian's mstflint is not installed");
-    None
-}
-
-fn sim_usable(test: &str) -> bool {
-    match mtcr_sim::testing::skip_reason() {
-        None => true,
-        Some(w) if ci() => panic!("{test}: needs root and /dev/fuse: {w}"),
-        Some(w) => {
-            eprintln!("SKIP: {test}: needs root and /dev/fuse: {w}");
-            false
-        }
-    }
-}
 
 fn tmp(tag: &str, ext: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mtcr-sim-fwup-{}-{tag}.{ext}", std::process::id()))
 }
 
 fn image(tag: &str, args: &[&str]) -> PathBuf {
-    let out = tmp(tag, "bin");
-    let o = Command::new(SIM)
-        .arg("image")
-        .args(args)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("run mtcr-sim image");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
+    common::image(tmp(tag, "bin"), args)
 }
 
 /// `mtcr-sim run --config <toml> -- sh -c <script>` → stdout + stderr.
 fn in_sim(tag: &str, toml: &str, script: &str) -> String {
     let cfg = tmp(tag, "toml");
-    std::fs::write(&cfg, toml).unwrap();
-    let o = Command::new(SIM)
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--", "sh", "-c", script])
-        .output()
-        .expect("run mtcr-sim");
+    let (_, out) = common::in_sim_with(&cfg, toml, script);
     let _ = std::fs::remove_file(&cfg);
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn job<'a>(out: &'a str, name: &str) -> &'a str {
-    let start = out
-        .find(&format!("== {name}\n"))
-        .unwrap_or_else(|| panic!("no output of {name}:\n{out}"));
-    let rest = &out[start..];
-    let end = rest.find("rc=").map_or(rest.len(), |i| i + 4);
-    &rest[..end]
+    out
 }
 
 fn toml(fw_update: bool, flash: &Path) -> String {
@@ -171,15 +99,7 @@ fn burn_through_mcc(tool: &str, tag: &str, new: &Path, cx4: &Path, flash: &Path)
     // Set GUIDs / MACs through the NV item (fw_ctrl): new ones shown, originals kept.
     assert!(job(&out, "sg").ends_with("rc=0"), "{out}");
     let q3 = job(&out, "q3");
-    assert!(
-        q3.contains("Base GUID:             0002c90300aabb00"),
-        "{q3}"
-    );
-    assert!(
-        q3.contains("Orig Base GUID:        b8cef60300a1b2c0"),
-        "{q3}"
-    );
-    assert!(q3.contains("Base MAC:              0002c9aabb00"), "{q3}");
+    common::check_set_guids(q3);
     let _ = std::fs::remove_file(tmp(tag, "cx4flash"));
     out
 }

@@ -7,28 +7,13 @@
 //! Needs the fixture, python3 and pciutils' `setpci` (the tool reads the device id with it);
 //! absent: SKIP (required under CI=true when the fixture is present).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{ci, fixture, our_lib, sim_usable, BDF, SIM};
 use std::process::Command;
-
-const SIM: &str = env!("CARGO_BIN_EXE_mtcr-sim");
-const BDF: &str = "0000:05:00.0";
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
 
 fn skip(test: &str, why: &str) {
     eprintln!("SKIP: {test}: {why}");
-}
-
-fn fixture() -> Option<PathBuf> {
-    match std::env::var_os("MTCR_UPSTREAM_FIXTURE") {
-        Some(d) => Some(PathBuf::from(d).join("run")),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(|a| a.join("shared/upstream-4.36/run"))
-            .find(|p| p.is_file()),
-    }
 }
 
 fn on_path(tool: &str) -> bool {
@@ -38,34 +23,10 @@ fn on_path(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A directory holding our library as `libmtcr_ul.so.1` (`MTCR_OURS_LIB`, else the newest
-/// one the workspace built).
-fn our_lib(tmp: &Path) -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("MTCR_OURS_LIB") {
-        return Some(PathBuf::from(d));
-    }
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-    let (_, so) = ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("libmtcr_ul.so"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .max()?;
-    let dir = tmp.join("ours");
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("libmtcr_ul.so.1");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(so.canonicalize().unwrap(), &link).unwrap();
-    Some(dir)
-}
-
 /// The part of `out` between `== name` and the next `rc=N` line.
 fn job<'a>(out: &'a str, name: &str) -> &'a str {
-    let start = out
-        .find(&format!("== {name}\n"))
-        .unwrap_or_else(|| panic!("no output of {name}:\n{out}"));
-    let rest = &out[start + name.len() + 4..];
-    let end = rest.find("rc=").map_or(rest.len(), |i| i + 4);
-    &rest[..end]
+    // `common::job` without its `== name\n` line (the libraries' outputs are compared).
+    &common::job(out, name)[name.len() + 4..]
 }
 
 fn level_line<'a>(q: &'a str, level: &str) -> &'a str {
@@ -77,15 +38,11 @@ fn level_line<'a>(q: &'a str, level: &str) -> &'a str {
 #[test]
 fn mstfwreset_query_then_reset_activates_a_burn() {
     let test = "mstfwreset q";
-    if let Some(w) = mtcr_sim::testing::skip_reason() {
-        assert!(!ci(), "{test}: needs root and /dev/fuse: {w}");
-        return skip(test, &format!("needs root and /dev/fuse: {w}"));
+    if !sim_usable(test) {
+        return;
     }
-    let Some(run) = fixture() else {
-        return skip(
-            test,
-            "the upstream tool fixture (shared/upstream-4.36) is absent",
-        );
+    let Some(run) = fixture(test) else {
+        return;
     };
     for tool in ["python3", "setpci"] {
         if !on_path(tool) {
@@ -95,23 +52,13 @@ fn mstfwreset_query_then_reset_activates_a_burn() {
     }
     let tmp = std::env::temp_dir().join(format!("mtcr-sim-fwreset-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let Some(ours) = our_lib(&tmp) else {
-        return skip(test, "libmtcr_ul.so not built");
+    let Some(ours) = our_lib(test, &tmp) else {
+        return;
     };
-    let img = tmp.join("fw.bin");
-    let st = Command::new(SIM)
-        .args([
-            "image",
-            "--fw-version",
-            "16.36.1000",
-            "--psid",
-            "MT_0000000008",
-            "-o",
-        ])
-        .arg(&img)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let img = common::image(
+        tmp.join("fw.bin"),
+        &["--fw-version", "16.36.1000", "--psid", "MT_0000000008"],
+    );
     let r = run.display();
     let o = ours.display();
     let script = format!(
@@ -130,11 +77,7 @@ fn mstfwreset_query_then_reset_activates_a_burn() {
         .args(["run", "--", "sh", "-c", &script])
         .output()
         .unwrap();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::text(&out);
     assert!(out.contains("burn rc=0"), "{out}");
     for s in ["before", "after"] {
         let up = job(&out, &format!("up-{s}"));

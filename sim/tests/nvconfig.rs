@@ -8,73 +8,16 @@
 //! Absent fixture, Debian tool or built library: the test concerned prints SKIP (the
 //! Debian tool is required under CI=true).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-const SIM: &str = env!("CARGO_BIN_EXE_mtcr-sim");
-const BDF: &str = "0000:05:00.0";
+use common::{ci, fixture, job, mstconfig_row as row, our_lib, sim_usable, BDF};
+use std::path::{Path, PathBuf};
 
 /// Start state: 32 VFs at most, SR-IOV in use with 4 VFs, port 2 switched to IB for the
 /// next boot.
 const NV: &str = "[device.nvconfig]\nmax_vfs = 32\n\
                   values = { SRIOV_EN = 1, NUM_OF_VFS = 4 }\n\
                   pending = { LINK_TYPE_P2 = 1 }\n";
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn sim_usable(test: &str) -> bool {
-    match mtcr_sim::testing::skip_reason() {
-        None => true,
-        Some(w) if ci() => panic!("{test}: needs root and /dev/fuse: {w}"),
-        Some(w) => {
-            eprintln!("SKIP: {test}: needs root and /dev/fuse: {w}");
-            false
-        }
-    }
-}
-
-/// The fixture's `run`: `MTCR_UPSTREAM_FIXTURE`, else `shared/upstream-4.36` beside one of
-/// the checkout's ancestors.
-fn fixture(test: &str) -> Option<PathBuf> {
-    let found = match std::env::var_os("MTCR_UPSTREAM_FIXTURE") {
-        Some(d) => Some(PathBuf::from(d).join("run")),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(|a| a.join("shared/upstream-4.36/run"))
-            .find(|p| p.is_file()),
-    };
-    if found.is_none() {
-        eprintln!("SKIP: {test}: the upstream tool fixture (shared/upstream-4.36) is absent");
-    }
-    found
-}
-
-/// A directory holding our library as `libmtcr_ul.so.1`: `MTCR_OURS_LIB` (a directory with
-/// it), else the newest `libmtcr_ul.so` the workspace built (linked into a temporary
-/// directory).
-fn our_lib(test: &str, tmp: &Path) -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("MTCR_OURS_LIB") {
-        return Some(PathBuf::from(d));
-    }
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-    let built = ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("libmtcr_ul.so"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .max();
-    let Some((_, so)) = built else {
-        eprintln!("SKIP: {test} (our library): libmtcr_ul.so not built (cargo build -p mtcr)");
-        return None;
-    };
-    let dir = tmp.join("ours");
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("libmtcr_ul.so.1");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(so.canonicalize().unwrap(), &link).unwrap();
-    Some(dir)
-}
 
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("mtcr-sim-nv-{}-{tag}", std::process::id()));
@@ -85,45 +28,8 @@ fn tmpdir(tag: &str) -> PathBuf {
 /// Run `script` in one simulator with one device (`device` lines, then [`NV`] and `extra`
 /// in `[device.nvconfig]`); stdout and stderr together.
 fn in_sim(dir: &Path, device: &str, extra: &str, script: &str) -> String {
-    let cfg = dir.join("sim.toml");
-    std::fs::write(&cfg, format!("[[device]]\n{device}{NV}{extra}")).unwrap();
-    let o = Command::new(SIM)
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--", "sh", "-c", script])
-        .output()
-        .expect("run mtcr-sim");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// One job's output (framed by `== NAME` and ending with `rc=N`).
-fn job<'a>(out: &'a str, name: &str) -> &'a str {
-    let start = out
-        .find(&format!("== {name}\n"))
-        .unwrap_or_else(|| panic!("no output of {name}:\n{out}"));
-    let rest = &out[start..];
-    let end = rest.find("rc=").map_or(rest.len(), |i| i + 4);
-    &rest[..end]
-}
-
-/// The values of parameter `name` in a query (one per column).
-fn row(text: &str, name: &str) -> Vec<String> {
-    text.lines()
-        .find(|l| {
-            l.trim_start_matches(['*', ' '])
-                .starts_with(&format!("{name} "))
-        })
-        .unwrap_or_else(|| panic!("no {name} row:\n{text}"))
-        .split_whitespace()
-        .filter(|w| *w != "*")
-        .skip(1)
-        .map(str::to_string)
-        .collect()
+    let toml = format!("[[device]]\n{device}{NV}{extra}");
+    common::in_sim_with(&dir.join("sim.toml"), &toml, script).1
 }
 
 /// A raw GLOBAL_PCI_CONF asking for 200 VFs (the tool passes raw items on unchecked).
@@ -255,7 +161,7 @@ fn upstream_mstconfig_nv_items_on_both_libraries() {
     let tool = format!("{} mstconfig", run.display());
     let upstream = in_sim(&dir, "", "", &upstream_script(&tool, &dir));
     check_upstream(&upstream);
-    if let Some(lib) = our_lib(test, &dir) {
+    if let Some(lib) = our_lib(&format!("{test} (our library)"), &dir) {
         let tool = format!("{} --lib {} mstconfig", run.display(), lib.display());
         let ours = in_sim(&dir, "", "", &upstream_script(&tool, &dir));
         check_upstream(&ours);

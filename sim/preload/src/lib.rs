@@ -388,6 +388,21 @@ fn transact(c: &Call, out: &mut [u8]) -> Option<(i64, usize)> {
     transact_aux(c, 0, out)
 }
 
+/// [`transact_aux`] for a call on a descriptor that may be a simulated node: `None` when the
+/// server says it is not one (the caller passes the call on); `Some(None)` when the server
+/// cannot be reached (errno EIO); else the answer, the descriptor marked as simulated.
+fn transact_sim(c: &Call, aux: u32, out: &mut [u8]) -> Option<Option<(i64, usize)>> {
+    let Some((ret, n)) = transact_aux(c, aux, out) else {
+        set_errno(libc::EIO);
+        return Some(None);
+    };
+    if ret == RET_NOT_SIM {
+        return None;
+    }
+    mark_fd(c.fd);
+    Some(Some((ret, n)))
+}
+
 /// [`transact`] with the header's aux word (offset 44).
 fn transact_aux(c: &Call, aux: u32, out: &mut [u8]) -> Option<(i64, usize)> {
     // SAFETY: getpid never fails.
@@ -622,14 +637,9 @@ unsafe fn forward_fwctl(
         data: &data[..len],
     };
     let aux = if has_rawio() { AUX_RAWIO } else { 0 };
-    let Some((ret, got)) = transact_aux(&call, aux, &mut out) else {
-        set_errno(libc::EIO);
+    let Some((ret, got)) = transact_sim(&call, aux, &mut out)? else {
         return Some(-1);
     };
-    if ret == RET_NOT_SIM {
-        return None;
-    }
-    mark_fd(fd);
     if ret < 0 {
         set_errno((-ret) as c_int);
         return Some(-1);
@@ -681,14 +691,9 @@ unsafe fn forward_ioctl(
         path,
         data: &argbuf[..size],
     };
-    let Some((ret, n)) = transact(&call, &mut out) else {
-        set_errno(libc::EIO);
+    let Some((ret, n)) = transact_sim(&call, 0, &mut out)? else {
         return Some(-1);
     };
-    if ret == RET_NOT_SIM {
-        return None;
-    }
-    mark_fd(fd);
     if size > 0 && n > 0 {
         // SAFETY: as above; at most `size` bytes written back.
         std::ptr::copy_nonoverlapping(out.as_ptr(), arg as *mut u8, n.min(size));
@@ -779,14 +784,9 @@ unsafe fn sim_node_mmap(
         path,
         data: &[],
     };
-    let Some((ret, n)) = transact(&call, &mut out[..PATH_BUF - 1]) else {
-        set_errno(libc::EIO);
+    let Some((ret, n)) = transact_sim(&call, 0, &mut out[..PATH_BUF - 1])? else {
         return Some(libc::MAP_FAILED);
     };
-    if ret == RET_NOT_SIM {
-        return None;
-    }
-    mark_fd(fd);
     if ret < 0 {
         set_errno((-ret) as c_int);
         return Some(libc::MAP_FAILED);
