@@ -243,6 +243,9 @@ FW_OURS_ONLY = {"fw/mst_pciconf"}
 NORMALISATIONS = [
     (r"/tmp/mtcr-sim\.[A-Za-z0-9]+", "<SIMDIR>",
      "the simulator's private work directory has a random name per run"),
+    (r"(?m)^(uptime +\| )0x[0-9a-f]+$", r"\1<UPTIME>",
+     "MGIR's uptime counts the seconds since the simulated device booted: the two runs read it "
+     "at different moments"),
     # The library directories themselves (given at run time) are replaced in normalise().
 ]
 
