@@ -456,6 +456,16 @@ def compare_fw(step, i, cfg, done, entries, libdirs):
     return st
 
 
+def vs_reference(done, ref, lab, libdirs, path, name, o):
+    """Our result `o` on (path, name) and upstream's on the reference (ref's config, path and
+    name form), each with its device name replaced: the pair to compare."""
+    rsteps, rdirs = done[ref[0]]
+    j = next(k for k, st in enumerate(rsteps) if st[:3] == (ref[1], ref[2], lab))
+    r = read_result(rdirs["upstream"], j, libdirs)
+    dev_o = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (path, name))
+    dev_r = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (ref[1], ref[2]))
+    return sub_dev(o, dev_o), sub_dev(r, dev_r)
+
 def compare_fw_outputs(step, i, cfg, done, entries, libdirs):
     """A firmware-job step: (status, reason, failure or None). A reason starting with "="
     says ours was checked against upstream's output through sysfs (a reference)."""
@@ -490,29 +500,21 @@ def compare_fw_outputs(step, i, cfg, done, entries, libdirs):
     ref = extra.get("ref")
     if extra.get("only") == "ours":
         # Upstream's library would take the reference's path: its output there is the answer.
-        rsteps, rdirs = done[ref[0]]
-        j = next(k for k, st in enumerate(rsteps) if st[:3] == (ref[1], ref[2], lab))
-        r = read_result(rdirs["upstream"], j, libdirs)
-        dev_o = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (path, name))
-        dev_r = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (ref[1], ref[2]))
-        if sub_dev(o, dev_o) == sub_dev(r, dev_r):
+        ours, theirs = vs_reference(done, ref, lab, libdirs, path, name, o)
+        if ours == theirs:
             return "equal", "", None
         e = documented(entries, path, name, lab)
         if e:
             return "documented", e["reason"], None
         return "DIFFERENT", "", (cfg, i, path, name, line + f"  [vs upstream via {ref[1]}]",
-                                 sub_dev(r, dev_r), sub_dev(o, dev_o))
+                                 theirs, ours)
     u = read_result(dirs["upstream"], i, libdirs)
     if u == o:
         return "equal", "", None
     e = documented(entries, path, name, lab)
     if e and ref:
-        rsteps, rdirs = done[ref[0]]
-        j = next(k for k, st in enumerate(rsteps) if st[:3] == (ref[1], ref[2], lab))
-        r = read_result(rdirs["upstream"], j, libdirs)
-        dev_o = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (path, name))
-        dev_r = next(d for p, _c, n, d, _r in FW_PATHS if (p, n) == (ref[1], ref[2]))
-        if sub_dev(o, dev_o) == sub_dev(r, dev_r):
+        ours, theirs = vs_reference(done, ref, lab, libdirs, path, name, o)
+        if ours == theirs:
             return "documented", "= " + e["reason"], None
         e2 = documented(entries, "ref:" + path, name, lab)
         if e2:
