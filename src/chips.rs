@@ -65,6 +65,83 @@ pub(crate) fn is_livefish(pci_id: u16, hw_id: u32) -> bool {
     !is_gpu_pci(pci_id) && u32::from(pci_id) == hw_id
 }
 
+/// PCI vendor ids accepted by enumeration: Mellanox and NVIDIA.
+pub(crate) const VENDOR_MELLANOX: u16 = 0x15b3;
+pub(crate) const VENDOR_NVIDIA: u16 = 0x10de;
+
+/// PCI device ids of supported functions.
+pub(crate) const SUPPORTED_PCI_IDS: &[u16] = &[
+    0x1003, // ConnectX-3
+    0x1007, // ConnectX-3 Pro
+    0x1011, // Connect-IB
+    0x1013, // ConnectX-4
+    0x1015, // ConnectX-4 Lx
+    0x1017, // ConnectX-5
+    0x1019, // ConnectX-5 Ex
+    0x101b, // ConnectX-6
+    0x101d, // ConnectX-6 Dx
+    0x101f, // ConnectX-6 Lx
+    0x1021, // ConnectX-7
+    0x1023, // ConnectX-8
+    0x1025, // ConnectX-9
+    0xcb20, // Switch-IB
+    0xcb84, // Spectrum
+    0xcf08, // Switch-IB 2
+    0xd2f0, // Quantum
+    0xd2f2, // Quantum-2
+    0xcf6c, // Spectrum-2
+    0xa2d2, // BlueField
+    0xa2d6, // BlueField-2
+    0xa2dc, // BlueField-3
+    0xa2dd, 0xa2de, 0xa2df, 0xc2d6, // BlueField-4
+    0xcf70, // Spectrum-3
+    0xcf80, // Spectrum-4
+    0xcf82, // Spectrum-5
+    0xcf84, // Spectrum-6
+    0x1976, // ConnectX-6 Dx PCIe bridge
+    0x1979, // ConnectX-7 PCIe bridge
+    0x197d, // ConnectX-8 PCIe bridge
+    0x197e, // ConnectX-9 PCIe bridge
+    0x2900, // GB100
+    0x3000, // GR100
+    0xd2f4, // Quantum-3 / Sunbird
+    0xd2f8, // NVLink6 switch
+];
+
+/// Livefish (flash recovery) functions report their HW id as the PCI device id.
+pub(crate) const LIVEFISH_IDS: &[u16] = &[
+    0x191, 0x246, 0x249, 0x24b, 0x24d, 0x24e, 0x1f6, 0x1f8, 0x1ff, 0x247, 0x209, 0x20b, 0x20d,
+    0x20f, 0x211, 0x214, 0x212, 0x216, 0x218, 0x21e, 0x224, 0x21c, 0x220, 0x250, 0x254, 0x270,
+    0x274, 0x257, 0x25b, 0x278,
+];
+
+/// PCIe switch (bridge) functions of ConnectX/BlueField cards (`is_pcie_switch_device`).
+pub(crate) const PCIE_SWITCH_IDS: &[u16] = &[0x1976, 0x1979, 0x197d, 0x197e];
+
+/// NVIDIA GPU ids reached through crspace at offset 0x3000000 (not served by this library's
+/// sysfs paths; listed so that enumeration accepts them as stock does).
+pub(crate) const GPU_PCI_IDS: &[u16] = &[0x2900, 0x3000];
+
+/// ConnectX-3 / ConnectX-3 Pro: the only devices whose default access is the memory BAR.
+pub(crate) const MEMORY_FIRST_IDS: &[u16] = &[0x1003, 0x1007];
+
+/// `is_supported_device`: supported PCI id, GPU, or livefish HW id.
+pub(crate) fn is_supported(pci_id: u16) -> bool {
+    SUPPORTED_PCI_IDS.contains(&pci_id)
+        || LIVEFISH_IDS.contains(&pci_id)
+        || GPU_PCI_IDS.contains(&pci_id)
+}
+
+/// Whether the PCI id is a livefish (recovery-mode) id.
+pub(crate) fn is_livefish_pci_id(pci_id: u16) -> bool {
+    LIVEFISH_IDS.contains(&pci_id)
+}
+
+/// Whether the PCI id is one of the PCIe-switch functions.
+pub(crate) fn is_pcie_switch(pci_id: u16) -> bool {
+    PCIE_SWITCH_IDS.contains(&pci_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +187,14 @@ mod tests {
         for id in [0xa2dc, 0xa2d6, 0x1021, 0, 0xffff] {
             assert!(!is_bluefield4_pci(id), "{id:#x}");
         }
+    }
+
+    #[test]
+    fn tables() {
+        assert!(is_supported(0x1017));
+        assert!(is_supported(0x20d)); // CX5 livefish
+        assert!(!is_supported(0x6340)); // InfiniHost III
+        assert!(is_pcie_switch(0x1979) && !is_pcie_switch(0x1021));
+        assert!(is_livefish_pci_id(0x218) && !is_livefish_pci_id(0x1021));
     }
 }

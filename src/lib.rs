@@ -10,19 +10,16 @@
 //! [`access::Access`] trait, `select` the choice among paths, `ffi/` the C boundary.
 
 pub mod access;
-pub mod api;
 pub(crate) mod chips;
-pub mod cmdif;
+pub mod defs;
 pub mod device;
 pub mod error;
 pub mod ffi;
 pub mod fwctl_abi;
-pub mod icmd;
-pub(crate) mod packets;
-pub mod reg_access;
-pub mod select;
-pub(crate) mod tlv;
-pub mod types;
+pub mod name;
+pub mod open;
+pub mod pci;
+pub mod proto;
 
-pub use api::{Device, OpenOptions};
+pub use device::{Device, OpenOptions};
 pub use error::{Error, Result};

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use mtcr_sim::testing::in_sim;
 use mtcr_ul::access::gateway::Tuning;
-use mtcr_ul::device::SysfsRoot;
-use mtcr_ul::types::*;
+use mtcr_ul::defs::*;
+use mtcr_ul::pci::SysfsRoot;
 use mtcr_ul::{Device, OpenOptions};
 
 /// Its own BDF: the stock lock files in /tmp are shared by parallel simulator instances.

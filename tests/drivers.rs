@@ -7,9 +7,9 @@
 use std::sync::Mutex;
 
 use mtcr_sim::testing::in_sim;
-use mtcr_ul::device::enumerate;
-use mtcr_ul::select::PathKind;
-use mtcr_ul::types::*;
+use mtcr_ul::defs::*;
+use mtcr_ul::open::PathKind;
+use mtcr_ul::pci::enumerate;
 use mtcr_ul::{Device, OpenOptions};
 
 /// One function per driver kind (distinct models, so `/dev/mst` numbering is unambiguous),

@@ -6,9 +6,9 @@
 use mtcr_sim::config::Faults;
 use mtcr_sim::testing::in_sim;
 use mtcr_ul::access::fwctl;
-use mtcr_ul::reg_access::RegPath;
-use mtcr_ul::select::PathKind;
-use mtcr_ul::types::*;
+use mtcr_ul::defs::*;
+use mtcr_ul::open::PathKind;
+use mtcr_ul::proto::reg_access::RegPath;
 use mtcr_ul::{Device, OpenOptions};
 
 const MGIR: u16 = 0x9020;
@@ -129,7 +129,7 @@ fn fwctl_handles() {
         assert!(!d.supports_space(AS_ICMD));
         // ICMD-level: ACCESS_REGISTER mailboxes go over fwctl, other opcodes do not.
         assert_eq!(d.icmd_open().unwrap(), 0x340);
-        let mut mbox = mtcr_ul::reg_access::build_mailbox(MGIR, 1, &[0u8; 160]);
+        let mut mbox = mtcr_ul::proto::reg_access::build_mailbox(MGIR, 1, &[0u8; 160]);
         let n = mbox.len();
         d.icmd_send(0x9001, &mut mbox, n, n, false).unwrap();
         assert_eq!(mbox[2] & 0x7f, 0, "TLV status");

@@ -6,6 +6,7 @@
 use std::os::raw::c_int;
 
 use mtcr_sim::testing::in_sim;
+use mtcr_ul::defs::*;
 use mtcr_ul::ffi::abi::mfile;
 use mtcr_ul::ffi::helpers::mtcr_icmd_cif::{
     icmd_send_command_enhanced, icmd_take_semaphore, is_livefish_device,
@@ -17,7 +18,6 @@ use mtcr_ul::ffi::helpers::packets_layout::{
 use mtcr_ul::ffi::icmd::icmd_clear_semaphore;
 use mtcr_ul::ffi::inband::maccess_reg_mad;
 use mtcr_ul::ffi::open::{mclose, mopen};
-use mtcr_ul::types::*;
 use mtcr_ul::Device;
 
 fn cx5(bdf: &str, extra: &str) -> String {

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use mtcr_sim::testing::in_sim;
-use mtcr_ul::reg_access::return_by_reg_status;
-use mtcr_ul::types::*;
+use mtcr_ul::defs::*;
+use mtcr_ul::proto::reg_access::return_by_reg_status;
 use mtcr_ul::Device;
 
 const MGIR: u16 = 0x9020;

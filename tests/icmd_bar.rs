@@ -60,7 +60,7 @@ fn access_reg_over_resource0() {
     bar.icmd_lock().unwrap();
     let mut b = vec![0u8; 160];
     // Reading a held semaphore through the VSEC answers its holder (no side effect).
-    let held = cfg.read4_in(mtcr_ul::types::AS_SEMAPHORE, 0).unwrap();
+    let held = cfg.read4_in(mtcr_ul::defs::AS_SEMAPHORE, 0).unwrap();
     assert_eq!(held, std::process::id(), "BAR take is the VSEC semaphore");
     bar.icmd_clear_semaphore().unwrap();
     let r = cfg.access_reg(MGIR, 1, &mut b, 160, 160).unwrap();
@@ -94,5 +94,5 @@ fn no_icmd_over_the_bar_of_a_connectx3() {
     let bar = Device::open("/sys/bus/pci/devices/0000:25:00.0/resource0").unwrap();
     assert!(bar.is_memory());
     let e = bar.icmd_open().unwrap_err();
-    assert_eq!(e.code, mtcr_ul::types::ME_ICMD_NOT_SUPPORTED);
+    assert_eq!(e.code, mtcr_ul::defs::ME_ICMD_NOT_SUPPORTED);
 }

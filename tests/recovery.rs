@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use mtcr_sim::testing::in_sim;
 use mtcr_ul::access::gateway::Tuning;
-use mtcr_ul::cmdif::{HcrCommand, MBOX_READ_OP, MBOX_WRITE_OP};
-use mtcr_ul::device::SysfsRoot;
-use mtcr_ul::types::*;
+use mtcr_ul::defs::*;
+use mtcr_ul::pci::SysfsRoot;
+use mtcr_ul::proto::tools_hcr::{HcrCommand, MBOX_READ_OP, MBOX_WRITE_OP};
 use mtcr_ul::{Device, OpenOptions};
 
 /// Own BDFs: the lock files in /tmp are shared by parallel simulator instances.

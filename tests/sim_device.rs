@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use mtcr_sim::config::Faults;
 use mtcr_sim::testing::in_sim;
-use mtcr_ul::device::enumerate;
-use mtcr_ul::select::PathKind;
-use mtcr_ul::types::*;
+use mtcr_ul::defs::*;
+use mtcr_ul::open::PathKind;
+use mtcr_ul::pci::enumerate;
 use mtcr_ul::{Device, OpenOptions};
 
 const BDF: &str = "0000:05:00.0";
@@ -322,7 +322,7 @@ model = "connectx7"
     assert_eq!(verbose.len(), 3);
     assert!(enumerate::list(MDEVS_IB, false).unwrap().is_empty());
     assert_eq!(enumerate::names(MDEVS_ALL).unwrap(), names);
-    let opened = mtcr_ul::api::list_opened(MDEVS_ALL).unwrap();
+    let opened = mtcr_ul::device::list_opened(MDEVS_ALL).unwrap();
     assert_eq!(opened.len(), 2);
 }
 
@@ -367,7 +367,7 @@ fn clear_semaphore_frees_a_stale_owner() {
     // mclear_pci_semaphore frees it at once.
     write_config(0x4c, 0x1234);
     let t = Instant::now();
-    mtcr_ul::api::clear_semaphore(BDF).unwrap();
+    mtcr_ul::device::clear_semaphore(BDF).unwrap();
     assert!(
         t.elapsed() < Duration::from_millis(500),
         "{:?}",

@@ -22,9 +22,10 @@ use mtcr_sim::model::{CrStore, SimDevice, ICMD_CTRL, ICMD_MBOX_SIZE_ADDR};
 use mtcr_ul::access::gateway::{self, Gateway, Tuning};
 use mtcr_ul::access::legacy::Legacy;
 use mtcr_ul::access::{vpd, Access, ConfigIo};
-use mtcr_ul::device::{name, sysfs, Bdf, SysfsRoot};
+use mtcr_ul::defs::*;
 use mtcr_ul::error::{Error, Result};
-use mtcr_ul::types::*;
+use mtcr_ul::name;
+use mtcr_ul::pci::{sysfs, Bdf, SysfsRoot};
 
 /// The names of the targets (corpus directories under `fuzz/corpus/`).
 pub const TARGETS: &[&str] = &["name", "sysfs_attr", "vpd", "api_seq"];
@@ -282,7 +283,7 @@ pub fn fuzz_tuning() -> Tuning {
 /// machine may be loaded; a hang is what this catches).
 const OP_BOUND: Duration = Duration::from_secs(3);
 
-/// Open what the model offers, as `select::open_config` does.
+/// Open what the model offers, as `open::open_config` does.
 fn open_access(dev: &Arc<SimDevice>, clear: bool) -> Result<Box<dyn Access>> {
     let mut io = ModelConfig { dev: dev.clone() };
     match gateway::find_vsec(&mut io)? {

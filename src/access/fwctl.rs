@@ -27,10 +27,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{is_crspace, Access};
-use crate::device::{Bdf, SysfsRoot};
+use crate::defs::*;
 use crate::error::{Error, Result};
-use crate::select::PathKind;
-use crate::types::*;
+use crate::open::PathKind;
+use crate::pci::{Bdf, SysfsRoot};
 
 pub use crate::fwctl_abi::*;
 

@@ -21,8 +21,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::device::Bdf;
 use crate::error::{Error, Result};
+use crate::pci::Bdf;
 
 /// Directory of the stock lock files.
 pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
@@ -486,7 +486,7 @@ pub fn lock_opt(l: &Option<LockFile>) -> Result<Option<LockGuard<'_>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::tests_support::FakeSys;
+    use crate::pci::tests_support::FakeSys;
 
     /// What a semaphore hold adds (owner mark on and off, signal deferral), measured:
     /// `cargo test --release --lib hold_overhead -- --ignored --nocapture` (docs/PERFORMANCE.md).

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use super::lock::{lock_opt, LockFile};
 use super::{is_crspace, Access};
+use crate::defs::HW_ID_ADDR;
 use crate::error::{Error, Result};
-use crate::select::PathKind;
-use crate::types::HW_ID_ADDR;
+use crate::open::PathKind;
 
 /// Size of the mapping (`MTCR_MAP_SIZE`).
 pub const MAP_SIZE: usize = 0x400_0000;
@@ -415,7 +415,7 @@ impl Access for Mmio {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::tests_support::FakeSys;
+    use crate::pci::tests_support::FakeSys;
 
     fn make(fs: &FakeSys, sig: u32) -> PathBuf {
         let p = fs.base.join("resource0");

@@ -31,9 +31,9 @@ pub(crate) mod sim_tests;
 #[cfg(test)]
 mod tests;
 
+use crate::defs::{space_to_cap_offset, AS_CR_SPACE, AS_END, AS_RECOVERY, VCC_INITIALIZED};
 use crate::error::{Error, Result};
-use crate::select::PathKind;
-use crate::types::{space_to_cap_offset, AS_CR_SPACE, AS_END, AS_RECOVERY, VCC_INITIALIZED};
+use crate::open::PathKind;
 
 /// One config-space dword at a time (little-endian registers, host-order values).
 pub trait ConfigIo: Send {

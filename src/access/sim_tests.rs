@@ -11,8 +11,8 @@ use mtcr_sim::model::{CrStore, SimDevice};
 use super::gateway::{self, Gateway, Tuning};
 use super::legacy::Legacy;
 use super::{Access, ConfigIo};
+use crate::defs::*;
 use crate::error::{Error, Result};
-use crate::types::*;
 
 /// Config cycles straight into the model (pid = ours).
 pub struct ModelConfig {
@@ -109,7 +109,7 @@ fn tuning() -> Tuning {
     }
 }
 
-/// Open whatever the model offers, as `select::open_config` does.
+/// Open whatever the model offers, as `open::open_config` does.
 pub(crate) fn open(dev: &Arc<SimDevice>) -> Box<dyn Access> {
     let mut io = ModelConfig { dev: dev.clone() };
     match gateway::find_vsec(&mut io).unwrap() {

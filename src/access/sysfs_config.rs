@@ -194,7 +194,7 @@ impl SysfsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::tests_support::FakeSys;
+    use crate::pci::tests_support::FakeSys;
 
     #[test]
     fn plain_file_roundtrip_and_truncation() {

@@ -7,7 +7,7 @@ use super::fake::{FakeConfig, Kind};
 use super::gateway::{self, Gateway, Tuning};
 use super::legacy::Legacy;
 use super::{Access, ConfigIo};
-use crate::types::*;
+use crate::defs::*;
 
 fn fast() -> Tuning {
     Tuning {

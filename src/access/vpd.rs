@@ -65,7 +65,7 @@ pub fn write4(_path: &Path, offset: u32, _data: [u8; 4]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::tests_support::FakeSys;
+    use crate::pci::tests_support::FakeSys;
 
     #[test]
     fn aligned_and_unaligned() {

@@ -12,11 +12,11 @@
 use std::mem::{offset_of, size_of};
 use std::os::raw::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ulonglong, c_ushort, c_void};
 
-use crate::fwctl_abi::mlx5_umem_buff;
-use crate::types::{
+use crate::defs::{
     gearbox_connection_t, gearbox_type, mtcr_status_e, DType, MType, Mdevs, DEV_NAME_SZ,
     MACCESS_LAST_REG_METHOD, MAX_PAGES_SIZE,
 };
+use crate::fwctl_abi::mlx5_umem_buff;
 
 /// `MIB_Private`: in-band state (a placeholder in builds without in-band, as upstream's).
 #[repr(C)]

@@ -14,9 +14,9 @@ use std::ptr;
 use super::abi::mfile;
 use super::boundary::{call, fail, fail_with, fast, Failure, Outcome};
 use super::handle::{ctx, direct_window, sync_space};
-use crate::api::Device;
+use crate::defs::*;
+use crate::device::Device;
 use crate::error::Error;
-use crate::types::*;
 
 /// The fast path of the block calls on `resource0` ([`direct_window`]): a valid, non-empty,
 /// aligned request that lies inside the mapping is done here; anything else (`None`) takes

@@ -15,10 +15,10 @@ use std::slice;
 use super::abi::mfile;
 use super::boundary::{call, fail, Failure, Outcome};
 use super::handle::{ctx, UlCtx};
-use crate::api::Device;
-use crate::cmdif::{CmdifResult, CrMbox, HcrCommand, TOOLS_HCR_MAX_MBOX};
-use crate::icmd::MError;
-use crate::types::*;
+use crate::defs::*;
+use crate::device::Device;
+use crate::proto::icmd::MError;
+use crate::proto::tools_hcr::{CmdifResult, CrMbox, HcrCommand, TOOLS_HCR_MAX_MBOX};
 
 fn merr(e: MError) -> Failure<c_int> {
     let errno = if e.code == ME_BAD_PARAMS {

@@ -7,7 +7,7 @@ use std::ptr;
 use super::abi::{dev_info, mfile};
 use super::boundary::{call, fail, fail_with, Outcome};
 use super::handle::{ctx, fill_dev_info, free_dev_info_contents};
-use crate::device::DeviceInfo;
+use crate::pci::DeviceInfo;
 
 /// `int mdevices(char* buf, int len, int mask)`: names ("DDDD:BB:DD.F") of the devices of
 /// `mask` (nothing unless it has MDEVS_TAVOR_CR) as consecutive NUL-terminated strings.
@@ -20,7 +20,7 @@ use crate::device::DeviceInfo;
 pub unsafe extern "C" fn mdevices(buf: *mut c_char, len: c_int, mask: c_int) -> c_int {
     call("mdevices", -1, || {
         let list =
-            crate::device::enumerate::list(mask as u32, false).map_err(|e| fail_with(-2, &e))?;
+            crate::pci::enumerate::list(mask as u32, false).map_err(|e| fail_with(-2, &e))?;
         let mut need = 0usize;
         for d in &list {
             need += d.dev_name().len() + 1;
@@ -58,7 +58,7 @@ fn to_c_array(infos: &[DeviceInfo]) -> Outcome<*mut dev_info, *mut dev_info> {
         return Err(fail(ptr::null_mut(), libc::ENOMEM, "out of memory"));
     }
     // fwctl nodes of the functions (`dev_info.pci.fwctl_dev`), one class scan for all.
-    let fwctl = crate::access::fwctl::list(&crate::device::SysfsRoot::default());
+    let fwctl = crate::access::fwctl::list(&crate::pci::SysfsRoot::default());
     for (i, d) in infos.iter().enumerate() {
         // SAFETY: i < len, entries zeroed.
         unsafe { fill_dev_info(arr.add(i), d, &d.dev_name()) };
@@ -86,9 +86,9 @@ unsafe fn info_common(
     // SAFETY: caller contract.
     unsafe { *len = 0 };
     let list = if probe {
-        crate::api::list_opened(mask as u32)
+        crate::device::list_opened(mask as u32)
     } else {
-        crate::device::enumerate::list(mask as u32, verbose)
+        crate::pci::enumerate::list(mask as u32, verbose)
     }
     .map_err(|e| fail_with(null, &e))?;
     let arr = to_c_array(&list)?;

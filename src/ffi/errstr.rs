@@ -7,7 +7,7 @@
 
 use std::os::raw::c_char;
 
-use crate::types::*;
+use crate::defs::*;
 
 const UNKNOWN: &std::ffi::CStr = c"Unknown error code";
 
@@ -133,7 +133,7 @@ pub extern "C" fn m_err2str(status: MError) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn return_by_reg_status(reg_status: std::os::raw::c_int) -> MError {
     super::boundary::call("return_by_reg_status", ME_REG_ACCESS_UNKNOWN_ERR, || {
-        Ok(crate::reg_access::return_by_reg_status(reg_status))
+        Ok(crate::proto::reg_access::return_by_reg_status(reg_status))
     })
 }
 

@@ -1,7 +1,7 @@
 //! fwctl at the C boundary (public `mtcr.h`): `open_fwctl_dev` attaches the fwctl node of a
 //! PCI function to an open `mfile` (`mf->fwctl_fd`; `maccess_reg` then goes over fwctl,
 //! `mclose` closes it) and `set_fwctl_dev` names the node of a function. Opening a node by
-//! name (`mopen("fwctl0")`) is `mopen`'s business (`crate::api`).
+//! name (`mopen("fwctl0")`) is `mopen`'s business (`crate::device`).
 
 use std::os::raw::c_char;
 
@@ -9,8 +9,8 @@ use super::abi::mfile;
 use super::boundary::{call, fail, fail_with};
 use super::handle::{ctx, fill_fixed};
 use crate::access::fwctl;
-use crate::device::{Bdf, SysfsRoot};
-use crate::types::DEV_NAME_SZ;
+use crate::defs::DEV_NAME_SZ;
+use crate::pci::{Bdf, SysfsRoot};
 
 fn bdf_of(domain: u16, bus: u8, dev: u8, func: u8) -> Option<Bdf> {
     Bdf::new(domain, bus, dev, func)

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::abi::{dev_info, mfile, vf_info};
 use super::boundary::{fail, fail_with, Outcome};
-use crate::api::Device;
-use crate::device::DeviceInfo;
-use crate::types::{MDEVS_TAVOR_CR, MST_GAMLA};
+use crate::defs::{MDEVS_TAVOR_CR, MST_GAMLA};
+use crate::device::Device;
+use crate::pci::DeviceInfo;
 
 const CTX_MAGIC: u64 = 0x6d74_6372_2d72_7331; // "mtcr-rs1"
 
@@ -52,9 +52,9 @@ impl UlCtx {
             ));
         }
         self.companion.get_or_try_init(|| {
-            let opts = crate::api::OpenOptions {
+            let opts = crate::device::OpenOptions {
                 clear_semaphore: false,
-                force: Some(crate::select::PathKind::SysfsConfig),
+                force: Some(crate::open::PathKind::SysfsConfig),
             };
             Device::open_with(&first.info().dev_name(), &opts)
         })
@@ -401,7 +401,7 @@ pub(crate) unsafe fn free_mfile(mf: *mut mfile) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::{Bdf, VfInfo};
+    use crate::pci::{Bdf, VfInfo};
     use std::ffi::CStr;
 
     #[test]

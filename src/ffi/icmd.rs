@@ -1,6 +1,6 @@
 //! ICMD and access registers at the C boundary: `icmd_open`, `icmd_close`,
 //! `icmd_send_command`, `icmd_send_command_int`, `icmd_clear_semaphore`, `maccess_reg`
-//! (ICMD, or the tools HCR on ConnectX-3: `crate::reg_access`), `mget_max_reg_size`,
+//! (ICMD, or the tools HCR on ConnectX-3: `crate::proto::reg_access`), `mget_max_reg_size`,
 //! `supports_reg_access_gmp` (`return_by_reg_status` is in `errstr`). All return
 //! MError codes (`ME_OK` = 0); a failure also sets errno (EIO, EINVAL for bad arguments)
 //! and the last-error text.
@@ -11,9 +11,9 @@ use std::slice;
 use super::abi::mfile;
 use super::boundary::{call, fail, Outcome};
 use super::handle::{ctx, regs_need_config};
-use crate::icmd::MError;
-use crate::reg_access::RegPath;
-use crate::types::*;
+use crate::defs::*;
+use crate::proto::icmd::MError;
+use crate::proto::reg_access::RegPath;
 
 fn merr(e: MError) -> super::boundary::Failure<c_int> {
     fail(e.code, e.errno.unwrap_or(libc::EIO), e.to_string())
@@ -40,10 +40,10 @@ unsafe fn note_icmd(mf: *mut mfile, max: u32, syndrome: Option<c_int>) {
     // SAFETY: caller contract.
     let p = unsafe { &mut (*mf).icmd };
     p.icmd_opened = 1;
-    p.ctrl_addr = crate::icmd::ICMD_CTRL_ADDR as c_int;
-    p.cmd_addr = crate::icmd::ICMD_MAILBOX_ADDR as c_int;
+    p.ctrl_addr = crate::proto::icmd::ICMD_CTRL_ADDR as c_int;
+    p.cmd_addr = crate::proto::icmd::ICMD_MAILBOX_ADDR as c_int;
     p.max_cmd_size = max;
-    p.syndrome_addr = crate::icmd::ICMD_SYNDROME_ADDR as c_int;
+    p.syndrome_addr = crate::proto::icmd::ICMD_SYNDROME_ADDR as c_int;
     p.icmd_ready = 1;
     if let Some(s) = syndrome {
         p.syndrome = s;
@@ -135,7 +135,7 @@ pub(crate) unsafe fn send(
     );
     let syndrome = match &res {
         Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => d
-            .read4_in(AS_ICMD, crate::icmd::ICMD_SYNDROME_ADDR)
+            .read4_in(AS_ICMD, crate::proto::icmd::ICMD_SYNDROME_ADDR)
             .ok()
             .map(|v| v as c_int),
         _ => Some(0),

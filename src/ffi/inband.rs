@@ -6,7 +6,7 @@ use std::os::raw::{c_int, c_void};
 
 use super::abi::mfile;
 use super::boundary::{call, fail};
-use crate::types::*;
+use crate::defs::*;
 
 /// `int maccess_reg_mad(mfile* mf, u_int8_t* data)`: send a register-access MAD. No in-band
 /// access here: ME_REG_ACCESS_UNKNOWN_ERR with errno ENODEV, as upstream without in-band

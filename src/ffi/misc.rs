@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::abi::{mfile, mtcr_page_info};
 use super::boundary::{call, fail, fail_with};
 use super::handle::ctx;
-use crate::types::*;
+use crate::defs::*;
 
 /// `int mget_mdevs_flags(mfile* mf, u_int32_t* devs_flags)`: `*devs_flags = mf->flags`
 /// (MDEVS_TAVOR_CR for PCI opens). 0, or 1 with errno EINVAL for NULL arguments.
@@ -286,7 +286,7 @@ pub unsafe extern "C" fn mget_i2c_secondary(mf: *mut mfile) -> c_uchar {
 #[no_mangle]
 pub extern "C" fn space_to_cap_offset(space: c_int) -> c_int {
     call("space_to_cap_offset", 0, || {
-        Ok(crate::types::space_to_cap_offset(space as u32) as c_int)
+        Ok(crate::defs::space_to_cap_offset(space as u32) as c_int)
     })
 }
 

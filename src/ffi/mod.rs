@@ -38,7 +38,7 @@ mod null_tests {
     use super::enumerate::*;
     use super::misc::*;
     use super::open::*;
-    use crate::types::*;
+    use crate::defs::*;
     use std::ptr::null_mut;
 
     fn errno() -> i32 {

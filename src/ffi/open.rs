@@ -7,8 +7,8 @@ use std::ptr;
 use super::abi::mfile;
 use super::boundary::{c_str, call, fail, fail_with, Outcome};
 use super::handle::{ctx, free_mfile, new_mfile, sync_fields};
-use crate::api::{Device, OpenOptions};
-use crate::types::*;
+use crate::defs::*;
+use crate::device::{Device, OpenOptions};
 
 fn open_named(name: *const c_char, opts: &OpenOptions) -> Outcome<*mut mfile> {
     open_named_ext(name, opts, false)

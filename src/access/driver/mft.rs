@@ -13,10 +13,10 @@ use std::path::Path;
 use super::{block_result, io, ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
 use crate::access::lock::LockFile;
 use crate::access::mmio::Mmio;
-use crate::device::Bdf;
+use crate::defs::*;
 use crate::error::{Error, Result};
-use crate::select::PathKind;
-use crate::types::*;
+use crate::open::PathKind;
+use crate::pci::Bdf;
 
 const PAGE_INFO_SIZE: usize = 144;
 /// Page entries in MFT's page_info struct.

@@ -22,7 +22,7 @@ unsafe fn fwctl_fd(mf: *mut mfile) -> Option<c_int> {
     }
     // SAFETY: caller contract.
     let m = unsafe { &*mf };
-    if m.tp == crate::types::MST_FWCTL_CONTROL_DRIVER && m.fd >= 0 {
+    if m.tp == crate::defs::MST_FWCTL_CONTROL_DRIVER && m.fd >= 0 {
         Some(m.fd)
     } else if m.fwctl_fd >= 0 {
         Some(m.fwctl_fd)

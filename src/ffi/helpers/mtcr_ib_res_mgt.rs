@@ -8,7 +8,7 @@ use std::os::raw::c_int;
 
 use crate::ffi::abi::mfile;
 use crate::ffi::boundary::{call, fail};
-use crate::tlv::{SemaphoreLockCmd, SEMAPHORE_LOCK_CMD_SIZE};
+use crate::proto::tlv::{SemaphoreLockCmd, SEMAPHORE_LOCK_CMD_SIZE};
 
 /// `struct semaphore_lock_cmd` (12 bytes; upstream defines it in `mtcr_ib_res_mgt.c`).
 #[repr(C)]

@@ -1,14 +1,14 @@
 //! `mtcr_icmd_cif.h`: the ICMD entry points that header adds to `mtcr.h`'s
 //! (`increase_poll_time`, `icmd_send_command_enhanced`, `icmd_take_semaphore`,
-//! `is_livefish_device`). The ICMD protocol is [`crate::icmd`]'s.
+//! `is_livefish_device`). The ICMD protocol is [`crate::proto::icmd`]'s.
 
 use std::os::raw::{c_int, c_void};
 use std::sync::atomic::AtomicI32;
 
+use crate::defs::*;
 use crate::ffi::abi::mfile;
 use crate::ffi::boundary::{call, fail, Outcome};
 use crate::ffi::handle::ctx;
-use crate::types::*;
 
 /// `extern int increase_poll_time`: the ICMD poll-time setting (`set_increase_poll_time`
 /// writes it; non-zero stretches the sleeps between busy-bit polls). An `int` in memory
@@ -16,7 +16,7 @@ use crate::types::*;
 #[export_name = "increase_poll_time"]
 pub static INCREASE_POLL_TIME: AtomicI32 = AtomicI32::new(0);
 
-fn merr(e: crate::icmd::MError) -> crate::ffi::boundary::Failure<c_int> {
+fn merr(e: crate::proto::icmd::MError) -> crate::ffi::boundary::Failure<c_int> {
     fail(e.code, libc::EIO, e.to_string())
 }
 

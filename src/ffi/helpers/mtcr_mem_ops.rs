@@ -5,9 +5,9 @@
 
 use std::os::raw::{c_int, c_uchar, c_uint, c_ulonglong};
 
+use crate::defs::*;
 use crate::ffi::abi::mfile;
 use crate::ffi::boundary::{call, fail};
-use crate::types::*;
 
 /// `mem_props_t`.
 #[repr(C)]

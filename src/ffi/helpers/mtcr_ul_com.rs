@@ -4,9 +4,9 @@
 
 use std::os::raw::{c_char, c_int};
 
+use crate::defs::*;
 use crate::ffi::abi::mfile;
 use crate::ffi::boundary::{call, fail};
-use crate::types::*;
 
 /// `mfile* mopen_ul(const char* name)`: the same open as `mopen` (upstream's `mopen` is this
 /// function), NULL with errno set on failure.

@@ -1,11 +1,11 @@
 //! `packets_common.h`: big-endian bit-field helpers over raw buffers
-//! ([`crate::packets`] does the work). The buffer must hold the bytes the field touches;
+//! ([`crate::proto::packets`] does the work). The buffer must hold the bytes the field touches;
 //! a NULL buffer sets errno EINVAL (the `pop_*` functions then return 0).
 
 use std::os::raw::c_int;
 
 use crate::ffi::boundary::{call, fail, Outcome};
-use crate::packets;
+use crate::proto::packets;
 
 /// The bytes `[0, n)` of `buff`, or EINVAL for NULL.
 ///

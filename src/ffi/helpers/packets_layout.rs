@@ -1,6 +1,6 @@
 //! `packets_layout.h`: the operation TLV and register TLV of an access-register mailbox
 //! (`struct OperationTlv`, `struct reg_tlv`) and their init / pack / unpack / dump functions.
-//! The layouts are [`crate::tlv`]'s; here only the C structs and argument checks.
+//! The layouts are [`crate::proto::tlv`]'s; here only the C structs and argument checks.
 //!
 //! Upstream dereferences its pointers unchecked; here a NULL pointer sets errno EINVAL and
 //! the function returns -1 (`init_*`), 0 (`*_pack`) or nothing.
@@ -8,7 +8,7 @@
 use std::os::raw::c_int;
 
 use crate::ffi::boundary::{call, fail, Outcome};
-use crate::tlv::{
+use crate::proto::tlv::{
     OperationTlv as OpTlv, RegTlv, REG_TLV_HEADER_SIZE_BYTES, TLV_OPERATION_SIZE_BYTES,
 };
 

@@ -1,6 +1,6 @@
 //! Writes the public C headers from the Rust sources with cbindgen, laid out as mstflint
 //! v4.36's installed `include/mtcr_ul/` (same file names, include guards and nesting):
-//! * `mtcr_com_defs.h`: the numbers and typedefs of `src/types.rs` (MType, DType, Mdevs,
+//! * `mtcr_com_defs.h`: the numbers and typedefs of `src/defs.rs` (MType, DType, Mdevs,
 //!   MError, MDEVS_*, AS_*, VCC_*, ...) and the member structures of `src/ffi/abi.rs`
 //!   (`dev_info`, `icmd_params`, `ctx_params`, `gearbox_info`, `struct mtcr_page_info`, ...);
 //! * `mtcr_mf.h`: `struct mft_core_wrapper` and `struct mfile_t` (includes `mtcr_com_defs.h`);
@@ -151,7 +151,7 @@ fn com_defs(root: &Path) -> Result<cbindgen::Bindings, String> {
     c.export.exclude = strings(&["mfile", "mfile_t", "mft_core_wrapper"]);
     Builder::new()
         .with_config(c)
-        .with_src(root.join("src/types.rs"))
+        .with_src(root.join("src/defs.rs"))
         .with_src(root.join("src/ffi/abi.rs"))
         .generate()
         .map_err(|e| e.to_string())
@@ -180,7 +180,7 @@ fn mtcr_mf(root: &Path) -> Result<cbindgen::Bindings, String> {
     ]);
     Builder::new()
         .with_config(c)
-        .with_src(root.join("src/types.rs"))
+        .with_src(root.join("src/defs.rs"))
         .with_src(root.join("src/ffi/abi.rs"))
         .with_src(root.join("src/fwctl_abi.rs"))
         .generate()
@@ -231,7 +231,7 @@ fn mtcr_h(root: &Path) -> Result<cbindgen::Bindings, String> {
     for f in ffi_function_sources(root)? {
         b = b.with_src(f);
     }
-    b.with_src(root.join("src/types.rs"))
+    b.with_src(root.join("src/defs.rs"))
         .generate()
         .map_err(|e| e.to_string())
 }

@@ -216,7 +216,7 @@ fn mailbox_commands_both_ways() {
 fn register_access_over_the_hcr() {
     for cr in [false, true] {
         let (_sim, dev) = cx3(cr);
-        assert_eq!(dev.reg_path(), crate::reg_access::RegPath::ToolsHcr);
+        assert_eq!(dev.reg_path(), crate::proto::reg_access::RegPath::ToolsHcr);
         assert_eq!(dev.max_reg_size(), 268);
         let mut mgir = [0u8; 160];
         let r = dev.access_reg(0x9020, 1, &mut mgir, 160, 160).unwrap();
@@ -252,7 +252,7 @@ fn register_access_over_the_hcr() {
 #[test]
 fn connectx3_without_hcr_has_no_register_access() {
     let (_sim, dev) = model("[[device]]\nmodel = \"connectx3\"\ngateway = \"legacy\"\n");
-    assert_eq!(dev.reg_path(), crate::reg_access::RegPath::None);
+    assert_eq!(dev.reg_path(), crate::proto::reg_access::RegPath::None);
     assert_eq!(dev.max_reg_size(), 0);
 }
 
@@ -282,6 +282,6 @@ fn connectx5_without_hcr_answers_as_stock() {
     // Register access stays on ICMD.
     assert!(matches!(
         dev.reg_path(),
-        crate::reg_access::RegPath::Icmd(_)
+        crate::proto::reg_access::RegPath::Icmd(_)
     ));
 }

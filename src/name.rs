@@ -27,9 +27,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{sysfs, Bdf, SysfsRoot};
 use crate::error::{Error, Result};
-use crate::select::PathKind;
+use crate::open::PathKind;
+use crate::pci::{sysfs, Bdf, SysfsRoot};
 
 /// Longest name accepted (longer names are rejected as malformed).
 pub const MAX_NAME_LEN: usize = 4096;
@@ -266,7 +266,7 @@ fn functions_with_id(root: &SysfsRoot, dev_id: u16) -> Vec<Bdf> {
         .filter(|b| {
             matches!(
                 sysfs::read_u16(root, *b, "vendor"),
-                Some(super::ids::VENDOR_MELLANOX) | Some(super::ids::VENDOR_NVIDIA)
+                Some(crate::chips::VENDOR_MELLANOX) | Some(crate::chips::VENDOR_NVIDIA)
             )
         })
         .filter(|b| !root.device_dir(*b).join("physfn").exists())
@@ -453,7 +453,7 @@ pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::device::tests_support::FakeSys;
+    use crate::pci::tests_support::FakeSys;
 
     fn b(d: u16, bus: u8, dev: u8, f: u8) -> Bdf {
         Bdf::new(d, bus, dev, f).unwrap()

@@ -7,8 +7,6 @@
 //! * [`ids`]: the supported PCI-id and livefish HW-id tables.
 
 pub mod enumerate;
-pub mod ids;
-pub mod name;
 pub mod sysfs;
 
 use std::fmt;

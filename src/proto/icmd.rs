@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::access::lock::{note_recovery, OwnerSlot, SignalHold, StaleWatch};
-use crate::api::Device;
-use crate::types::*;
+use crate::defs::*;
+use crate::device::Device;
 
 pub const ICMD_CTRL_ADDR: u32 = 0x0;
 pub const ICMD_MBOX_SIZE_ADDR: u32 = 0x1000;
@@ -157,7 +157,7 @@ impl Device {
     }
 
     fn icmd_open_at(&self) -> IcmdResult<(u32, IcmdAt)> {
-        if self.path() == crate::select::PathKind::Fwctl {
+        if self.path() == crate::open::PathKind::Fwctl {
             // Register-access mailboxes travel over fwctl (see `icmd_send`).
             return Ok((ICMD_MAX_CMD_SIZE, AT_VSEC));
         }

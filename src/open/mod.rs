@@ -36,10 +36,11 @@ use crate::access::lock::LockFile;
 use crate::access::mmio::Mmio;
 use crate::access::sysfs_config::SysfsConfig;
 use crate::access::{is_crspace, mask_supports, Access, GatewayInfo};
-use crate::device::name::{self, Resolved};
-use crate::device::{ids, SysfsRoot};
+use crate::chips;
+use crate::defs::*;
 use crate::error::{Error, Result};
-use crate::types::*;
+use crate::name::{self, Resolved};
+use crate::pci::SysfsRoot;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
@@ -302,7 +303,7 @@ pub fn plan(
             forced: true,
         };
     }
-    let memory_first = pci_device_id.filter(|id| ids::MEMORY_FIRST_IDS.contains(id));
+    let memory_first = pci_device_id.filter(|id| chips::MEMORY_FIRST_IDS.contains(id));
     match memory_first {
         _ if prefer_memory || memory_first.is_some() => {
             let mut steps = drivers(true);
@@ -669,7 +670,7 @@ pub fn open_memory(ctx: &OpenContext<'_>) -> Result<Box<dyn Access>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::Bdf;
+    use crate::pci::Bdf;
 
     fn res(forced: Option<PathKind>, force_config: bool) -> Resolved {
         Resolved {

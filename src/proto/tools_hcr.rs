@@ -29,9 +29,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::access::lock::{note_recovery, OwnerSlot, SignalHold, StaleWatch};
-use crate::api::Device;
-use crate::icmd::{poll_delay, MError};
-use crate::types::*;
+use crate::defs::*;
+use crate::device::Device;
+use crate::proto::icmd::{poll_delay, MError};
 
 /// Crspace address of the tools HCR (7 dwords).
 pub const TOOLS_HCR_ADDR: u32 = 0x80780;
@@ -43,7 +43,7 @@ pub const CR_MBOX_ADDR: u32 = 0xe0000;
 pub const TOOLS_HCR_MAX_MBOX: usize = 288;
 /// Register headers (operation TLV + register TLV header) in front of a register.
 pub const TOOLS_HCR_MAX_REG_SIZE: usize =
-    TOOLS_HCR_MAX_MBOX - crate::reg_access::REGISTER_HEADERS_SIZE;
+    TOOLS_HCR_MAX_MBOX - crate::proto::reg_access::REGISTER_HEADERS_SIZE;
 /// HCR opcodes used by the library.
 pub const MBOX_WRITE_OP: u16 = 0x70;
 pub const MBOX_READ_OP: u16 = 0x71;

@@ -2,11 +2,11 @@
 //! of the register bytes, the firmware status in the operation TLV mapped to an MError by
 //! [`return_by_reg_status`]. The mailbox travels over ICMD (opcode 0x9001, ACCESS_REGISTER)
 //! when the device has it, else, on a ConnectX-3 / ConnectX-3 Pro whose tools HCR answers,
-//! over the tools HCR (opcode 0x3b, [`crate::cmdif`]), as stock decides.
+//! over the tools HCR (opcode 0x3b, [`crate::proto::tools_hcr`]), as stock decides.
 
-use crate::api::Device;
-use crate::icmd::{IcmdResult, MError};
-use crate::types::*;
+use crate::defs::*;
+use crate::device::Device;
+use crate::proto::icmd::{IcmdResult, MError};
 
 /// ICMD opcode of the access-register command.
 pub const FLASH_REG_ACCESS: u16 = 0x9001;
@@ -115,7 +115,7 @@ impl RegPath {
     pub fn max_reg_size(self) -> u32 {
         match self {
             RegPath::Icmd(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
-            RegPath::ToolsHcr => crate::cmdif::TOOLS_HCR_MAX_REG_SIZE as u32,
+            RegPath::ToolsHcr => crate::proto::tools_hcr::TOOLS_HCR_MAX_REG_SIZE as u32,
             RegPath::Fwctl => crate::access::fwctl::FWCTL_MAX_REG_SIZE,
             RegPath::None => 0,
         }
@@ -243,7 +243,7 @@ impl Device {
             }
             return Some(self.fwctl_icmd_reg_access(&mut data[..n]));
         }
-        if self.path() == crate::select::PathKind::Fwctl {
+        if self.path() == crate::open::PathKind::Fwctl {
             return Some(Err(MError::new(
                 ME_ICMD_NOT_SUPPORTED,
                 format!(

@@ -1,15 +1,15 @@
 //! The TLVs in front of a register in an access-register mailbox (`packets_layout.h`), and
 //! the SMP semaphore-lock command (`mtcr_ib_res_mgt.c`), as plain structs with their packed
-//! big-endian layouts ([`crate::packets`] bit numbering).
+//! big-endian layouts ([`crate::proto::packets`] bit numbering).
 //!
 //! Operation TLV, 16 bytes:
 //! `Type` bits 0..5, `len` 5..16 (dwords), `dr` 16, `status` 17..24, `reserved0` 24..32,
 //! `register_id` 32..48, `r` 48, `method` 49..56, `class` 56..64, `tid` 64..128 (in host
-//! byte order, as upstream's library stores it: [`crate::packets::push64`]).
+//! byte order, as upstream's library stores it: [`crate::proto::packets::push64`]).
 //! Register TLV header, 4 bytes: `Type` 0..5, `len` 5..16 (dwords, header included),
 //! `reserved0` 16..32.
 
-use crate::packets::{pop, pop32, pop64, push, push32, push64};
+use crate::proto::packets::{pop, pop32, pop64, push, push32, push64};
 
 /// TLV types.
 pub(crate) const TLV_OPERATION: u8 = 1;
@@ -197,7 +197,7 @@ mod tests {
         let mut b = [0u8; 16];
         assert_eq!(op.pack(&mut b), 16);
         // the same bytes as the access-register mailbox the library sends
-        let mbox = crate::reg_access::build_mailbox(0x9020, 1, &[0; 4]);
+        let mbox = crate::proto::reg_access::build_mailbox(0x9020, 1, &[0; 4]);
         assert_eq!(&b[..], &mbox[..16]);
         assert_eq!(b[..8], [0x08, 0x04, 0x00, 0x00, 0x90, 0x20, 0x01, 0x01]);
         assert_eq!(OperationTlv::unpack(&b), op);
@@ -239,7 +239,7 @@ mod tests {
         let mut b = [0u8; 4];
         assert_eq!(r.pack(&mut b), 4);
         assert_eq!(b, [0x18, 0x03, 0x00, 0x00]);
-        let mbox = crate::reg_access::build_mailbox(0x9020, 1, &[0; 8]);
+        let mbox = crate::proto::reg_access::build_mailbox(0x9020, 1, &[0; 8]);
         assert_eq!(&b[..], &mbox[16..20]);
         assert_eq!(RegTlv::unpack(&b), r);
         assert_eq!(RegTlv::new(6).len, 2); // rounded down

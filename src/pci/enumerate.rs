@@ -9,9 +9,10 @@
 
 use std::path::Path;
 
-use super::{ids, sysfs, Bdf, DeviceInfo, SysfsRoot, VfInfo};
+use super::{sysfs, Bdf, DeviceInfo, SysfsRoot, VfInfo};
+use crate::chips;
+use crate::defs::MDEVS_TAVOR_CR;
 use crate::error::{Error, Result};
-use crate::types::MDEVS_TAVOR_CR;
 
 /// Functions of interest, with their sysfs data, on the real system.
 pub fn list(mask: u32, verbose: bool) -> Result<Vec<DeviceInfo>> {
@@ -56,12 +57,12 @@ pub fn list_in(root: &SysfsRoot, mask: u32, verbose: bool) -> Result<Vec<DeviceI
 /// Vendor Mellanox/NVIDIA and a supported PCI id.
 pub fn accepted(root: &SysfsRoot, bdf: Bdf) -> bool {
     match sysfs::read_u16(root, bdf, "vendor") {
-        Some(ids::VENDOR_MELLANOX) | Some(ids::VENDOR_NVIDIA) => {}
+        Some(chips::VENDOR_MELLANOX) | Some(chips::VENDOR_NVIDIA) => {}
         _ => return false,
     }
     match sysfs::read_attr(&root.device_dir(bdf).join("device")) {
         None => true,
-        Some(s) => sysfs::parse_u16_attr(&s).is_some_and(ids::is_supported),
+        Some(s) => sysfs::parse_u16_attr(&s).is_some_and(chips::is_supported),
     }
 }
 
@@ -135,7 +136,7 @@ fn virtfns(dir: &Path) -> Vec<VfInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::tests_support::FakeSys;
+    use crate::pci::tests_support::FakeSys;
 
     #[test]
     fn enumeration_rules() {

@@ -34,10 +34,12 @@ use crate::access::gateway::Tuning;
 use crate::access::mmio::Window;
 use crate::access::sysfs_config::SysfsConfig;
 use crate::access::{is_crspace, vpd, Access, ConfigIo, GatewayInfo};
-use crate::device::{enumerate, ids, name, sysfs, Bdf, DeviceInfo, SysfsRoot};
+use crate::chips;
+use crate::defs::{AS_CR_SPACE, HW_ID_ADDR};
 use crate::error::{Error, Result};
-use crate::select::{self, OpenContext, PathKind};
-use crate::types::{AS_CR_SPACE, HW_ID_ADDR};
+use crate::name;
+use crate::open::{self, OpenContext, PathKind};
+use crate::pci::{enumerate, sysfs, Bdf, DeviceInfo, SysfsRoot};
 
 /// How to open a device (what `mopen_adv` and `mclear_pci_semaphore` need beyond a name).
 #[derive(Debug, Clone, Default)]
@@ -74,7 +76,7 @@ pub struct Device {
     root: SysfsRoot,
     inner: Mutex<Inner>,
     /// Whether the tools HCR's CR mailbox works (probed on the first HCR register access).
-    hcr_cr_mbox: Mutex<crate::cmdif::CrMbox>,
+    hcr_cr_mbox: Mutex<crate::proto::tools_hcr::CrMbox>,
     /// The ICMD mailbox size read by the first ICMD command (0: not read yet), as the stock
     /// library reads it once per open.
     pub(crate) icmd_mbox_size: AtomicU32,
@@ -110,7 +112,7 @@ impl Device {
 
     /// Open with options.
     pub fn open_with(name: &str, opts: &OpenOptions) -> Result<Device> {
-        select::check_euid()?;
+        open::check_euid()?;
         Self::open_in(&SysfsRoot::default(), name, opts, Tuning::default())
     }
 
@@ -129,7 +131,7 @@ impl Device {
     /// memory nodes, then `resource0`, then the config paths, unless the name or a force
     /// decides otherwise.
     pub fn open_prefer_memory(name: &str, opts: &OpenOptions) -> Result<Device> {
-        select::check_euid()?;
+        open::check_euid()?;
         Self::open_impl(&SysfsRoot::default(), name, opts, Tuning::default(), true)
     }
 
@@ -152,7 +154,7 @@ impl Device {
                 let id = sysfs::parse_u16_attr(&s).ok_or_else(|| {
                     Error::Unsupported(format!("{bdf}: unreadable PCI device id {:?}", s.trim()))
                 })?;
-                if !ids::is_supported(id) {
+                if !chips::is_supported(id) {
                     return Err(Error::Unsupported(format!(
                         "{bdf}: PCI device id {id:#06x} is not a supported Mellanox/NVIDIA device"
                     )));
@@ -169,14 +171,14 @@ impl Device {
                 info.vendor_id
             )));
         }
-        let mut nodes = select::discover_nodes(root, &resolved);
-        let env_force = select::force_from_env();
+        let mut nodes = open::discover_nodes(root, &resolved);
+        let env_force = open::force_from_env();
         if opts.force.or(env_force) == Some(PathKind::Fwctl) {
             if let Some(n) = fwctl::node_name_for(root, bdf) {
                 nodes.push((PathKind::Fwctl, root.dev.join("fwctl").join(n)));
             }
         }
-        let plan = select::plan(
+        let plan = open::plan(
             &resolved,
             opts.force,
             env_force,
@@ -195,7 +197,7 @@ impl Device {
             },
             spare_node: Default::default(),
         };
-        let access = select::open_planned(&ctx, &plan)?;
+        let access = open::open_planned(&ctx, &plan)?;
         Ok(Self::assemble(name.to_string(), info, root.clone(), access))
     }
 
@@ -294,8 +296,8 @@ impl Device {
         )
     }
 
-    /// The tools-HCR CR-mailbox cache used by register access (see [`crate::cmdif`]).
-    pub(crate) fn hcr_cr_mbox(&self) -> &Mutex<crate::cmdif::CrMbox> {
+    /// The tools-HCR CR-mailbox cache used by register access (see [`crate::proto::tools_hcr`]).
+    pub(crate) fn hcr_cr_mbox(&self) -> &Mutex<crate::proto::tools_hcr::CrMbox> {
         &self.hcr_cr_mbox
     }
 
@@ -600,13 +602,13 @@ impl Device {
     /// Whether the function is in flash-recovery ("livefish") mode: its PCI device id is a
     /// HW id (`is_livefish_device`).
     pub fn is_livefish(&self) -> bool {
-        ids::is_livefish(self.info.device_id)
+        chips::is_livefish_pci_id(self.info.device_id)
     }
 
     /// Whether the function is one of the ConnectX PCIe-switch (bridge) functions
     /// (`is_pcie_switch_device`).
     pub fn is_pcie_switch(&self) -> bool {
-        ids::is_pcie_switch(self.info.device_id)
+        chips::is_pcie_switch(self.info.device_id)
     }
 }
 
@@ -672,7 +674,7 @@ mod tests {
         assert_send_sync::<Device>();
     }
 
-    use crate::device::tests_support::FakeSys;
+    use crate::pci::tests_support::FakeSys;
 
     fn t() -> Tuning {
         Tuning {
