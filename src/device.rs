@@ -33,12 +33,13 @@ use crate::access::fwctl::{self, FwctlAccess, FwctlNode, FwctlOrigin};
 use crate::access::gateway::Tuning;
 use crate::access::mmio::Window;
 use crate::access::sysfs_config::SysfsConfig;
+use crate::access::PathKind;
 use crate::access::{is_crspace, vpd, Access, ConfigIo, GatewayInfo};
 use crate::chips;
 use crate::defs::{AS_CR_SPACE, HW_ID_ADDR};
 use crate::error::{Error, Result};
 use crate::name;
-use crate::open::{self, OpenContext, PathKind};
+use crate::open::{self, OpenContext};
 use crate::pci::{enumerate, sysfs, Bdf, DeviceInfo, SysfsRoot};
 
 /// How to open a device (what `mopen_adv` and `mclear_pci_semaphore` need beyond a name).

@@ -27,8 +27,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::access::PathKind;
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 use crate::pci::{sysfs, Bdf, SysfsRoot};
 
 /// Longest name accepted (longer names are rejected as malformed).

@@ -7,8 +7,8 @@
 use std::sync::Mutex;
 
 use mtcr_sim::testing::in_sim;
+use mtcr_ul::access::PathKind;
 use mtcr_ul::defs::*;
-use mtcr_ul::open::PathKind;
 use mtcr_ul::pci::enumerate;
 use mtcr_ul::{Device, OpenOptions};
 

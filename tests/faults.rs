@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use mtcr_sim::config::Faults;
 use mtcr_sim::testing::in_sim;
+use mtcr_ul::access::PathKind;
 use mtcr_ul::defs::*;
-use mtcr_ul::open::PathKind;
 use mtcr_ul::{Device, OpenOptions};
 
 /// Own BDF (stock lock files in /tmp are shared between simulator instances).

@@ -6,8 +6,8 @@
 use mtcr_sim::config::Faults;
 use mtcr_sim::testing::in_sim;
 use mtcr_ul::access::fwctl;
+use mtcr_ul::access::PathKind;
 use mtcr_ul::defs::*;
-use mtcr_ul::open::PathKind;
 use mtcr_ul::proto::reg_access::RegPath;
 use mtcr_ul::{Device, OpenOptions};
 

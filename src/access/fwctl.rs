@@ -27,9 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{is_crspace, Access};
+use crate::access::PathKind;
 use crate::defs::*;
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 use crate::pci::{Bdf, SysfsRoot};
 
 pub use crate::fwctl_abi::*;

@@ -54,9 +54,9 @@ use super::lock::{
     note_recovery, LockFile, LockGuard, OwnerGuard, OwnerSlot, SignalHold, StaleWatch,
 };
 use super::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
+use crate::access::PathKind;
 use crate::defs::*;
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 
 /// Capability id of the vendor-specific capability.
 pub const PCI_CAP_ID_VNDR: u8 = 0x09;

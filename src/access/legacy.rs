@@ -8,9 +8,9 @@
 
 use super::lock::{lock_opt, LockFile};
 use super::{block_addr, is_crspace, partial, Access, ConfigIo};
+use crate::access::PathKind;
 use crate::defs::HW_ID_ADDR;
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 
 pub const REG_ADDR: u32 = 0x58;
 pub const REG_DATA: u32 = 0x5c;

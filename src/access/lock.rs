@@ -24,9 +24,6 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::pci::Bdf;
 
-/// Directory of the stock lock files.
-pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
-
 /// Longest wait for the flock before giving up with EBUSY.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use super::lock::{lock_opt, LockFile};
 use super::{is_crspace, Access};
+use crate::access::PathKind;
 use crate::defs::HW_ID_ADDR;
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 
 /// Size of the mapping (`MTCR_MAP_SIZE`).
 pub const MAP_SIZE: usize = 0x400_0000;

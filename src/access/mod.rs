@@ -21,6 +21,7 @@ pub mod gateway;
 pub mod legacy;
 pub mod lock;
 pub mod mmio;
+mod path;
 pub mod sysfs_config;
 pub mod vpd;
 
@@ -33,7 +34,7 @@ mod tests;
 
 use crate::defs::{space_to_cap_offset, AS_CR_SPACE, AS_END, AS_RECOVERY, VCC_INITIALIZED};
 use crate::error::{Error, Result};
-use crate::open::PathKind;
+pub use path::PathKind;
 
 /// One config-space dword at a time (little-endian registers, host-order values).
 pub trait ConfigIo: Send {

@@ -54,7 +54,7 @@ impl UlCtx {
         self.companion.get_or_try_init(|| {
             let opts = crate::device::OpenOptions {
                 clear_semaphore: false,
-                force: Some(crate::open::PathKind::SysfsConfig),
+                force: Some(crate::access::PathKind::SysfsConfig),
             };
             Device::open_with(&first.info().dev_name(), &opts)
         })

@@ -108,6 +108,9 @@ impl DeviceInfo {
     }
 }
 
+/// Directory of the stock lock files (shared with stock tools: same names, same locks).
+pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
+
 /// Where the library looks for sysfs, procfs, driver nodes and lock files. The default is the
 /// real system; unit tests point it at a scratch tree (not settable from the environment).
 #[derive(Debug, Clone)]
@@ -128,7 +131,7 @@ impl Default for SysfsRoot {
             sys: PathBuf::from("/sys"),
             proc: PathBuf::from("/proc"),
             dev: PathBuf::from("/dev"),
-            lock_dir: PathBuf::from(crate::access::lock::LOCK_DIR),
+            lock_dir: PathBuf::from(LOCK_DIR),
         }
     }
 }

@@ -157,7 +157,7 @@ impl Device {
     }
 
     fn icmd_open_at(&self) -> IcmdResult<(u32, IcmdAt)> {
-        if self.path() == crate::open::PathKind::Fwctl {
+        if self.path() == crate::access::PathKind::Fwctl {
             // Register-access mailboxes travel over fwctl (see `icmd_send`).
             return Ok((ICMD_MAX_CMD_SIZE, AT_VSEC));
         }

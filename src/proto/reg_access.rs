@@ -243,7 +243,7 @@ impl Device {
             }
             return Some(self.fwctl_icmd_reg_access(&mut data[..n]));
         }
-        if self.path() == crate::open::PathKind::Fwctl {
+        if self.path() == crate::access::PathKind::Fwctl {
             return Some(Err(MError::new(
                 ME_ICMD_NOT_SUPPORTED,
                 format!(

@@ -13,9 +13,9 @@ use std::path::Path;
 use super::{block_result, io, ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
 use crate::access::lock::LockFile;
 use crate::access::mmio::Mmio;
+use crate::access::PathKind;
 use crate::defs::*;
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 use crate::pci::Bdf;
 
 const PAGE_INFO_SIZE: usize = 144;

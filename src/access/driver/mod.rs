@@ -25,13 +25,13 @@ use std::fs::File;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use crate::access::PathKind;
 use crate::access::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
 use crate::defs::{
     space_to_cap_offset, AS_CR_SPACE, AS_END, AS_PCI_GLOBAL_SEMAPHORE, AS_SEMAPHORE,
     VCC_INITIALIZED,
 };
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 
 /// Largest data block one block ioctl moves (all drivers: 64 dwords; several do not check).
 pub const MAX_BLOCK_BYTES: usize = 256;

@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 
 use super::{ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
+use crate::access::PathKind;
 use crate::error::{Error, Result};
-use crate::open::PathKind;
 
 const RW_SIZE: usize = 268;
 const PARAMS_SIZE: usize = 40;

@@ -9,8 +9,8 @@
 use super::{
     block_result, ior, iow, is_wrong_abi, positive_errno, Arg, DriverOps, Node, MAX_BLOCK_BYTES,
 };
+use crate::access::PathKind;
 use crate::error::Result;
-use crate::open::PathKind;
 
 const RW4_SIZE: usize = 12;
 const BUF_SIZE: usize = 268;

@@ -140,7 +140,7 @@ fn busy_semaphore_and_unlock() {
     // A live owner of ours elsewhere (its owner mark held) takes the semaphore (reading 0
     // takes it): never robbed.
     let live = crate::access::lock::LockFile::open(
-        std::path::Path::new(crate::access::lock::LOCK_DIR),
+        std::path::Path::new(crate::pci::LOCK_DIR),
         dev.bdf(),
         "owner",
     )
