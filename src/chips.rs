@@ -198,3 +198,41 @@ mod tests {
         assert!(is_livefish_pci_id(0x218) && !is_livefish_pci_id(0x1021));
     }
 }
+
+/// Hardware ids (crspace 0xf0014 bits 15:0) of the ConnectX-3 family (ConnectX-3,
+/// ConnectX-3 Pro): register access over the tools HCR, driven through config space.
+pub(crate) const CONNECTX3_HW_IDS: &[u16] = &[0x1f5, 0x1f7];
+
+/// Whether the hardware id is a ConnectX-3 family one.
+pub(crate) fn is_connectx3_hw(hw_id: u16) -> bool {
+    CONNECTX3_HW_IDS.contains(&hw_id)
+}
+
+/// Hardware ids (the whole 0xf0014 dword, as stock compares it) that can be in the
+/// "ZombieFish" recovery state.
+pub(crate) const ZOMBIEFISH_HW_IDS: &[u32] = &[
+    0x218, 0x21e, 0x222, 0x224, 0x228, 0x21c, 0x25b, 0x278, 0x274,
+];
+
+/// Of [`ZOMBIEFISH_HW_IDS`], those whose recovery state is read from crspace on the memory
+/// path (Quantum-3, NVLink6 switch).
+pub(crate) const ZOMBIEFISH_MEMORY_HW_IDS: &[u32] = &[0x25b, 0x278];
+
+/// Whether a device with this hw id dword can be in ZombieFish recovery.
+pub(crate) fn may_be_zombiefish(hw_id: u32) -> bool {
+    ZOMBIEFISH_HW_IDS.contains(&hw_id)
+}
+
+#[cfg(test)]
+mod recovery_tests {
+    use super::*;
+
+    #[test]
+    fn connectx3_and_zombiefish() {
+        assert!(is_connectx3_hw(0x1f5) && is_connectx3_hw(0x1f7) && !is_connectx3_hw(0x209));
+        assert!(may_be_zombiefish(0x25b) && !may_be_zombiefish(0x1025b));
+        assert!(ZOMBIEFISH_MEMORY_HW_IDS
+            .iter()
+            .all(|&h| may_be_zombiefish(h)));
+    }
+}

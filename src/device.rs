@@ -23,10 +23,12 @@
 //! errno (`Error::errno`) and a message naming the cause (kernel lockdown, truncated config
 //! space, busy semaphore with the way to clear it, unsupported PCI id, ...).
 
+use std::os::raw::c_void;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 use crate::access::fwctl::{self, FwctlAccess, FwctlNode, FwctlOrigin};
@@ -36,7 +38,7 @@ use crate::access::sysfs_config::SysfsConfig;
 use crate::access::PathKind;
 use crate::access::{is_crspace, vpd, Access, ConfigIo, GatewayInfo};
 use crate::chips;
-use crate::defs::{AS_CR_SPACE, HW_ID_ADDR};
+use crate::defs::{AS_CR_SPACE, AS_RECOVERY, AUTHENTICATION_FAILURE, HW_ID_ADDR};
 use crate::error::{Error, Result};
 use crate::name;
 use crate::open::{self, OpenContext};
@@ -84,6 +86,11 @@ pub struct Device {
     /// The fwctl node register access goes over: the handle's own (fwctl handle) or one
     /// attached to a PCI open ([`Device::attach_fwctl`], `open_fwctl_dev`).
     fwctl: Mutex<Option<Arc<FwctlNode>>>,
+    /// The config-space companion of a memory-mapped open ([`Device::config_companion`]).
+    companion: OnceCell<Box<Device>>,
+    /// The buffer [`Device::alloc_dma_pages`] allocated and the driver pinned, until
+    /// [`Device::free_dma_pages`].
+    dma_buf: Mutex<Option<DmaBuffer>>,
 }
 
 impl Drop for Device {
@@ -282,6 +289,8 @@ impl Device {
             hcr_cr_mbox: Mutex::new(Default::default()),
             icmd_mbox_size: AtomicU32::new(0),
             fwctl: Mutex::new(fwctl),
+            companion: OnceCell::new(),
+            dma_buf: Mutex::new(None),
         }
     }
 
@@ -466,6 +475,55 @@ impl Device {
         inner.access.write_block(space, addr, data)
     }
 
+    /// Read `n` dwords from `addr` in the current address space as chunks of at most
+    /// [`BLOCK_CHUNK`] dwords, each one [`read_block`](Self::read_block), into `to` (the
+    /// caller's dword slice, or a [`ReadVia`] handing each chunk on). On failure: the bytes
+    /// done (the chunks before and the part of the failing one) and the error.
+    pub fn read_block_chunked(
+        &self,
+        addr: u32,
+        n: usize,
+        to: &mut (impl ReadInto + ?Sized),
+    ) -> std::result::Result<(), (usize, Error)> {
+        let mut i = 0;
+        while i < n {
+            let k = (n - i).min(BLOCK_CHUNK);
+            let r = self.read_block(addr.wrapping_add((i * 4) as u32), to.chunk(i, k));
+            let done = match &r {
+                Ok(()) => k,
+                Err(e) => (e.done_bytes() / 4).min(k),
+            };
+            to.filled(i, done);
+            if let Err(e) = r {
+                return Err(((i + done) * 4, e));
+            }
+            i += k;
+        }
+        Ok(())
+    }
+
+    /// Write `n` dwords at `addr` in the current address space as chunks of at most
+    /// [`BLOCK_CHUNK`] dwords, each one [`write_block`](Self::write_block), taken from `from`
+    /// (the caller's dword slice, or a [`WriteVia`] filling each chunk). On failure: the bytes
+    /// done and the error.
+    pub fn write_block_chunked(
+        &self,
+        addr: u32,
+        n: usize,
+        from: &mut (impl WriteFrom + ?Sized),
+    ) -> std::result::Result<(), (usize, Error)> {
+        let mut i = 0;
+        while i < n {
+            let k = (n - i).min(BLOCK_CHUNK);
+            if let Err(e) = self.write_block(addr.wrapping_add((i * 4) as u32), from.chunk(i, k)) {
+                let done = (e.done_bytes() / 4).min(k);
+                return Err(((i + done) * 4, e));
+            }
+            i += k;
+        }
+        Ok(())
+    }
+
     /// This process's owner-lock file of the device (ICMD and tools-HCR semaphores).
     pub(crate) fn owner_lock(&self) -> Option<Arc<crate::access::lock::LockFile>> {
         crate::access::lock::device_owner_lock(&self.root.lock_dir, self.info.bdf)
@@ -516,6 +574,39 @@ impl Device {
             Some(d) => d.release(pages),
             None => Err(no_dma(self.kind)),
         }
+    }
+
+    /// Allocate a zeroed, page-aligned, locked buffer of `pages` pages, have the driver pin it
+    /// ([`get_dma_pages`](Self::get_dma_pages)) and keep it with the device until
+    /// [`free_dma_pages`](Self::free_dma_pages) (or the device is dropped). `Busy` while a
+    /// buffer is held; ENOMEM without memory; the driver's errors otherwise (the buffer is
+    /// freed again).
+    pub fn alloc_dma_pages(&self, pages: usize) -> Result<DmaPages> {
+        let mut held = self.dma_buf.lock();
+        if held.is_some() {
+            return Err(Error::Busy(
+                "DMA pages already held: release them first".into(),
+            ));
+        }
+        let page_size = crate::access::driver::page_size();
+        let buf = DmaBuffer::new(pages * page_size as usize, page_size as usize)?;
+        let start = buf.addr as u64;
+        let bus_addrs = self.get_dma_pages(start, pages)?;
+        *held = Some(buf);
+        Ok(DmaPages {
+            buf: start,
+            page_size,
+            bus_addrs,
+        })
+    }
+
+    /// Have the driver release `pages` pages pinned by
+    /// [`alloc_dma_pages`](Self::alloc_dma_pages), then free the buffer (kept when the driver
+    /// refuses).
+    pub fn free_dma_pages(&self, pages: usize) -> Result<()> {
+        self.release_dma_pages(pages)?;
+        self.dma_buf.lock().take();
+        Ok(())
     }
 
     /// The kernel-driver node's descriptor on driver paths (`mfile.fd`), else `None`.
@@ -580,6 +671,72 @@ impl Device {
         }
     }
 
+    /// The config-space companion of a memory-mapped open: the same function opened on its
+    /// config path (under the same root), on first use, then kept with this device. It is
+    /// what `mpci_change` switches to, and what commands that stock runs in config space go
+    /// over ([`config_side`](Self::config_side)). `NotSupported` on a config-space open.
+    ///
+    /// (Single config dwords, [`read_config_dword`](Self::read_config_dword), use a plain
+    /// config file instead: opening a config path probes the VSEC gateway, which takes its
+    /// semaphore.)
+    pub fn config_companion(&self) -> Result<&Device> {
+        if !self.is_memory() {
+            return Err(Error::NotSupported(
+                "no companion access to change to (config-space open)".into(),
+            ));
+        }
+        let c = self.companion.get_or_try_init(|| {
+            let opts = OpenOptions {
+                clear_semaphore: false,
+                force: Some(PathKind::SysfsConfig),
+            };
+            Device::open_in(&self.root, &self.info.dev_name(), &opts, Tuning::default())
+                .map(Box::new)
+        })?;
+        Ok(c)
+    }
+
+    /// The companion, if [`config_companion`](Self::config_companion) opened it already.
+    pub fn opened_companion(&self) -> Option<&Device> {
+        self.companion.get().map(|c| &**c)
+    }
+
+    /// Where work that stock does in config space runs (tools-HCR commands, register access
+    /// on a ConnectX-3): the config-space companion of a memory-mapped open (opened on first
+    /// use); this device itself on a config-space open, or when the companion does not open
+    /// (logged), as stock then stays where it is.
+    pub fn config_side(&self) -> &Device {
+        if !self.is_memory() {
+            return self;
+        }
+        match self.config_companion() {
+            Ok(c) if !c.is_memory() => c,
+            Ok(_) => self,
+            Err(e) => {
+                log::debug!("no config-space companion: {e}");
+                self
+            }
+        }
+    }
+
+    /// Whether register accesses go over the config-space companion: on a memory-mapped
+    /// ConnectX-3 family device, whose tools HCR stock drives through config space.
+    pub fn regs_need_config(&self) -> bool {
+        self.is_memory()
+            && matches!(self.hw_id_at_open(), Ok((hw, _)) if chips::is_connectx3_hw(hw))
+    }
+
+    /// The device register access runs on: [`config_side`](Self::config_side) when
+    /// [`regs_need_config`](Self::regs_need_config), else this one. `access_reg` and the C
+    /// `maccess_reg` both go this way.
+    pub fn reg_device(&self) -> &Device {
+        if self.regs_need_config() {
+            self.config_side()
+        } else {
+            self
+        }
+    }
+
     /// The raw hw id dword read during the open (0 when the path read none).
     pub fn open_hw_id_raw(&self) -> u32 {
         self.open_hw_id.unwrap_or(0)
@@ -610,6 +767,201 @@ impl Device {
     /// (`is_pcie_switch_device`).
     pub fn is_pcie_switch(&self) -> bool {
         chips::is_pcie_switch(self.info.device_id)
+    }
+
+    /// The whole hw id dword (crspace 0xf0014): read in crspace, else (a path without
+    /// address spaces) in the current one.
+    pub fn hw_id_dword(&self) -> Result<u32> {
+        self.read4_in(AS_CR_SPACE, HW_ID_ADDR)
+            .or_else(|_| self.read4(HW_ID_ADDR))
+    }
+
+    /// The "ZombieFish" recovery state (`is_zombiefish_device`) of this device, whose hw id
+    /// dword is `hw_id` ([`hw_id_dword`](Self::hw_id_dword)): `None` when that chip cannot be
+    /// in it. On the config-space gateway: recovery space dword 0 has both "initializing"
+    /// (bit 0) and "in recovery" (bit 1) set; on the memory path (Quantum-3, NVLink6 switch)
+    /// the low 16 bits of crspace 0x152080 read AUTHENTICATION_FAILURE; elsewhere not.
+    pub fn zombiefish(&self, hw_id: u32) -> Result<Option<Zombiefish>> {
+        if !chips::may_be_zombiefish(hw_id) {
+            return Ok(None);
+        }
+        let state = if self.is_memory() {
+            let zombie = chips::ZOMBIEFISH_MEMORY_HW_IDS.contains(&hw_id)
+                && self.read4(ZOMBIEFISH_MEMORY_STATUS_ADDR)? & 0xffff == AUTHENTICATION_FAILURE;
+            Zombiefish {
+                zombie,
+                flash_control_vld: None,
+            }
+        } else if self.functional_vsec() {
+            let v = self.read4_in(AS_RECOVERY, 0)?;
+            Zombiefish {
+                zombie: v & 3 == 3,
+                flash_control_vld: Some((v >> 2) & 1 != 0),
+            }
+        } else {
+            Zombiefish {
+                zombie: false,
+                flash_control_vld: None,
+            }
+        };
+        Ok(Some(state))
+    }
+}
+
+/// Crspace dword whose low 16 bits read AUTHENTICATION_FAILURE on a memory-mapped device in
+/// ZombieFish recovery.
+const ZOMBIEFISH_MEMORY_STATUS_ADDR: u32 = 0x152080;
+
+/// What [`Device::zombiefish`] finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zombiefish {
+    /// Whether the device is in ZombieFish recovery.
+    pub zombie: bool,
+    /// Bit 2 of recovery space dword 0 ("flash control valid"), where it was read (the
+    /// config-space gateway).
+    pub flash_control_vld: Option<bool>,
+}
+
+/// DMA pages of [`Device::alloc_dma_pages`]: the buffer, and the bus address of each page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmaPages {
+    /// Virtual address of the buffer (page aligned).
+    pub buf: u64,
+    /// Bytes per page.
+    pub page_size: u64,
+    /// Bus address of each page, in order.
+    pub bus_addrs: Vec<u64>,
+}
+
+/// A zeroed, page-aligned, locked buffer from the C allocator (its address as a number, so
+/// that the device stays `Send + Sync`), unlocked and freed on drop.
+struct DmaBuffer {
+    addr: usize,
+    len: usize,
+}
+
+impl DmaBuffer {
+    fn new(len: usize, align: usize) -> Result<DmaBuffer> {
+        let mut p: *mut c_void = std::ptr::null_mut();
+        // SAFETY: out-pointer to a local; `align` is the page size, a power of two multiple
+        // of the pointer size.
+        if unsafe { libc::posix_memalign(&mut p, align, len) } != 0 || p.is_null() {
+            return Err(Error::io(
+                "no memory for the DMA buffer",
+                std::io::Error::from_raw_os_error(libc::ENOMEM),
+            ));
+        }
+        // SAFETY: p is a fresh allocation of len bytes, ours alone.
+        unsafe {
+            std::ptr::write_bytes(p.cast::<u8>(), 0, len);
+            libc::mlock(p, len);
+        }
+        Ok(DmaBuffer {
+            addr: p as usize,
+            len,
+        })
+    }
+}
+
+impl Drop for DmaBuffer {
+    fn drop(&mut self) {
+        let p = self.addr as *mut c_void;
+        // SAFETY: the allocation `new` made and locked; freed once, here.
+        unsafe {
+            libc::munlock(p, self.len);
+            libc::free(p);
+        }
+    }
+}
+
+/// Dwords per chunk of [`Device::read_block_chunked`] and [`Device::write_block_chunked`]:
+/// bounds each locked transaction and the scratch memory whatever length the caller asks.
+pub const BLOCK_CHUNK: usize = 16 * 1024;
+
+/// The destination of [`Device::read_block_chunked`].
+pub trait ReadInto {
+    /// Where dwords `first .. first + len` of the transfer are read to.
+    fn chunk(&mut self, first: usize, len: usize) -> &mut [u32];
+    /// The first `done` dwords of the chunk at `first` hold data (fewer than asked after a
+    /// failure).
+    fn filled(&mut self, first: usize, done: usize) {
+        let _ = (first, done);
+    }
+}
+
+/// The caller's dwords, read in place.
+impl ReadInto for [u32] {
+    fn chunk(&mut self, first: usize, len: usize) -> &mut [u32] {
+        &mut self[first..first + len]
+    }
+}
+
+/// A [`ReadInto`] through a scratch chunk: `sink(first, dwords)` gets each chunk read (the
+/// part done, after a failure).
+pub struct ReadVia<F: FnMut(usize, &[u32])> {
+    buf: Vec<u32>,
+    sink: F,
+}
+
+impl<F: FnMut(usize, &[u32])> ReadVia<F> {
+    /// Hand each chunk to `sink`.
+    pub fn new(sink: F) -> Self {
+        ReadVia {
+            buf: Vec::new(),
+            sink,
+        }
+    }
+}
+
+impl<F: FnMut(usize, &[u32])> ReadInto for ReadVia<F> {
+    fn chunk(&mut self, _first: usize, len: usize) -> &mut [u32] {
+        if self.buf.len() < len {
+            self.buf.resize(len, 0);
+        }
+        &mut self.buf[..len]
+    }
+
+    fn filled(&mut self, first: usize, done: usize) {
+        (self.sink)(first, &self.buf[..done]);
+    }
+}
+
+/// The source of [`Device::write_block_chunked`].
+pub trait WriteFrom {
+    /// Dwords `first .. first + len` of the transfer.
+    fn chunk(&mut self, first: usize, len: usize) -> &[u32];
+}
+
+/// The caller's dwords, written as they are.
+impl WriteFrom for &[u32] {
+    fn chunk(&mut self, first: usize, len: usize) -> &[u32] {
+        &self[first..first + len]
+    }
+}
+
+/// A [`WriteFrom`] through a scratch chunk that `source(first, dwords)` fills.
+pub struct WriteVia<F: FnMut(usize, &mut [u32])> {
+    buf: Vec<u32>,
+    source: F,
+}
+
+impl<F: FnMut(usize, &mut [u32])> WriteVia<F> {
+    /// Have `source` fill each chunk.
+    pub fn new(source: F) -> Self {
+        WriteVia {
+            buf: Vec::new(),
+            source,
+        }
+    }
+}
+
+impl<F: FnMut(usize, &mut [u32])> WriteFrom for WriteVia<F> {
+    fn chunk(&mut self, first: usize, len: usize) -> &[u32] {
+        if self.buf.len() < len {
+            self.buf.resize(len, 0);
+        }
+        (self.source)(first, &mut self.buf[..len]);
+        &self.buf[..len]
     }
 }
 

@@ -5,7 +5,6 @@
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
-use once_cell::sync::OnceCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::abi::{dev_info, mfile, vf_info};
@@ -16,14 +15,13 @@ use crate::pci::DeviceInfo;
 
 const CTX_MAGIC: u64 = 0x6d74_6372_2d72_7331; // "mtcr-rs1"
 
-/// What `mfile.ul_ctx` points to for an mfile made by this library: the access opened by
-/// `mopen` and, after `mpci_change` on a memory open, its config-space companion. No lock on
-/// the way to the device (each `Device` serializes its own accesses): `mpci_change` only sets
-/// the companion once and flips which one is active.
+/// What `mfile.ul_ctx` points to for an mfile made by this library: the device opened by
+/// `mopen`, and which of its accesses calls go to: the device itself, or (after
+/// `mpci_change` on a memory open) its config-space companion ([`Device::config_companion`]).
+/// No lock on the way to the device (each `Device` serializes its own accesses).
 pub(crate) struct UlCtx {
     magic: u64,
     primary: Device,
-    companion: OnceCell<Device>,
     use_companion: AtomicBool,
 }
 
@@ -31,7 +29,7 @@ impl UlCtx {
     /// The access calls go to.
     #[inline]
     pub fn active(&self) -> &Device {
-        match self.companion.get() {
+        match self.primary.opened_companion() {
             Some(c) if self.use_companion.load(Ordering::Acquire) => c,
             _ => &self.primary,
         }
@@ -42,52 +40,30 @@ impl UlCtx {
         self.use_companion.fetch_xor(true, Ordering::AcqRel);
     }
 
-    /// The config-space companion of a memory-mapped open (what `mpci_change` switches to),
-    /// opened on first use. ENOTSUP for a config-space open.
+    /// The config-space companion of the device (what `mpci_change` switches to).
     pub fn companion(&self) -> crate::Result<&Device> {
-        let first = &self.primary;
-        if !first.is_memory() {
-            return Err(crate::Error::NotSupported(
-                "no companion access to change to (config-space open)".into(),
-            ));
-        }
-        self.companion.get_or_try_init(|| {
-            let opts = crate::device::OpenOptions {
-                clear_semaphore: false,
-                force: Some(crate::access::PathKind::SysfsConfig),
-            };
-            Device::open_with(&first.info().dev_name(), &opts)
-        })
+        self.primary.config_companion()
     }
 
-    /// Run `f` on the active access, or on the config-space companion (opened on first use)
-    /// when `need_config` says the active access will not do (tools-HCR commands: stock
-    /// switches to config space around each of them). Falls back to the active access when
-    /// there is no companion.
+    /// Run `f` on the active access, or on its config side ([`Device::config_side`]) when
+    /// `need_config` says so.
     pub fn with_access<T>(
         &self,
         need_config: impl Fn(&Device) -> bool,
         f: impl FnOnce(&Device) -> T,
     ) -> T {
         let a = self.active();
-        if !need_config(a) {
-            return f(a);
-        }
-        match self.companion() {
-            Ok(c) if !c.is_memory() => f(c),
-            Ok(_) => f(a),
-            Err(e) => {
-                log::debug!("no config-space companion: {e}");
-                f(a)
-            }
+        if need_config(a) {
+            f(a.config_side())
+        } else {
+            f(a)
         }
     }
 }
 
-/// Whether register accesses on `dev` need its config-space companion: a memory-mapped
-/// ConnectX-3 family device, whose tools HCR is driven through config space as stock does.
+/// [`Device::regs_need_config`], as a predicate for [`UlCtx::with_access`].
 pub(crate) fn regs_need_config(dev: &Device) -> bool {
-    dev.is_memory() && matches!(dev.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)))
+    dev.regs_need_config()
 }
 
 /// The context of `mf`, or a failure (EINVAL) for NULL, or for an mfile this library did not
@@ -365,7 +341,6 @@ pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfi
         let ctx = Box::new(UlCtx {
             magic: CTX_MAGIC,
             primary: dev,
-            companion: OnceCell::new(),
             use_companion: AtomicBool::new(false),
         });
         m.ul_ctx = Box::into_raw(ctx) as *mut c_void;

@@ -137,15 +137,18 @@ impl Device {
         }
     }
 
-    /// Largest register (bytes) `access_reg` accepts ([`RegPath::max_reg_size`]).
+    /// Largest register (bytes) `access_reg` accepts ([`RegPath::max_reg_size`] of the
+    /// [`reg_device`](Device::reg_device)).
     pub fn max_reg_size(&self) -> u32 {
-        self.reg_path().max_reg_size()
+        self.reg_device().reg_path().max_reg_size()
     }
 
     /// Access register `reg_id` with `method` (1 GET, 2 SET). `reg` holds the register in
     /// its big-endian layout; `r_size`/`w_size` bytes of it travel each way. On return the
     /// register bytes are those the firmware sent back. `Ok` carries the firmware status,
-    /// which may be non-zero (see [`return_by_reg_status`]).
+    /// which may be non-zero (see [`return_by_reg_status`]). Runs on the
+    /// [`reg_device`](Device::reg_device) (the config-space companion of a memory-mapped
+    /// ConnectX-3), as the C `maccess_reg`.
     pub fn access_reg(
         &self,
         reg_id: u16,
@@ -154,7 +157,8 @@ impl Device {
         r_size: usize,
         w_size: usize,
     ) -> IcmdResult<RegAccess> {
-        self.access_reg_via(self.reg_path(), reg_id, method, reg, r_size, w_size)
+        let d = self.reg_device();
+        d.access_reg_via(d.reg_path(), reg_id, method, reg, r_size, w_size)
     }
 
     /// [`access_reg`](Self::access_reg) over a [`RegPath`] the caller already found (finding
