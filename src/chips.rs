@@ -236,3 +236,17 @@ mod recovery_tests {
             .all(|&h| may_be_zombiefish(h)));
     }
 }
+
+/// `is_gpu_device`: whether the hardware id is one of the NVIDIA GPUs (GB100, GR100).
+pub(crate) fn is_gpu_hw(hw_id: u16) -> bool {
+    matches!(hw_id, GB100_HW_ID | GR100_HW_ID)
+}
+
+#[cfg(test)]
+mod gpu_hw_tests {
+    #[test]
+    fn gpu_hw_ids() {
+        assert!(super::is_gpu_hw(0x2900) && super::is_gpu_hw(0x3000));
+        assert!(!super::is_gpu_hw(0x20d) && !super::is_gpu_hw(0x2901));
+    }
+}

@@ -15,7 +15,7 @@ use super::abi::mfile;
 use super::boundary::{call, fail, fail_with, fast, Failure, Outcome};
 use super::handle::{ctx, direct_window, sync_space};
 use crate::defs::*;
-use crate::device::Device;
+use crate::device::{Device, ReadVia, WriteVia};
 use crate::error::Error;
 
 /// The fast path of the block calls on `resource0` ([`direct_window`]): a valid, non-empty,
@@ -133,82 +133,6 @@ fn block_fail(dev: &Device, done: usize, e: &Error) -> Failure<c_int> {
     fail_with(rc, e)
 }
 
-/// Dwords moved per library call: bounds the scratch memory of a block transfer whatever
-/// `byte_len` the caller passes.
-const CHUNK: usize = 16 * 1024;
-
-/// Read `n` dwords from `offset` chunk by chunk, giving each chunk (or the part done before a
-/// failure) to `sink(first_dword_index, dwords)`. On failure: the bytes done and the error.
-fn read_chunked(
-    dev: &Device,
-    offset: c_uint,
-    n: usize,
-    mut sink: impl FnMut(usize, &[u32]),
-) -> Result<(), (usize, Error)> {
-    let mut buf = vec![0u32; n.min(CHUNK)];
-    let mut i = 0;
-    while i < n {
-        let k = (n - i).min(CHUNK);
-        let addr = offset.wrapping_add((i * 4) as u32);
-        match dev.read_block(addr, &mut buf[..k]) {
-            Ok(()) => sink(i, &buf[..k]),
-            Err(e) => {
-                let d = (e.done_bytes() / 4).min(k);
-                sink(i, &buf[..d]);
-                return Err(((i + d) * 4, e));
-            }
-        }
-        i += k;
-    }
-    Ok(())
-}
-
-/// Read into the caller's (aligned) buffer directly, chunk by chunk like [`read_chunked`] but
-/// without a bounce buffer. Dwords after a failure are left untouched.
-fn read_direct(dev: &Device, offset: c_uint, out: &mut [u32]) -> Result<(), (usize, Error)> {
-    for (c, chunk) in out.chunks_mut(CHUNK).enumerate() {
-        let i = c * CHUNK;
-        let addr = offset.wrapping_add((i * 4) as u32);
-        dev.read_block(addr, chunk)
-            .map_err(|e| (i * 4 + (e.done_bytes() / 4).min(chunk.len()) * 4, e))?;
-    }
-    Ok(())
-}
-
-/// Write from the caller's (aligned) buffer directly, chunk by chunk like [`write_chunked`].
-fn write_direct(dev: &Device, offset: c_uint, data: &[u32]) -> Result<(), (usize, Error)> {
-    for (c, chunk) in data.chunks(CHUNK).enumerate() {
-        let i = c * CHUNK;
-        let addr = offset.wrapping_add((i * 4) as u32);
-        dev.write_block(addr, chunk)
-            .map_err(|e| (i * 4 + (e.done_bytes() / 4).min(chunk.len()) * 4, e))?;
-    }
-    Ok(())
-}
-
-/// Write `n` dwords at `offset` chunk by chunk, `source(first_dword_index, chunk)` filling each
-/// chunk first. On failure: the bytes done and the error.
-fn write_chunked(
-    dev: &Device,
-    offset: c_uint,
-    n: usize,
-    mut source: impl FnMut(usize, &mut [u32]),
-) -> Result<(), (usize, Error)> {
-    let mut buf = vec![0u32; n.min(CHUNK)];
-    let mut i = 0;
-    while i < n {
-        let k = (n - i).min(CHUNK);
-        source(i, &mut buf[..k]);
-        let addr = offset.wrapping_add((i * 4) as u32);
-        if let Err(e) = dev.write_block(addr, &buf[..k]) {
-            let d = (e.done_bytes() / 4).min(k);
-            return Err(((i + d) * 4, e));
-        }
-        i += k;
-    }
-    Ok(())
-}
-
 /// `int mread4(mfile* mf, unsigned int offset, u_int32_t* value)`: read one crspace dword
 /// (host order) in the current address space. 4 on success.
 ///
@@ -295,22 +219,27 @@ pub unsafe extern "C" fn mread4_block(
                 if n == 0 {
                     return Ok(0);
                 }
-                if data.is_aligned() {
+                let r = if data.is_aligned() {
                     // SAFETY: data is aligned and writable for n dwords (caller contract).
                     let out = std::slice::from_raw_parts_mut(data, n);
-                    read_direct(dev, offset, out).map_err(|(done, e)| block_fail(dev, done, &e))?;
-                    return Ok(byte_len);
-                }
-                let out = data as *mut u8;
-                read_chunked(dev, offset, n, |first, dw| {
-                    // SAFETY: first + dw.len() <= n; data writable for n*4 bytes (any alignment).
-                    ptr::copy_nonoverlapping(
-                        dw.as_ptr() as *const u8,
-                        out.add(first * 4),
-                        dw.len() * 4,
-                    );
-                })
-                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                    dev.read_block_chunked(offset, n, out)
+                } else {
+                    let out = data as *mut u8;
+                    dev.read_block_chunked(
+                        offset,
+                        n,
+                        &mut ReadVia::new(|first, dw: &[u32]| {
+                            // SAFETY: first + dw.len() <= n; data writable for n*4 bytes (any
+                            // alignment).
+                            ptr::copy_nonoverlapping(
+                                dw.as_ptr() as *const u8,
+                                out.add(first * 4),
+                                dw.len() * 4,
+                            );
+                        }),
+                    )
+                };
+                r.map_err(|(done, e)| block_fail(dev, done, &e))?;
                 Ok(byte_len)
             })
         }
@@ -341,23 +270,27 @@ pub unsafe extern "C" fn mwrite4_block(
                 if n == 0 {
                     return Ok(0);
                 }
-                if data.is_aligned() {
+                let r = if data.is_aligned() {
                     // SAFETY: data is aligned and readable for n dwords (caller contract).
-                    let src = std::slice::from_raw_parts(data as *const u32, n);
-                    write_direct(dev, offset, src)
-                        .map_err(|(done, e)| block_fail(dev, done, &e))?;
-                    return Ok(byte_len);
-                }
-                let src = data as *const u8;
-                write_chunked(dev, offset, n, |first, dw| {
-                    // SAFETY: first + dw.len() <= n; data readable for n*4 bytes (any alignment).
-                    ptr::copy_nonoverlapping(
-                        src.add(first * 4),
-                        dw.as_mut_ptr() as *mut u8,
-                        dw.len() * 4,
-                    );
-                })
-                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                    let mut src = std::slice::from_raw_parts(data as *const u32, n);
+                    dev.write_block_chunked(offset, n, &mut src)
+                } else {
+                    let src = data as *const u8;
+                    dev.write_block_chunked(
+                        offset,
+                        n,
+                        &mut WriteVia::new(|first, dw: &mut [u32]| {
+                            // SAFETY: first + dw.len() <= n; data readable for n*4 bytes (any
+                            // alignment).
+                            ptr::copy_nonoverlapping(
+                                src.add(first * 4),
+                                dw.as_mut_ptr() as *mut u8,
+                                dw.len() * 4,
+                            );
+                        }),
+                    )
+                };
+                r.map_err(|(done, e)| block_fail(dev, done, &e))?;
                 Ok(byte_len)
             })
         }
@@ -384,7 +317,7 @@ pub unsafe extern "C" fn mread_buffer(
                 if n == 0 {
                     return Ok(0);
                 }
-                read_chunked(dev, offset, n, |first, dw| {
+                let mut to = ReadVia::new(|first, dw: &[u32]| {
                     for (i, v) in dw.iter().enumerate() {
                         // SAFETY: first + i < n, data writable for n*4 bytes.
                         ptr::copy_nonoverlapping(
@@ -393,8 +326,9 @@ pub unsafe extern "C" fn mread_buffer(
                             4,
                         );
                     }
-                })
-                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                });
+                dev.read_block_chunked(offset, n, &mut to)
+                    .map_err(|(done, e)| block_fail(dev, done, &e))?;
                 Ok(byte_len)
             })
         }
@@ -424,112 +358,17 @@ pub unsafe extern "C" fn mwrite_buffer(
                 }
                 // SAFETY: data readable for n*4 bytes.
                 let bytes = std::slice::from_raw_parts(data as *const u8, n * 4);
-                write_chunked(dev, offset, n, |first, dw| {
+                let mut from = WriteVia::new(|first, dw: &mut [u32]| {
                     for (i, d) in dw.iter_mut().enumerate() {
                         let c = &bytes[(first + i) * 4..(first + i) * 4 + 4];
                         *d = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
                     }
-                })
-                .map_err(|(done, e)| block_fail(dev, done, &e))?;
+                });
+                dev.write_block_chunked(offset, n, &mut from)
+                    .map_err(|(done, e)| block_fail(dev, done, &e))?;
                 Ok(byte_len)
             })
         }
-    })
-}
-
-/// `int mget_addr_space(mfile* mf)`: the current address space (`mf->address_space`); -1 with
-/// errno EINVAL for NULL.
-///
-/// # Safety
-/// `mf` NULL or a live mfile.
-#[no_mangle]
-pub unsafe extern "C" fn mget_addr_space(mf: *mut mfile) -> c_int {
-    call("mget_addr_space", -1, || {
-        if mf.is_null() {
-            return Err(fail(-1, libc::EINVAL, "NULL mfile"));
-        }
-        // SAFETY: caller contract.
-        Ok(unsafe { (*mf).address_space })
-    })
-}
-
-/// `int mset_addr_space(mfile* mf, int space)`: select the address space of later accesses.
-/// 0, or -1 (errno EINVAL) if the space is out of range or not supported by the device.
-///
-/// # Safety
-/// `mf` NULL or from `mopen*`.
-#[no_mangle]
-pub unsafe extern "C" fn mset_addr_space(mf: *mut mfile, space: c_int) -> c_int {
-    call("mset_addr_space", -1, || {
-        // SAFETY: caller contract.
-        let c = unsafe { ctx(mf, -1) }?;
-        if !(0..AS_END as c_int).contains(&space) {
-            return Err(fail(
-                -1,
-                libc::EINVAL,
-                format!("address space {space:#x} out of range"),
-            ));
-        }
-        let d = c.active();
-        d.set_address_space(space as u32)
-            .map_err(|e| fail_with(-1, &e))?;
-        // SAFETY: caller contract.
-        unsafe { (*mf).address_space = space };
-        Ok(0)
-    })
-}
-
-/// `int is_gw_access(mfile* mf)`: 1 if accesses go through a gateway (BAR0 gateway, or the
-/// functional VSEC), else 0 (also 0 for NULL).
-///
-/// # Safety
-/// `mf` NULL or a live mfile.
-#[no_mangle]
-pub unsafe extern "C" fn is_gw_access(mf: *mut mfile) -> c_int {
-    call("is_gw_access", 0, || {
-        if mf.is_null() {
-            return Err(fail(0, libc::EINVAL, "NULL mfile"));
-        }
-        // SAFETY: caller contract.
-        let m = unsafe { &*mf };
-        Ok(if m.tp == MST_BAR0_GW_PCI {
-            1
-        } else {
-            m.functional_vsec_supp
-        })
-    })
-}
-
-/// `void swap_pci_address_space(mfile* mf)`: toggle `mf->address_space` between a core space
-/// and its PCI ("PXIR") variant (ICMD_EXT<->PCI_ICMD, CR_SPACE/ND_CRSPACE->PCI_CRSPACE->CR_SPACE,
-/// ICMD<->PCI_ALL_ICMD, SCAN_CRSPACE<->PCI_SCAN_CRSPACE, SEMAPHORE<->PCI_GLOBAL_SEMAPHORE).
-///
-/// # Safety
-/// `mf` NULL or a live mfile.
-#[no_mangle]
-pub unsafe extern "C" fn swap_pci_address_space(mf: *mut mfile) {
-    call("swap_pci_address_space", (), || {
-        if mf.is_null() {
-            return Err(fail((), libc::EINVAL, "NULL mfile"));
-        }
-        // SAFETY: caller contract.
-        let m = unsafe { &mut *mf };
-        let s = m.address_space as u32;
-        let n = match s {
-            AS_ICMD_EXT => AS_PCI_ICMD,
-            AS_CR_SPACE | AS_ND_CRSPACE => AS_PCI_CRSPACE,
-            AS_ICMD => AS_PCI_ALL_ICMD,
-            AS_SCAN_CRSPACE => AS_PCI_SCAN_CRSPACE,
-            AS_SEMAPHORE => AS_PCI_GLOBAL_SEMAPHORE,
-            AS_PCI_ICMD => AS_ICMD_EXT,
-            AS_PCI_CRSPACE => AS_CR_SPACE,
-            AS_PCI_ALL_ICMD => AS_ICMD,
-            AS_PCI_SCAN_CRSPACE => AS_SCAN_CRSPACE,
-            AS_PCI_GLOBAL_SEMAPHORE => AS_SEMAPHORE,
-            other => other,
-        };
-        m.address_space = n as c_int;
-        Ok(())
     })
 }
 

@@ -14,7 +14,9 @@
 pub mod abi;
 pub mod access;
 pub mod boundary;
+pub mod chip;
 pub mod cmdif;
+pub mod dma;
 pub mod enumerate;
 pub mod errstr;
 pub mod fwctl;
@@ -24,8 +26,11 @@ pub mod helpers;
 pub mod icmd;
 pub mod inband;
 pub mod logger;
-pub mod misc;
+pub mod mfile_fields;
 pub mod open;
+pub mod poll;
+pub mod reset;
+pub mod space;
 
 pub use abi::{dev_info, mfile, mtcr_page_info, vf_info};
 
@@ -35,9 +40,14 @@ mod null_tests {
     //! errno, no crash. No device needed.
     use super::abi::mfile;
     use super::access::*;
+    use super::chip::*;
+    use super::dma::*;
     use super::enumerate::*;
-    use super::misc::*;
+    use super::mfile_fields::*;
     use super::open::*;
+    use super::poll::*;
+    use super::reset::*;
+    use super::space::*;
     use crate::defs::*;
     use std::ptr::null_mut;
 
@@ -124,15 +134,15 @@ mod null_tests {
             assert_eq!(mclose(mf), 0);
             // fields are still readable by the plain accessors
             (*mf).flags = MDEVS_FWCTX;
-            assert_eq!(super::misc::mget_mdevs_flags(mf, &mut v), 0);
+            assert_eq!(super::mfile_fields::mget_mdevs_flags(mf, &mut v), 0);
             assert_eq!(v, MDEVS_FWCTX);
         }
     }
 
     #[test]
     fn pure_functions() {
-        assert_eq!(super::misc::space_to_cap_offset(AS_SEMAPHORE as i32), 8);
-        assert_eq!(super::misc::space_to_cap_offset(AS_RECOVERY as i32), 0);
+        assert_eq!(super::space::space_to_cap_offset(AS_SEMAPHORE as i32), 8);
+        assert_eq!(super::space::space_to_cap_offset(AS_RECOVERY as i32), 0);
         assert!(is_gpu_device(0x3000));
         assert!(!is_gpu_device(0x20d));
         set_increase_poll_time(3);

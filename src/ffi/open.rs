@@ -4,9 +4,11 @@
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
-use super::abi::mfile;
+use super::abi::{dev_info, mfile};
 use super::boundary::{c_str, call, fail, fail_with, Outcome};
-use super::handle::{ctx, free_mfile, new_mfile, sync_fields};
+use super::handle::{
+    alloc_cstr, ctx, drop_ctx, fill_dev_info, free_dev_info_contents, new_ctx, sync_fields,
+};
 use crate::defs::*;
 use crate::device::{Device, OpenOptions};
 
@@ -183,4 +185,76 @@ pub unsafe extern "C" fn mpci_change(mf: *mut mfile) {
         unsafe { sync_fields(mf, c.active()) };
         Ok(())
     })
+}
+
+/// Allocate an mfile around `dev`, named `name`.
+pub(crate) fn new_mfile(dev: Device, name: &str) -> Outcome<*mut mfile, *mut mfile> {
+    let null = ptr::null_mut();
+    // SAFETY: calloc of one zeroed mfile (all-zero is a valid mfile: NULL pointers, 0 ints).
+    let mf = unsafe { libc::calloc(1, std::mem::size_of::<mfile>()) } as *mut mfile;
+    if mf.is_null() {
+        return Err(fail(null, libc::ENOMEM, "out of memory"));
+    }
+    // SAFETY: calloc of one zeroed dev_info.
+    let di = unsafe { libc::calloc(1, std::mem::size_of::<dev_info>()) } as *mut dev_info;
+    let dn = alloc_cstr(name);
+    if di.is_null() || dn.is_null() {
+        // SAFETY: free(NULL) is fine; both came from the C allocator.
+        unsafe {
+            libc::free(di as *mut c_void);
+            libc::free(dn as *mut c_void);
+            libc::free(mf as *mut c_void);
+        }
+        return Err(fail(null, libc::ENOMEM, "out of memory"));
+    }
+    // SAFETY: di zeroed and writable; mf zeroed and exclusively ours.
+    unsafe {
+        fill_dev_info(di, dev.info(), name);
+        let m = &mut *mf;
+        // As upstream's PCI opens: dtype stays 0 (MST_GAMLA; only I2C opens set MST_TAVOR), so
+        // mget_i2c_addr_width reports 2.
+        m.dtype = MST_GAMLA;
+        m.fd = -1;
+        m.res_fd = -1;
+        m.sock = -1;
+        m.fwctl_fd = -1;
+        m.dev_name = dn;
+        m.dinfo = di;
+        m.mpci_change = Some(mpci_change);
+        sync_fields(mf, &dev);
+        // A fwctl handle: `fd` is the node's descriptor (as mstflint's).
+        if let Some(n) = dev.fwctl_node() {
+            m.fd = n.fd();
+            m.device_hw_id = dev.open_hw_id_raw();
+        }
+        // Tools read hw_dev_id/rev_id straight from the mfile: fill them now (a failure here
+        // is not an open failure; read_device_id reports it).
+        if let Ok((hw, rev)) = dev.hw_id_at_open() {
+            m.hw_dev_id = hw;
+            m.rev_id = rev;
+        }
+        m.ul_ctx = new_ctx(dev);
+    }
+    Ok(mf)
+}
+
+/// Free an mfile made by [`new_mfile`] (closing its device).
+///
+/// # Safety
+/// `mf` came from [`new_mfile`] and is not used afterwards.
+pub(crate) unsafe fn free_mfile(mf: *mut mfile) {
+    // SAFETY: caller contract.
+    unsafe {
+        let m = &mut *mf;
+        drop_ctx(m.ul_ctx);
+        m.ul_ctx = ptr::null_mut();
+        if !m.dinfo.is_null() {
+            free_dev_info_contents(m.dinfo);
+            libc::free(m.dinfo as *mut c_void);
+            m.dinfo = ptr::null_mut();
+        }
+        libc::free(m.dev_name as *mut c_void);
+        m.dev_name = ptr::null_mut();
+        libc::free(mf as *mut c_void);
+    }
 }

@@ -406,7 +406,7 @@ impl Device {
         for i in 0..limit {
             if let Some(d) = poll_delay(i) {
                 // `set_increase_poll_time(n)` (flint --low_cpu) stretches the sleeps.
-                let k = crate::ffi::misc::increase_poll_time().clamp(0, 100) as u32;
+                let k = crate::ffi::poll::increase_poll_time().clamp(0, 100) as u32;
                 std::thread::sleep(d * (1 + k));
             }
             let v = self

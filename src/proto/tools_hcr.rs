@@ -288,7 +288,7 @@ impl Device {
 
     /// Poll the go bit until clear: Ok(true) when clear, Ok(false) after [`GO_POLLS`] polls.
     fn hcr_wait_go(&self) -> CmdifResult<bool> {
-        let k = crate::ffi::misc::increase_poll_time().clamp(0, 100) as u32;
+        let k = crate::ffi::poll::increase_poll_time().clamp(0, 100) as u32;
         for i in 0..GO_POLLS {
             let v = self.hcr_read4(TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32, "polling the go bit")?;
             if v & GO_BIT == 0 {
