@@ -90,91 +90,6 @@ int mread_buffer(mfile *mf, unsigned int offset, uint8_t *data, int byte_len);
 int mwrite_buffer(mfile *mf, unsigned int offset, uint8_t *data, int byte_len);
 
 /**
- * `int mget_addr_space(mfile* mf)`: the current address space (`mf->address_space`); -1 with
- * errno EINVAL for NULL.
- *
- * # Safety
- * `mf` NULL or a live mfile.
- */
-int mget_addr_space(mfile *mf);
-
-/**
- * `int mset_addr_space(mfile* mf, int space)`: select the address space of later accesses.
- * 0, or -1 (errno EINVAL) if the space is out of range or not supported by the device.
- *
- * # Safety
- * `mf` NULL or from `mopen*`.
- */
-int mset_addr_space(mfile *mf, int space);
-
-/**
- * `int is_gw_access(mfile* mf)`: 1 if accesses go through a gateway (BAR0 gateway, or the
- * functional VSEC), else 0 (also 0 for NULL).
- *
- * # Safety
- * `mf` NULL or a live mfile.
- */
-int is_gw_access(mfile *mf);
-
-/**
- * `void swap_pci_address_space(mfile* mf)`: toggle `mf->address_space` between a core space
- * and its PCI ("PXIR") variant (ICMD_EXT<->PCI_ICMD, CR_SPACE/ND_CRSPACE->PCI_CRSPACE->CR_SPACE,
- * ICMD<->PCI_ALL_ICMD, SCAN_CRSPACE<->PCI_SCAN_CRSPACE, SEMAPHORE<->PCI_GLOBAL_SEMAPHORE).
- *
- * # Safety
- * `mf` NULL or a live mfile.
- */
-void swap_pci_address_space(mfile *mf);
-
-/**
- * `int read_dword_from_conf_space(mfile* mf, u_int32_t offset, u_int32_t* data)`: read a PCI
- * config-space dword. 0 on success, -1 (errno set) on failure or NULL arguments.
- *
- * # Safety
- * `mf` NULL or from `mopen*`; `data` NULL or writable for 4 bytes.
- */
-int read_dword_from_conf_space(mfile *mf, uint32_t offset, uint32_t *data);
-
-/**
- * `int MREAD4_SEMAPHORE(mfile* mf, int offset, u_int32_t* ptr)`: read a semaphore dword (in
- * the VSEC semaphore space, else crspace where only bit 31 is returned). ME_OK, or
- * ME_ICMD_STATUS_CR_FAIL.
- *
- * # Safety
- * `mf` NULL or from `mopen*`; `ptr` NULL or writable for 4 bytes.
- */
-int MREAD4_SEMAPHORE(mfile *mf, int offset, uint32_t *ptr);
-
-/**
- * `int MWRITE4_SEMAPHORE(mfile* mf, int offset, int value)`: write a semaphore dword (VSEC
- * semaphore space, else crspace). ME_OK, or ME_ICMD_STATUS_CR_FAIL.
- *
- * # Safety
- * `mf` NULL or from `mopen*`.
- */
-int MWRITE4_SEMAPHORE(mfile *mf, int offset, int value);
-
-/**
- * `int mvpd_read4(mfile* mf, unsigned int offset, u_int8_t value[4])`: 4 bytes of VPD at any
- * offset. 0 on success; -1 (errno EINVAL) for NULL arguments; otherwise the errno value.
- *
- * # Safety
- * `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
- */
-int mvpd_read4(mfile *mf, unsigned int offset, uint8_t value[4]);
-
-/**
- * `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: on a kernel-driver
- * path the 4 bytes are written through the driver's VPD ioctl (dword-aligned offset): 0, or
- * the errno value. Elsewhere VPD writes are not supported by the user-space library: always
- * ME_UNSUPPORTED_OPERATION (17), as stock.
- *
- * # Safety
- * `mf` NULL or from `mopen*`; `value` NULL or readable for 4 bytes.
- */
-int mvpd_write4(mfile *mf, unsigned int offset, uint8_t value[4]);
-
-/**
  * `int read_device_id(mfile* mf, u_int32_t* id)`: the hardware id (crspace 0xf0014 bits
  * 15:0) into `*id`; also stores `mf->hw_dev_id` and `mf->rev_id` (bits 19:16). 4 on success,
  * -1 on failure.
@@ -190,6 +105,34 @@ int read_device_id(mfile *mf, uint32_t *id);
  * An mtcr-rs extension (not in the stock library).
  */
 const char *mtcr_last_error(void);
+
+/**
+ * `bool is_gpu_device(u_int16_t hw_dev_id)`: whether the hardware id is an NVIDIA GPU
+ * (GB100 0x2900, GR100 0x3000).
+ */
+bool is_gpu_device(uint16_t hw_dev_id);
+
+/**
+ * `int is_pcie_switch_device(mfile* mf)`: 1 if the function is the PCIe switch (bridge) of a
+ * ConnectX-6 Dx/7/8/9 (PCI ids 0x1976, 0x1979, 0x197d, 0x197e), else 0.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int is_pcie_switch_device(mfile *mf);
+
+/**
+ * `int is_zombiefish_device(mfile* mf)`: 1 if the device is in "ZombieFish" recovery: on the
+ * config-space gateway the recovery space dword 0 has both "initializing" (bit 0) and
+ * "in recovery" (bit 1) set (bit 2 goes to `mf->vsc_recovery_space_flash_control_vld`); on
+ * the memory path (Quantum-3, NVLink6 switch) crspace 0x152080 low 16 bits read 0xffa6.
+ * Only for the hardware ids that support it (whole dword at 0xf0014 compared, as stock; it is
+ * also stored in `mf->device_hw_id`). 0 otherwise or on any read failure.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int is_zombiefish_device(mfile *mf);
 
 /**
  * `int tools_cmdif_unlock_semaphore(mfile* mf)`: free the tools semaphore. ME_OK or
@@ -246,6 +189,38 @@ int tools_cmdif_send_mbox_command(mfile *mf,
  * Any arguments (none is dereferenced).
  */
 int maccess_reg_cmdif(mfile *mf, reg_access_t reg_access, void *reg_data, uint32_t cmd_type);
+
+/**
+ * `int read_dword_from_conf_space(mfile* mf, u_int32_t offset, u_int32_t* data)`: read a PCI
+ * config-space dword. 0 on success, -1 (errno set) on failure or NULL arguments.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `data` NULL or writable for 4 bytes.
+ */
+int read_dword_from_conf_space(mfile *mf, uint32_t offset, uint32_t *data);
+
+/**
+ * `int get_dma_pages(mfile* mf, struct mtcr_page_info* page_info, int page_amount)`: on a
+ * kernel-driver path, allocate a page-aligned locked buffer of `page_amount` pages, have the
+ * driver pin it, and fill `page_info` (count, buffer address, per page the bus and virtual
+ * address). The buffer stays with the mfile (`user_page_list`) until `release_dma_pages`.
+ * 0 on success; -1 with errno: EINVAL for bad arguments (at most
+ * 8 pages, the size of `struct mtcr_page_info`), EBUSY when pages are already held, ENOTTY on
+ * the sysfs paths (no driver), the driver's errno otherwise.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile; `page_info` NULL or writable.
+ */
+int get_dma_pages(mfile *mf, struct mtcr_page_info *page_info, int page_amount);
+
+/**
+ * `int release_dma_pages(mfile* mf, int page_amount)`: unpin the pages of `get_dma_pages`
+ * and free the buffer. 0; -1 with errno EINVAL (NULL, bad count), ENOTTY without a driver.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+int release_dma_pages(mfile *mf, int page_amount);
 
 /**
  * `int mdevices(char* buf, int len, int mask)`: names ("DDDD:BB:DD.F") of the devices of
@@ -463,67 +438,6 @@ int mget_mdevs_flags(mfile *mf, uint32_t *devs_flags);
 int mget_mdevs_type(mfile *mf, uint32_t *mtype);
 
 /**
- * `void set_increase_poll_time(int new_value)`: process-wide ICMD poll-time multiplier
- * (flint `--low_cpu`).
- */
-void set_increase_poll_time(int new_value);
-
-/**
- * `int msw_reset(mfile* mf)`: software reset exists only in-band: -1 with errno EPERM.
- */
-int msw_reset(mfile *mf);
-
-/**
- * `int mhca_reset(mfile* mf)`: not supported: -1 with errno ENOTSUP.
- */
-int mhca_reset(mfile *mf);
-
-/**
- * `int get_dma_pages(mfile* mf, struct mtcr_page_info* page_info, int page_amount)`: on a
- * kernel-driver path, allocate a page-aligned locked buffer of `page_amount` pages, have the
- * driver pin it, and fill `page_info` (count, buffer address, per page the bus and virtual
- * address). The buffer stays with the mfile (`user_page_list`) until `release_dma_pages`.
- * 0 on success; -1 with errno: EINVAL for bad arguments (at most
- * 8 pages, the size of `struct mtcr_page_info`), EBUSY when pages are already held, ENOTTY on
- * the sysfs paths (no driver), the driver's errno otherwise.
- *
- * # Safety
- * `mf` NULL or a live mfile; `page_info` NULL or writable.
- */
-int get_dma_pages(mfile *mf, struct mtcr_page_info *page_info, int page_amount);
-
-/**
- * `int release_dma_pages(mfile* mf, int page_amount)`: unpin the pages of `get_dma_pages`
- * and free the buffer. 0; -1 with errno EINVAL (NULL, bad count), ENOTTY without a driver.
- *
- * # Safety
- * `mf` NULL or a live mfile.
- */
-int release_dma_pages(mfile *mf, int page_amount);
-
-/**
- * `int hot_reset(mfile* mf, int in_parallel, int domain_1, int bus_1, int device_1,
- * int function_1, int domain_2, int bus_2, int device_2, int function_2)`: the driver's
- * PCICONF_HOT_RESET on the node in use (the second function only when `in_parallel`): the
- * ioctl's result (0, or 1 when a parallel reset failed), -1 with errno on failure (ENOTTY on
- * a sysfs config open, EBADF on a `resource0` mapping: what the stock library's ioctl on
- * `mf->fd` gets there; EINVAL for NULL).
- *
- * # Safety
- * `mf` NULL or a live mfile.
- */
-int hot_reset(mfile *mf,
-              int in_parallel,
-              int domain_1,
-              int bus_1,
-              int device_1,
-              int function_1,
-              int domain_2,
-              int bus_2,
-              int device_2,
-              int function_2);
-
-/**
  * `int is_remote_dev(mfile* mf)`: `mf->is_remote` (0 for every open of this library; 0 for
  * NULL).
  *
@@ -531,12 +445,6 @@ int hot_reset(mfile *mf,
  * `mf` NULL or a live mfile.
  */
 int is_remote_dev(mfile *mf);
-
-/**
- * `bool is_gpu_device(u_int16_t hw_dev_id)`: whether the hardware id is an NVIDIA GPU
- * (GB100 0x2900, GR100 0x3000).
- */
-bool is_gpu_device(uint16_t hw_dev_id);
 
 /**
  * `unsigned char mset_i2c_secondary(mfile* mf, unsigned char new_i2c_secondary)`: store the
@@ -554,34 +462,6 @@ unsigned char mset_i2c_secondary(mfile *mf, unsigned char new_i2c_secondary);
  * `mf` NULL or a live mfile.
  */
 unsigned char mget_i2c_secondary(mfile *mf);
-
-/**
- * `int space_to_cap_offset(int space)`: the `vsec_cap_mask` bit of an address space (0 for
- * spaces without their own bit, AS_RECOVERY included).
- */
-int space_to_cap_offset(int space);
-
-/**
- * `int is_pcie_switch_device(mfile* mf)`: 1 if the function is the PCIe switch (bridge) of a
- * ConnectX-6 Dx/7/8/9 (PCI ids 0x1976, 0x1979, 0x197d, 0x197e), else 0.
- *
- * # Safety
- * `mf` NULL or from `mopen*`.
- */
-int is_pcie_switch_device(mfile *mf);
-
-/**
- * `int is_zombiefish_device(mfile* mf)`: 1 if the device is in "ZombieFish" recovery: on the
- * config-space gateway the recovery space dword 0 has both "initializing" (bit 0) and
- * "in recovery" (bit 1) set (bit 2 goes to `mf->vsc_recovery_space_flash_control_vld`); on
- * the memory path (Quantum-3, NVLink6 switch) crspace 0x152080 low 16 bits read 0xffa6.
- * Only for the hardware ids that support it (whole dword at 0xf0014 compared, as stock; it is
- * also stored in `mf->device_hw_id`). 0 otherwise or on any read failure.
- *
- * # Safety
- * `mf` NULL or from `mopen*`.
- */
-int is_zombiefish_device(mfile *mf);
 
 /**
  * `mfile* mopen(const char* name)`: open a device by any name form the stock library accepts.
@@ -641,6 +521,126 @@ int mclear_pci_semaphore(const char *name);
  * `mf` is NULL or an mfile from `mopen*`.
  */
 void mpci_change(mfile *mf);
+
+/**
+ * `void set_increase_poll_time(int new_value)`: process-wide ICMD poll-time multiplier
+ * (flint `--low_cpu`).
+ */
+void set_increase_poll_time(int new_value);
+
+/**
+ * `int msw_reset(mfile* mf)`: software reset exists only in-band: -1 with errno EPERM.
+ */
+int msw_reset(mfile *mf);
+
+/**
+ * `int mhca_reset(mfile* mf)`: not supported: -1 with errno ENOTSUP.
+ */
+int mhca_reset(mfile *mf);
+
+/**
+ * `int hot_reset(mfile* mf, int in_parallel, int domain_1, int bus_1, int device_1,
+ * int function_1, int domain_2, int bus_2, int device_2, int function_2)`: the driver's
+ * PCICONF_HOT_RESET on the node in use (the second function only when `in_parallel`): the
+ * ioctl's result (0, or 1 when a parallel reset failed), -1 with errno on failure (ENOTTY on
+ * a sysfs config open, EBADF on a `resource0` mapping: what the stock library's ioctl on
+ * `mf->fd` gets there; EINVAL for NULL).
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+int hot_reset(mfile *mf,
+              int in_parallel,
+              int domain_1,
+              int bus_1,
+              int device_1,
+              int function_1,
+              int domain_2,
+              int bus_2,
+              int device_2,
+              int function_2);
+
+/**
+ * `int MREAD4_SEMAPHORE(mfile* mf, int offset, u_int32_t* ptr)`: read a semaphore dword (in
+ * the VSEC semaphore space, else crspace where only bit 31 is returned). ME_OK, or
+ * ME_ICMD_STATUS_CR_FAIL.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `ptr` NULL or writable for 4 bytes.
+ */
+int MREAD4_SEMAPHORE(mfile *mf, int offset, uint32_t *ptr);
+
+/**
+ * `int MWRITE4_SEMAPHORE(mfile* mf, int offset, int value)`: write a semaphore dword (VSEC
+ * semaphore space, else crspace). ME_OK, or ME_ICMD_STATUS_CR_FAIL.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int MWRITE4_SEMAPHORE(mfile *mf, int offset, int value);
+
+/**
+ * `int mget_addr_space(mfile* mf)`: the current address space (`mf->address_space`); -1 with
+ * errno EINVAL for NULL.
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+int mget_addr_space(mfile *mf);
+
+/**
+ * `int mset_addr_space(mfile* mf, int space)`: select the address space of later accesses.
+ * 0, or -1 (errno EINVAL) if the space is out of range or not supported by the device.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`.
+ */
+int mset_addr_space(mfile *mf, int space);
+
+/**
+ * `int is_gw_access(mfile* mf)`: 1 if accesses go through a gateway (BAR0 gateway, or the
+ * functional VSEC), else 0 (also 0 for NULL).
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+int is_gw_access(mfile *mf);
+
+/**
+ * `void swap_pci_address_space(mfile* mf)`: toggle `mf->address_space` between a core space
+ * and its PCI ("PXIR") variant (ICMD_EXT<->PCI_ICMD, CR_SPACE/ND_CRSPACE->PCI_CRSPACE->CR_SPACE,
+ * ICMD<->PCI_ALL_ICMD, SCAN_CRSPACE<->PCI_SCAN_CRSPACE, SEMAPHORE<->PCI_GLOBAL_SEMAPHORE).
+ *
+ * # Safety
+ * `mf` NULL or a live mfile.
+ */
+void swap_pci_address_space(mfile *mf);
+
+/**
+ * `int space_to_cap_offset(int space)`: the `vsec_cap_mask` bit of an address space (0 for
+ * spaces without their own bit, AS_RECOVERY included).
+ */
+int space_to_cap_offset(int space);
+
+/**
+ * `int mvpd_read4(mfile* mf, unsigned int offset, u_int8_t value[4])`: 4 bytes of VPD at any
+ * offset. 0 on success; -1 (errno EINVAL) for NULL arguments; otherwise the errno value.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
+ */
+int mvpd_read4(mfile *mf, unsigned int offset, uint8_t value[4]);
+
+/**
+ * `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: on a kernel-driver
+ * path the 4 bytes are written through the driver's VPD ioctl (dword-aligned offset): 0, or
+ * the errno value. Elsewhere VPD writes are not supported by the user-space library: always
+ * ME_UNSUPPORTED_OPERATION (17), as stock.
+ *
+ * # Safety
+ * `mf` NULL or from `mopen*`; `value` NULL or readable for 4 bytes.
+ */
+int mvpd_write4(mfile *mf, unsigned int offset, uint8_t value[4]);
 
 #ifdef __cplusplus
 }  // extern "C"

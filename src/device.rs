@@ -38,7 +38,7 @@ use crate::access::sysfs_config::SysfsConfig;
 use crate::access::PathKind;
 use crate::access::{is_crspace, vpd, Access, ConfigIo, GatewayInfo};
 use crate::chips;
-use crate::defs::{AS_CR_SPACE, AS_RECOVERY, AUTHENTICATION_FAILURE, HW_ID_ADDR};
+use crate::defs::{AS_CR_SPACE, AS_RECOVERY, AS_SEMAPHORE, AUTHENTICATION_FAILURE, HW_ID_ADDR};
 use crate::error::{Error, Result};
 use crate::name;
 use crate::open::{self, OpenContext};
@@ -346,6 +346,12 @@ impl Device {
         self.kind.is_memory()
     }
 
+    /// Whether accesses go through a functional VSEC gateway in config space (not a memory
+    /// mapping): where the address spaces, the semaphore space and partial blocks exist.
+    pub fn is_vsec_gateway(&self) -> bool {
+        !self.is_memory() && self.functional_vsec()
+    }
+
     /// Whether a functional VSEC gateway is in use (`mfile.functional_vsec_supp`).
     pub fn functional_vsec(&self) -> bool {
         self.gw.functional_vsec
@@ -539,6 +545,33 @@ impl Device {
             return r;
         }
         vpd::read4(&self.vpd_path(), offset)
+    }
+
+    /// Whether VPD can be written on this path (a kernel driver's node; see
+    /// [`vpd_write4`](Self::vpd_write4)).
+    pub fn vpd_writable(&self) -> bool {
+        self.kind.is_driver()
+    }
+
+    /// Read a semaphore dword (`MREAD4_SEMAPHORE`): in the semaphore space on a VSEC gateway
+    /// ([`is_vsec_gateway`](Self::is_vsec_gateway)); elsewhere bit 31 of the dword at `offset`
+    /// in the current space.
+    pub fn read_semaphore(&self, offset: u32) -> Result<u32> {
+        if self.is_vsec_gateway() {
+            self.read4_in(AS_SEMAPHORE, offset)
+        } else {
+            Ok((self.read4(offset)? >> 31) & 1)
+        }
+    }
+
+    /// Write a semaphore dword (`MWRITE4_SEMAPHORE`): in the semaphore space on a VSEC
+    /// gateway, elsewhere at `offset` in the current space.
+    pub fn write_semaphore(&self, offset: u32, value: u32) -> Result<()> {
+        if self.is_vsec_gateway() {
+            self.write4_in(AS_SEMAPHORE, offset, value)
+        } else {
+            self.write4(offset, value)
+        }
     }
 
     /// Write 4 bytes of VPD at a dword-aligned `offset` (where the path supports it). The

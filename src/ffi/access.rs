@@ -1,4 +1,7 @@
-//! crspace, address-space, VPD and config-space access on an open `mfile`.
+//! crspace dwords and blocks of an open `mfile`: `mread4`, `mwrite4`, `mread4_block`,
+//! `mwrite4_block`, `mread_buffer`, `mwrite_buffer`, and the hw id (`read_device_id`). Blocks
+//! go through [`Device::read_block_chunked`] / [`Device::write_block_chunked`]; here only the
+//! C buffer conversions (in place when aligned, byte-stream for the `_buffer` calls).
 //!
 //! Return conventions are the stock library's (mtcr_api.md §1.1): `mread4`/`mwrite4` give 4,
 //! or -1 (config-space access) / 0 (memory-mapped access) on failure. Block functions give
@@ -14,7 +17,6 @@ use std::ptr;
 use super::abi::mfile;
 use super::boundary::{call, fail, fail_with, fast, Failure, Outcome};
 use super::handle::{ctx, direct_window, sync_space};
-use crate::defs::*;
 use crate::device::{Device, ReadVia, WriteVia};
 use crate::error::Error;
 
@@ -67,10 +69,6 @@ unsafe fn with_dev<T: Copy>(
     f(d)
 }
 
-fn is_vsec(dev: &Device) -> bool {
-    !dev.is_memory() && dev.functional_vsec()
-}
-
 /// Failure value of mread4/mwrite4 for the path in use.
 fn rw_fail(dev: &Device) -> c_int {
     if dev.is_memory() {
@@ -95,7 +93,11 @@ fn block_args(
         ));
     }
     if byte_len % 4 != 0 {
-        let rc = if is_vsec(dev) { -1 } else { libc::EINVAL };
+        let rc = if dev.is_vsec_gateway() {
+            -1
+        } else {
+            libc::EINVAL
+        };
         return Err(fail(
             rc,
             libc::EINVAL,
@@ -125,7 +127,7 @@ fn block_args(
 /// returns the bytes done, anything else -1.
 fn block_fail(dev: &Device, done: usize, e: &Error) -> Failure<c_int> {
     let partial = matches!(e, Error::Partial { .. }) || done > 0;
-    let rc = if partial && is_vsec(dev) {
+    let rc = if partial && dev.is_vsec_gateway() {
         done as c_int
     } else {
         -1
@@ -368,176 +370,6 @@ pub unsafe extern "C" fn mwrite_buffer(
                     .map_err(|(done, e)| block_fail(dev, done, &e))?;
                 Ok(byte_len)
             })
-        }
-    })
-}
-
-/// `int read_dword_from_conf_space(mfile* mf, u_int32_t offset, u_int32_t* data)`: read a PCI
-/// config-space dword. 0 on success, -1 (errno set) on failure or NULL arguments.
-///
-/// # Safety
-/// `mf` NULL or from `mopen*`; `data` NULL or writable for 4 bytes.
-#[no_mangle]
-pub unsafe extern "C" fn read_dword_from_conf_space(
-    mf: *mut mfile,
-    offset: u32,
-    data: *mut u32,
-) -> c_int {
-    call("read_dword_from_conf_space", -1, || {
-        // SAFETY: caller contract.
-        let c = unsafe { ctx(mf, -1) }?;
-        if data.is_null() {
-            return Err(fail(-1, libc::EINVAL, "NULL data pointer"));
-        }
-        let v = c
-            .active()
-            .read_config_dword(offset)
-            .map_err(|e| fail_with(-1, &e))?;
-        // SAFETY: caller contract.
-        unsafe { ptr::write_unaligned(data, v) };
-        Ok(0)
-    })
-}
-
-/// Run `f` with the device in the semaphore space (VSEC), then leave `mf->address_space` at
-/// AS_CR_SPACE as the stock library does.
-///
-/// # Safety
-/// `mf` NULL or from `mopen*`.
-unsafe fn semaphore_op(
-    mf: *mut mfile,
-    f: impl FnOnce(&Device, bool) -> crate::error::Result<()>,
-) -> Outcome<c_int> {
-    // SAFETY: caller contract.
-    let c = unsafe { ctx(mf, ME_ICMD_STATUS_CR_FAIL) }?;
-    let d = c.active();
-    let gw = is_vsec(d);
-    let r = f(d, gw);
-    if gw {
-        // SAFETY: caller contract.
-        unsafe { (*mf).address_space = AS_CR_SPACE as c_int };
-    }
-    r.map_err(|e| fail_with(ME_ICMD_STATUS_CR_FAIL, &e))?;
-    Ok(ME_OK)
-}
-
-/// `int MREAD4_SEMAPHORE(mfile* mf, int offset, u_int32_t* ptr)`: read a semaphore dword (in
-/// the VSEC semaphore space, else crspace where only bit 31 is returned). ME_OK, or
-/// ME_ICMD_STATUS_CR_FAIL.
-///
-/// # Safety
-/// `mf` NULL or from `mopen*`; `ptr` NULL or writable for 4 bytes.
-#[no_mangle]
-pub unsafe extern "C" fn MREAD4_SEMAPHORE(mf: *mut mfile, offset: c_int, ptr: *mut u32) -> c_int {
-    call("MREAD4_SEMAPHORE", ME_ICMD_STATUS_CR_FAIL, || {
-        if ptr.is_null() {
-            return Err(fail(
-                ME_ICMD_STATUS_CR_FAIL,
-                libc::EINVAL,
-                "NULL value pointer",
-            ));
-        }
-        // SAFETY: caller contract.
-        unsafe {
-            semaphore_op(mf, |dev, gw| {
-                let v = if gw {
-                    dev.read4_in(AS_SEMAPHORE, offset as u32)?
-                } else {
-                    (dev.read4(offset as u32)? >> 31) & 1
-                };
-                ptr::write_unaligned(ptr, v);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// `int MWRITE4_SEMAPHORE(mfile* mf, int offset, int value)`: write a semaphore dword (VSEC
-/// semaphore space, else crspace). ME_OK, or ME_ICMD_STATUS_CR_FAIL.
-///
-/// # Safety
-/// `mf` NULL or from `mopen*`.
-#[no_mangle]
-pub unsafe extern "C" fn MWRITE4_SEMAPHORE(mf: *mut mfile, offset: c_int, value: c_int) -> c_int {
-    call("MWRITE4_SEMAPHORE", ME_ICMD_STATUS_CR_FAIL, || {
-        // SAFETY: caller contract.
-        unsafe {
-            semaphore_op(mf, |dev, gw| {
-                if gw {
-                    dev.write4_in(AS_SEMAPHORE, offset as u32, value as u32)
-                } else {
-                    dev.write4(offset as u32, value as u32)
-                }
-            })
-        }
-    })
-}
-
-/// `int mvpd_read4(mfile* mf, unsigned int offset, u_int8_t value[4])`: 4 bytes of VPD at any
-/// offset. 0 on success; -1 (errno EINVAL) for NULL arguments; otherwise the errno value.
-///
-/// # Safety
-/// `mf` NULL or from `mopen*`; `value` NULL or writable for 4 bytes.
-#[no_mangle]
-pub unsafe extern "C" fn mvpd_read4(mf: *mut mfile, offset: c_uint, value: *mut u8) -> c_int {
-    call("mvpd_read4", -1, || {
-        // SAFETY: caller contract.
-        let c = unsafe { ctx(mf, -1) }?;
-        if value.is_null() {
-            return Err(fail(-1, libc::EINVAL, "NULL value pointer"));
-        }
-        // SAFETY: caller contract.
-        if unsafe { (*mf).dinfo }.is_null() {
-            return Err(fail(-1, libc::EPERM, "no device info"));
-        }
-        match c.active().vpd_read4(offset) {
-            Ok(b) => {
-                // SAFETY: value writable for 4 bytes.
-                unsafe { ptr::copy_nonoverlapping(b.as_ptr(), value, 4) };
-                Ok(0)
-            }
-            Err(e) => Err(fail_with(e.errno(), &e)),
-        }
-    })
-}
-
-/// `int mvpd_write4(mfile* mf, unsigned int offset, u_int8_t value[4])`: on a kernel-driver
-/// path the 4 bytes are written through the driver's VPD ioctl (dword-aligned offset): 0, or
-/// the errno value. Elsewhere VPD writes are not supported by the user-space library: always
-/// ME_UNSUPPORTED_OPERATION (17), as stock.
-///
-/// # Safety
-/// `mf` NULL or from `mopen*`; `value` NULL or readable for 4 bytes.
-#[no_mangle]
-pub unsafe extern "C" fn mvpd_write4(mf: *mut mfile, offset: c_uint, value: *mut u8) -> c_int {
-    call("mvpd_write4", ME_UNSUPPORTED_OPERATION, || {
-        let unsupported = || {
-            Err(fail(
-                ME_UNSUPPORTED_OPERATION,
-                libc::ENOTSUP,
-                "VPD write is not supported",
-            ))
-        };
-        if mf.is_null() {
-            return unsupported();
-        }
-        // SAFETY: caller contract.
-        let Ok(c) = (unsafe { ctx(mf, ME_UNSUPPORTED_OPERATION) }) else {
-            return unsupported();
-        };
-        let d = c.active();
-        if !d.path().is_driver() {
-            return unsupported();
-        }
-        if value.is_null() {
-            return Err(fail(libc::EINVAL, libc::EINVAL, "NULL value pointer"));
-        }
-        let mut b = [0u8; 4];
-        // SAFETY: value readable for 4 bytes (caller contract).
-        unsafe { ptr::copy_nonoverlapping(value, b.as_mut_ptr(), 4) };
-        match d.vpd_write4(offset, b) {
-            Ok(()) => Ok(0),
-            Err(e) => Err(fail_with(e.errno(), &e)),
         }
     })
 }

@@ -30,12 +30,12 @@ pub unsafe extern "C" fn is_pcie_switch_device(mf: *mut mfile) -> c_int {
     })
 }
 
-/// `int is_zombiefish_device(mfile* mf)`: 1 if the device is in "ZombieFish" recovery
-/// ([`Device::zombiefish`](crate::device::Device::zombiefish)), for the hardware ids that
-/// support it (whole dword at 0xf0014 compared, as stock; it is also stored in
-/// `mf->device_hw_id`). On the config-space gateway bit 2 of the recovery dword goes to
-/// `mf->vsc_recovery_space_flash_control_vld`, and the answer to `mf->is_zombiefish`. 0
-/// otherwise or on any read failure.
+/// `int is_zombiefish_device(mfile* mf)`: 1 if the device is in "ZombieFish" recovery: on the
+/// config-space gateway the recovery space dword 0 has both "initializing" (bit 0) and
+/// "in recovery" (bit 1) set (bit 2 goes to `mf->vsc_recovery_space_flash_control_vld`); on
+/// the memory path (Quantum-3, NVLink6 switch) crspace 0x152080 low 16 bits read 0xffa6.
+/// Only for the hardware ids that support it (whole dword at 0xf0014 compared, as stock; it is
+/// also stored in `mf->device_hw_id`). 0 otherwise or on any read failure.
 ///
 /// # Safety
 /// `mf` NULL or from `mopen*`.

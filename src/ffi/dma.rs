@@ -15,8 +15,8 @@ use crate::defs::MAX_PAGES_SIZE;
 /// `int get_dma_pages(mfile* mf, struct mtcr_page_info* page_info, int page_amount)`: on a
 /// kernel-driver path, allocate a page-aligned locked buffer of `page_amount` pages, have the
 /// driver pin it, and fill `page_info` (count, buffer address, per page the bus and virtual
-/// address). The buffer stays with the device (and is shown in `mf->user_page_list`) until
-/// `release_dma_pages`. 0 on success; -1 with errno: EINVAL for bad arguments (at most
+/// address). The buffer stays with the mfile (`user_page_list`) until `release_dma_pages`.
+/// 0 on success; -1 with errno: EINVAL for bad arguments (at most
 /// 8 pages, the size of `struct mtcr_page_info`), EBUSY when pages are already held, ENOTTY on
 /// the sysfs paths (no driver), the driver's errno otherwise.
 ///

@@ -1,6 +1,8 @@
-//! The `mfile` <-> [`Device`] glue: allocation of C structures with the C allocator (so that
-//! C code may `free()` what the stock library lets it free), the private context behind
-//! `mfile.ul_ctx`, and the conversion of [`DeviceInfo`] into `dev_info`.
+//! The `mfile` <-> [`Device`] glue: the private context behind `mfile.ul_ctx` (which of the
+//! device's accesses calls go to), the C-allocated strings and `dev_info` made from
+//! [`DeviceInfo`] (so that C code may `free()` what the stock library lets it free), and the
+//! copy of the device's state into the public `mfile` fields. The mfile itself is allocated
+//! and freed in `ffi::open`.
 
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;

@@ -4,8 +4,15 @@
 //!
 //! * [`abi`]: `mfile`, `dev_info`, `vf_info`, `mtcr_page_info` (layouts asserted at compile time);
 //! * [`boundary`]: panic catching, errno, per-thread last error (`mtcr_last_error`);
-//! * [`open`], [`access`], [`enumerate`], [`misc`]: the exported functions;
-//! * [`errstr`]: `m_err2str`; [`logger`]: `MTCR_LOG` / `MFT_DEBUG` stderr logging.
+//! * `handle`: `mfile.ul_ctx` <-> [`crate::Device`], `dev_info` and C string conversions;
+//! * the exported functions, one file per C family: [`open`] (`mopen*`, `mclose`,
+//!   `mpci_change`, the mfile's allocation), [`access`] (crspace dwords and blocks), [`space`]
+//!   (address spaces), [`config`] (config-space dwords), [`semaphore`], [`vpd`],
+//!   [`enumerate`] (`mdevices*`), [`chip`] (chip kind and recovery state), [`dma`] (DMA
+//!   pages), [`reset`], [`poll`] (poll-time multiplier), [`mfile_fields`] (plain field
+//!   accessors), [`icmd`], [`cmdif`] (tools HCR), [`fwctl`], [`inband`], [`errstr`]
+//!   (`m_err2str`); [`helpers`]: functions of upstream's internal headers;
+//! * [`logger`]: `MTCR_LOG` / `MFT_DEBUG` stderr logging.
 //!
 //! Every exported function catches panics (a panic returns the function's failure value with
 //! errno EIO), checks NULL pointers and lengths, and on failure sets errno and the per-thread
@@ -16,6 +23,7 @@ pub mod access;
 pub mod boundary;
 pub mod chip;
 pub mod cmdif;
+pub mod config;
 pub mod dma;
 pub mod enumerate;
 pub mod errstr;
@@ -30,7 +38,9 @@ pub mod mfile_fields;
 pub mod open;
 pub mod poll;
 pub mod reset;
+pub mod semaphore;
 pub mod space;
+pub mod vpd;
 
 pub use abi::{dev_info, mfile, mtcr_page_info, vf_info};
 
@@ -41,13 +51,16 @@ mod null_tests {
     use super::abi::mfile;
     use super::access::*;
     use super::chip::*;
+    use super::config::*;
     use super::dma::*;
     use super::enumerate::*;
     use super::mfile_fields::*;
     use super::open::*;
     use super::poll::*;
     use super::reset::*;
+    use super::semaphore::*;
     use super::space::*;
+    use super::vpd::*;
     use crate::defs::*;
     use std::ptr::null_mut;
 

@@ -1,5 +1,6 @@
 //! Opening and closing: `mopen`, `mopend`, `mopen_adv`, `mopen_fw_ctx`, `mclose`,
-//! `mclear_pci_semaphore`, `mpci_change`.
+//! `mclear_pci_semaphore`, `mpci_change`, and the allocation of the `mfile` around an open
+//! [`Device`] (`new_mfile`, `free_mfile`).
 
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;

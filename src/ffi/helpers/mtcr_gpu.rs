@@ -1,4 +1,4 @@
-//! `mtcr_gpu.h`: GPU PCI-id predicates (`is_gpu_device` is in [`crate::ffi::misc`]).
+//! `mtcr_gpu.h`: GPU PCI-id predicates (`is_gpu_device` is in [`crate::ffi::chip`]).
 
 use std::os::raw::c_int;
 
