@@ -1070,6 +1070,157 @@ mod tests {
         }
     }
 
+    /// Write the dword `v` at byte `off` of a device's `resource0` (a plain file here; crspace is big endian).
+    fn poke_bar(fs: &FakeSys, bdf: &str, off: u64, v: u32) {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(fs.dir(bdf).join("resource0"))
+            .unwrap();
+        f.write_all_at(&v.to_be_bytes(), off).unwrap();
+    }
+
+    #[test]
+    fn config_companion_and_the_connectx3_register_device() {
+        let fs = FakeSys::new("companion");
+        fs.add_device("0000:07:00.0", 0x15b3, 0x1003);
+        fs.add_device("0000:05:00.0", 0x15b3, 0x1017);
+        poke_bar(&fs, "0000:07:00.0", u64::from(HW_ID_ADDR), 0x1f5);
+        let root = fs.root();
+        let o = OpenOptions::default();
+        // A memory-mapped ConnectX-3: register access runs on the config-space companion,
+        // opened once and kept.
+        let d = Device::open_in(&root, "0000:07:00.0", &o, t()).unwrap();
+        assert_eq!(d.path(), PathKind::SysfsMemory);
+        assert_eq!(d.hw_id_at_open().unwrap(), (0x1f5, 0));
+        assert!(d.opened_companion().is_none());
+        assert!(d.regs_need_config());
+        let r = d.reg_device();
+        assert_eq!(r.path(), PathKind::SysfsConfig);
+        assert!(std::ptr::eq(r, d.config_companion().unwrap()));
+        assert!(std::ptr::eq(r, d.opened_companion().unwrap()));
+        assert!(std::ptr::eq(d.config_side(), r));
+        // The companion is a config open: no companion of its own, it is its own config side.
+        assert_eq!(r.config_companion().unwrap_err().errno(), libc::EOPNOTSUPP);
+        assert!(std::ptr::eq(r.config_side(), r) && std::ptr::eq(r.reg_device(), r));
+        // Another memory-mapped chip keeps register access on its own path.
+        let forced = OpenOptions {
+            force: Some(PathKind::SysfsMemory),
+            ..Default::default()
+        };
+        let m = Device::open_in(&root, "0000:05:00.0", &forced, t()).unwrap();
+        assert_eq!(m.path(), PathKind::SysfsMemory);
+        assert!(!m.regs_need_config());
+        assert!(std::ptr::eq(m.reg_device(), &m));
+        assert!(m.opened_companion().is_none());
+        // ... while its config side is the companion.
+        assert_eq!(m.config_side().path(), PathKind::SysfsConfig);
+        // No config file: the companion does not open, the device stays its own config side.
+        let c = Device::open_in(&root, "0000:07:00.0", &o, t()).unwrap();
+        std::fs::remove_file(fs.dir("0000:07:00.0").join("config")).unwrap();
+        assert!(c.config_companion().is_err());
+        assert!(std::ptr::eq(c.config_side(), &c) && std::ptr::eq(c.reg_device(), &c));
+    }
+
+    #[test]
+    fn zombiefish_on_the_memory_path() {
+        let fs = FakeSys::new("zombie");
+        fs.add_device("0000:05:00.0", 0x15b3, 0xd2f4);
+        let root = fs.root();
+        let forced = OpenOptions {
+            force: Some(PathKind::SysfsMemory),
+            ..Default::default()
+        };
+        let d = Device::open_in(&root, "0000:05:00.0", &forced, t()).unwrap();
+        assert_eq!(d.hw_id_dword().unwrap(), 0);
+        assert_eq!(d.zombiefish(0).unwrap(), None);
+        assert_eq!(d.zombiefish(0x209).unwrap(), None);
+        let no = Zombiefish {
+            zombie: false,
+            flash_control_vld: None,
+        };
+        // A chip that can be a zombie, but whose state is not read on this path.
+        assert_eq!(d.zombiefish(0x218).unwrap(), Some(no));
+        assert_eq!(d.zombiefish(0x25b).unwrap(), Some(no));
+        poke_bar(
+            &fs,
+            "0000:05:00.0",
+            u64::from(ZOMBIEFISH_MEMORY_STATUS_ADDR),
+            0x1_ffa6,
+        );
+        poke_bar(&fs, "0000:05:00.0", u64::from(HW_ID_ADDR), 0x25b);
+        assert_eq!(d.hw_id_dword().unwrap(), 0x25b);
+        let yes = Zombiefish {
+            zombie: true,
+            flash_control_vld: None,
+        };
+        assert_eq!(d.zombiefish(0x25b).unwrap(), Some(yes));
+        assert_eq!(d.zombiefish(0x278).unwrap(), Some(yes));
+        assert_eq!(d.zombiefish(0x218).unwrap(), Some(no));
+    }
+
+    #[test]
+    fn chunked_blocks_cross_chunk_boundaries() {
+        let fs = FakeSys::new("chunks");
+        fs.add_device("0000:05:00.0", 0x15b3, 0x1017);
+        let forced = OpenOptions {
+            force: Some(PathKind::SysfsMemory),
+            ..Default::default()
+        };
+        let d = Device::open_in(&fs.root(), "0000:05:00.0", &forced, t()).unwrap();
+        let n = 2 * BLOCK_CHUNK + 3;
+        let data: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(0x9e37_79b9)).collect();
+        d.write_block_chunked(0x1000, n, &mut data.as_slice())
+            .unwrap();
+        let mut back = vec![0u32; n];
+        d.read_block_chunked(0x1000, n, back.as_mut_slice())
+            .unwrap();
+        assert_eq!(back, data);
+        // Through scratch chunks: every dword once, in order.
+        let mut seen = Vec::new();
+        let mut firsts = Vec::new();
+        d.read_block_chunked(
+            0x1000,
+            n,
+            &mut ReadVia::new(|first, dw: &[u32]| {
+                firsts.push(first);
+                seen.extend_from_slice(dw);
+            }),
+        )
+        .unwrap();
+        assert_eq!(seen, data);
+        assert_eq!(firsts, [0, BLOCK_CHUNK, 2 * BLOCK_CHUNK]);
+        d.write_block_chunked(
+            0x1000,
+            n,
+            &mut WriteVia::new(|first, dw: &mut [u32]| {
+                for (i, v) in dw.iter_mut().enumerate() {
+                    *v = !data[first + i];
+                }
+            }),
+        )
+        .unwrap();
+        d.read_block_chunked(0x1000, n, back.as_mut_slice())
+            .unwrap();
+        assert!(back.iter().zip(&data).all(|(b, v)| *b == !*v));
+        // Past the end of the 64 MiB map: refused before anything moves (0 bytes done).
+        let (done, e) = d
+            .read_block_chunked(0x400_0000 - 8, 4, back.as_mut_slice())
+            .unwrap_err();
+        assert_eq!((done, e.errno()), (0, libc::EINVAL));
+    }
+
+    #[test]
+    fn dma_pages_need_a_driver() {
+        let fs = FakeSys::new("dma");
+        fs.add_device("0000:05:00.0", 0x15b3, 0x1017);
+        let d = Device::open_in(&fs.root(), "05:00.0", &OpenOptions::default(), t()).unwrap();
+        assert_eq!(d.alloc_dma_pages(1).unwrap_err().errno(), libc::ENOTTY);
+        // Nothing is held after the failure: the next attempt fails the same way.
+        assert_eq!(d.alloc_dma_pages(2).unwrap_err().errno(), libc::ENOTTY);
+        assert_eq!(d.free_dma_pages(1).unwrap_err().errno(), libc::ENOTTY);
+    }
+
     #[test]
     fn open_over_plain_files() {
         // A plain config file has no capability list: the legacy window is used, as the
