@@ -95,7 +95,17 @@ pub struct Device {
 
 impl Drop for Device {
     fn drop(&mut self) {
-        self.inner.get_mut().access.close();
+        let inner = self.inner.get_mut();
+        // DMA pages still held: the driver releases them before the buffer goes (as stock's
+        // mclose does).
+        if let Some(buf) = self.dma_buf.get_mut().take() {
+            let pages = buf.len / crate::access::driver::page_size() as usize;
+            if let Some(Err(e)) = inner.access.dma_pages().map(|d| d.release(pages)) {
+                log::debug!("releasing {pages} DMA pages at close: {e}");
+            }
+            drop(buf);
+        }
+        inner.access.close();
     }
 }
 
@@ -611,7 +621,8 @@ impl Device {
 
     /// Allocate a zeroed, page-aligned, locked buffer of `pages` pages, have the driver pin it
     /// ([`get_dma_pages`](Self::get_dma_pages)) and keep it with the device until
-    /// [`free_dma_pages`](Self::free_dma_pages) (or the device is dropped). `Busy` while a
+    /// [`free_dma_pages`](Self::free_dma_pages) (or the device is dropped: the driver
+    /// releases the pages first, as stock's `mclose`). `Busy` while a
     /// buffer is held; ENOMEM without memory; the driver's errors otherwise (the buffer is
     /// freed again).
     pub fn alloc_dma_pages(&self, pages: usize) -> Result<DmaPages> {
@@ -1208,6 +1219,38 @@ mod tests {
             .read_block_chunked(0x400_0000 - 8, 4, back.as_mut_slice())
             .unwrap_err();
         assert_eq!((done, e.errno()), (0, libc::EINVAL));
+    }
+
+    #[test]
+    fn dma_pages_through_a_driver_are_released_at_close() {
+        let Some(_sim) = mtcr_sim::testing::in_sim(
+            concat!(
+                module_path!(),
+                "::dma_pages_through_a_driver_are_released_at_close"
+            ),
+            "[[device]]\nbdf = \"0000:06:00.0\"\nmodel = \"connectx4\"\n\
+             driver = \"mstflint_access\"\n",
+        ) else {
+            return;
+        };
+        let d = Device::open("0000:06:00.0").unwrap();
+        assert_eq!(d.path(), PathKind::MstflintAccess);
+        let p = d.alloc_dma_pages(3).unwrap();
+        assert_eq!(p.bus_addrs.len(), 3);
+        assert!(p.bus_addrs.iter().all(|&a| a != 0), "{:x?}", p.bus_addrs);
+        assert!(p.buf != 0 && p.buf.is_multiple_of(p.page_size));
+        // SAFETY: the buffer is ours, 3 pages long, alive until free_dma_pages.
+        let bytes = unsafe { std::slice::from_raw_parts(p.buf as *const u8, 3 * 4096) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        assert_eq!(d.alloc_dma_pages(1).unwrap_err().errno(), libc::EBUSY);
+        d.free_dma_pages(3).unwrap();
+        d.alloc_dma_pages(2).unwrap();
+        // Closed while held: the driver is told to release them (the node keeps one
+        // allocation across opens), so the next open pins again.
+        drop(d);
+        let d = Device::open("0000:06:00.0").unwrap();
+        d.alloc_dma_pages(2).unwrap();
+        d.free_dma_pages(2).unwrap();
     }
 
     #[test]
