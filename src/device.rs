@@ -1060,6 +1060,22 @@ pub fn list_opened(mask: u32) -> Result<Vec<DeviceInfo>> {
     Ok(out)
 }
 
+/// The fwctl device path (`/dev/fwctl/fwctlN`) of each function of `infos`, in order (None
+/// for a function without a fwctl node): one scan of the fwctl class for all of them
+/// (`dev_info.pci.fwctl_dev`).
+pub fn fwctl_dev_paths(infos: &[DeviceInfo]) -> Vec<Option<String>> {
+    let nodes = fwctl::list(&SysfsRoot::default());
+    infos
+        .iter()
+        .map(|d| {
+            nodes
+                .iter()
+                .find(|(_, b)| *b == Some(d.bdf))
+                .map(|(n, _)| format!("/dev/fwctl/{n}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

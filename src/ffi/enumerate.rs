@@ -57,15 +57,14 @@ fn to_c_array(infos: &[DeviceInfo]) -> Outcome<*mut dev_info, *mut dev_info> {
     if arr.is_null() {
         return Err(fail(ptr::null_mut(), libc::ENOMEM, "out of memory"));
     }
-    // fwctl nodes of the functions (`dev_info.pci.fwctl_dev`), one class scan for all.
-    let fwctl = crate::access::fwctl::list(&crate::pci::SysfsRoot::default());
-    for (i, d) in infos.iter().enumerate() {
+    let fwctl = crate::device::fwctl_dev_paths(infos);
+    for (i, (d, node)) in infos.iter().zip(&fwctl).enumerate() {
         // SAFETY: i < len, entries zeroed.
         unsafe { fill_dev_info(arr.add(i), d, &d.dev_name()) };
-        if let Some((n, _)) = fwctl.iter().find(|(_, b)| *b == Some(d.bdf)) {
+        if let Some(path) = node {
             // SAFETY: entry i was just filled.
             let p = unsafe { &mut (*arr.add(i)).pci };
-            super::handle::fill_fixed(&mut p.fwctl_dev, &format!("/dev/fwctl/{n}"));
+            super::handle::fill_fixed(&mut p.fwctl_dev, path);
         }
     }
     Ok(arr)

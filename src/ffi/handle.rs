@@ -282,7 +282,7 @@ pub(crate) unsafe fn sync_fields(mf: *mut mfile, dev: &Device) {
 /// # Safety
 /// `mf` points to a live mfile.
 pub(crate) unsafe fn sync_space<T>(mf: *mut mfile, dev: &Device, ret: T) -> Outcome<(), T> {
-    if dev.is_memory() || !dev.functional_vsec() {
+    if !dev.is_vsec_gateway() {
         return Ok(());
     }
     // SAFETY: caller contract.
