@@ -142,6 +142,19 @@ pub(crate) fn is_pcie_switch(pci_id: u16) -> bool {
     PCIE_SWITCH_IDS.contains(&pci_id)
 }
 
+/// ICMD readiness by hw id: the crspace address whose bit 31 is set while the firmware has not
+/// finished its static configuration (ICMD not ready). None: chips without that bit (upstream
+/// also refuses ICMD through the BAR on them).
+pub(crate) fn static_cfg_not_done_addr(hw_id: u16) -> Option<u32> {
+    match hw_id {
+        0x209 | 0x20b => Some(0xb0004),
+        0x20d => Some(0xb5e04),
+        0x20f | 0x212 | 0x214 | 0x216 | 0x218 => Some(0xb5f04),
+        0x21e | 0x224 => Some(0xa0304),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

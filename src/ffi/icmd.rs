@@ -12,8 +12,9 @@ use super::abi::mfile;
 use super::boundary::{call, fail, Outcome};
 use super::handle::{ctx, regs_need_config};
 use crate::defs::*;
-use crate::proto::icmd::MError;
+use crate::error::MError;
 use crate::proto::reg_access::RegPath;
+use crate::proto::{Icmd, Registers};
 
 fn merr(e: MError) -> super::boundary::Failure<c_int> {
     fail(e.code, e.errno.unwrap_or(libc::EIO), e.to_string())

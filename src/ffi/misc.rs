@@ -43,12 +43,7 @@ pub unsafe extern "C" fn mget_mdevs_type(mf: *mut mfile, mtype: *mut u32) -> c_i
     })
 }
 
-use super::helpers::mtcr_icmd_cif::INCREASE_POLL_TIME;
-
-/// The value last given to `set_increase_poll_time` (read by ICMD polling).
-pub fn increase_poll_time() -> i32 {
-    INCREASE_POLL_TIME.load(Ordering::Relaxed)
-}
+use crate::poll::INCREASE_POLL_TIME;
 
 /// `void set_increase_poll_time(int new_value)`: process-wide ICMD poll-time multiplier
 /// (flint `--low_cpu`).
