@@ -155,6 +155,15 @@ pub(crate) fn static_cfg_not_done_addr(hw_id: u16) -> Option<u32> {
     }
 }
 
+/// ConnectX-3 / ConnectX-3 Pro hw ids (the tools-HCR family; crspace reached through the BAR
+/// first).
+pub(crate) const CONNECTX3_HW_IDS: [u16; 2] = [0x1f5, 0x1f7];
+
+/// Whether the hw id is a ConnectX-3 / ConnectX-3 Pro.
+pub(crate) fn is_connectx3_hw_id(hw_id: u16) -> bool {
+    CONNECTX3_HW_IDS.contains(&hw_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,6 +91,8 @@ pub struct MError {
     pub detail: String,
     /// The errno the C layer reports with it (None: EIO).
     pub errno: Option<i32>,
+    /// The ICMD syndrome read after a command failed with a firmware status (None: not read).
+    pub syndrome: Option<u32>,
 }
 
 impl MError {
@@ -99,6 +101,7 @@ impl MError {
             code,
             detail: detail.into(),
             errno: None,
+            syndrome: None,
         }
     }
 

@@ -379,11 +379,16 @@ fn icmd_exchange<C: Crspace + ?Sized>(
     };
     let status = (v >> 8) & 0xff;
     if status != 0 {
-        let syn = d.read4_in(at.icmd, ICMD_SYNDROME_ADDR).unwrap_or(0);
-        return Err(MError::new(
+        let syn = d.read4_in(at.icmd, ICMD_SYNDROME_ADDR).ok();
+        let mut e = MError::new(
             status_to_merror(status),
-            format!("ICMD opcode {opcode:#x} failed: status {status:#x}, syndrome {syn:#x}"),
-        ));
+            format!(
+                "ICMD opcode {opcode:#x} failed: status {status:#x}, syndrome {:#x}",
+                syn.unwrap_or(0)
+            ),
+        );
+        e.syndrome = syn;
+        return Err(e);
     }
     if read_size > 0 {
         let mut dw = vec![0u32; read_size.div_ceil(4)];

@@ -4,6 +4,7 @@
 //! when the device has it, else, on a ConnectX-3 / ConnectX-3 Pro whose tools HCR answers,
 //! over the tools HCR (opcode 0x3b, [`crate::proto::tools_hcr`]), as stock decides.
 
+use crate::chips;
 use crate::defs::*;
 use crate::error::MError;
 use crate::proto::icmd::IcmdResult;
@@ -140,6 +141,35 @@ pub trait Registers: Crspace {
         self.reg_path().max_reg_size()
     }
 
+    /// The register limit `maccess_reg` enforces and `mget_max_reg_size` reports, as upstream
+    /// decides it: the limit of `path`, and, for a device with neither ICMD nor a tools HCR,
+    /// ICMD's unless it is a ConnectX-3 family device (upstream picks ICMD by the device id
+    /// alone, so such a register access then fails opening ICMD rather than on its size).
+    fn reg_size_limit(&self, path: RegPath) -> u32 {
+        match path {
+            RegPath::None if matches!(self.hw_id_at_open(), Ok((hw, _)) if !chips::is_connectx3_hw_id(hw)) => {
+                ICMD_MAX_REG_SIZE
+            }
+            p => p.max_reg_size(),
+        }
+    }
+
+    /// The path a register of `bytes` bytes (the largest of its size and both transfer
+    /// sizes) travels, checked as `maccess_reg` checks it before touching the register:
+    /// ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT beyond [`reg_size_limit`](Self::reg_size_limit); with
+    /// no register path, why ICMD does not open (ME_ICMD_NOT_SUPPORTED, ...), as upstream
+    /// reports.
+    fn reg_path_for(&self, bytes: usize) -> IcmdResult<RegPath> {
+        let path = self.reg_path();
+        check_reg_size(bytes, self.reg_size_limit(path))?;
+        if path == RegPath::None {
+            return Err(self.icmd_open().err().unwrap_or_else(|| {
+                MError::new(ME_ICMD_NOT_SUPPORTED, "no register access on this device")
+            }));
+        }
+        Ok(path)
+    }
+
     /// Access register `reg_id` with `method` (1 GET, 2 SET). `reg` holds the register in
     /// its big-endian layout; `r_size`/`w_size` bytes of it travel each way. On return the
     /// register bytes are those the firmware sent back. `Ok` carries the firmware status,
@@ -169,14 +199,8 @@ pub trait Registers: Crspace {
         if reg.is_empty() || !(1..MACCESS_LAST_REG_METHOD).contains(&method) {
             return Err(MError::new(ME_BAD_PARAMS, "bad register access arguments"));
         }
-        let max = path.max_reg_size() as usize;
         let biggest = reg.len().max(r_size).max(w_size);
-        if biggest > max {
-            return Err(MError::new(
-                ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
-                format!("register of {biggest} bytes exceeds the limit of {max}"),
-            ));
-        }
+        check_reg_size(biggest, path.max_reg_size())?;
         if path == RegPath::Fwctl {
             return fwctl_access_reg(self, reg_id, method, reg, r_size);
         }
@@ -198,6 +222,17 @@ pub trait Registers: Crspace {
 }
 
 impl<T: Crspace + ?Sized> Registers for T {}
+
+/// ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT when a register of `bytes` bytes exceeds `max`.
+fn check_reg_size(bytes: usize, max: u32) -> IcmdResult<()> {
+    if bytes > max as usize {
+        return Err(MError::new(
+            ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
+            format!("register of {bytes} bytes exceeds the limit of {max}"),
+        ));
+    }
+    Ok(())
+}
 
 /// One register access over the fwctl node: `reg` travels whole (mstflint sends the
 /// register size both ways), `r_size` bytes of the answer are copied back. GET reads

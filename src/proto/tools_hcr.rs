@@ -29,6 +29,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::access::lock::{note_recovery, OwnerSlot, SignalHold, StaleWatch};
+use crate::chips;
 use crate::defs::*;
 use crate::error::MError;
 use crate::poll;
@@ -344,7 +345,7 @@ pub trait ToolsHcr: Crspace {
     /// Whether register access goes through the tools HCR: a ConnectX-3 / ConnectX-3 Pro
     /// (HW id 0x1f5 / 0x1f7) whose HCR answers (`supports_tools_cmdif_reg`).
     fn tools_hcr_reg_supported(&self) -> bool {
-        matches!(self.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)))
+        matches!(self.hw_id_at_open(), Ok((hw, _)) if chips::is_connectx3_hw_id(hw))
             && self.tools_hcr_is_supported().is_ok()
     }
 }
@@ -372,7 +373,7 @@ fn hcr_sem_take<C: Crspace + ?Sized>(d: &C) -> CmdifResult<()> {
     let lock = d.owner_lock();
     // Only where 0xf03bc is the tools semaphore (ConnectX-3 family): elsewhere it is an
     // ordinary crspace word and is never written on a guess.
-    let recoverable = matches!(d.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)));
+    let recoverable = matches!(d.hw_id_at_open(), Ok((hw, _)) if chips::is_connectx3_hw_id(hw));
     let mut watch = StaleWatch::default();
     let start = std::time::Instant::now();
     // At least SEM_TRIES reads and at least SEM_WAIT (stock waits about 2 s on average),
