@@ -142,6 +142,28 @@ pub(crate) fn is_pcie_switch(pci_id: u16) -> bool {
     PCIE_SWITCH_IDS.contains(&pci_id)
 }
 
+/// ICMD readiness by hw id: the crspace address whose bit 31 is set while the firmware has not
+/// finished its static configuration (ICMD not ready). None: chips without that bit (upstream
+/// also refuses ICMD through the BAR on them).
+pub(crate) fn static_cfg_not_done_addr(hw_id: u16) -> Option<u32> {
+    match hw_id {
+        0x209 | 0x20b => Some(0xb0004),
+        0x20d => Some(0xb5e04),
+        0x20f | 0x212 | 0x214 | 0x216 | 0x218 => Some(0xb5f04),
+        0x21e | 0x224 => Some(0xa0304),
+        _ => None,
+    }
+}
+
+/// ConnectX-3 / ConnectX-3 Pro hw ids (the tools-HCR family; crspace reached through the BAR
+/// first).
+pub(crate) const CONNECTX3_HW_IDS: [u16; 2] = [0x1f5, 0x1f7];
+
+/// Whether the hw id is a ConnectX-3 / ConnectX-3 Pro.
+pub(crate) fn is_connectx3_hw_id(hw_id: u16) -> bool {
+    CONNECTX3_HW_IDS.contains(&hw_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,15 +221,6 @@ mod tests {
     }
 }
 
-/// Hardware ids (crspace 0xf0014 bits 15:0) of the ConnectX-3 family (ConnectX-3,
-/// ConnectX-3 Pro): register access over the tools HCR, driven through config space.
-pub(crate) const CONNECTX3_HW_IDS: &[u16] = &[0x1f5, 0x1f7];
-
-/// Whether the hardware id is a ConnectX-3 family one.
-pub(crate) fn is_connectx3_hw(hw_id: u16) -> bool {
-    CONNECTX3_HW_IDS.contains(&hw_id)
-}
-
 /// Hardware ids (the whole 0xf0014 dword, as stock compares it) that can be in the
 /// "ZombieFish" recovery state.
 pub(crate) const ZOMBIEFISH_HW_IDS: &[u32] = &[
@@ -228,8 +241,7 @@ mod recovery_tests {
     use super::*;
 
     #[test]
-    fn connectx3_and_zombiefish() {
-        assert!(is_connectx3_hw(0x1f5) && is_connectx3_hw(0x1f7) && !is_connectx3_hw(0x209));
+    fn zombiefish_ids() {
         assert!(may_be_zombiefish(0x25b) && !may_be_zombiefish(0x1025b));
         assert!(ZOMBIEFISH_MEMORY_HW_IDS
             .iter()

@@ -33,6 +33,7 @@ use parking_lot::Mutex;
 
 use crate::access::fwctl::{self, FwctlAccess, FwctlNode, FwctlOrigin};
 use crate::access::gateway::Tuning;
+use crate::access::lock::LockFile;
 use crate::access::mmio::Window;
 use crate::access::sysfs_config::SysfsConfig;
 use crate::access::PathKind;
@@ -43,6 +44,7 @@ use crate::error::{Error, Result};
 use crate::name;
 use crate::open::{self, OpenContext};
 use crate::pci::{enumerate, sysfs, Bdf, DeviceInfo, SysfsRoot};
+use crate::proto::{Crspace, ProtoState};
 
 /// How to open a device (what `mopen_adv` and `mclear_pci_semaphore` need beyond a name).
 #[derive(Debug, Clone, Default)]
@@ -78,11 +80,8 @@ pub struct Device {
     window: Option<Arc<Window>>,
     root: SysfsRoot,
     inner: Mutex<Inner>,
-    /// Whether the tools HCR's CR mailbox works (probed on the first HCR register access).
-    hcr_cr_mbox: Mutex<crate::proto::tools_hcr::CrMbox>,
-    /// The ICMD mailbox size read by the first ICMD command (0: not read yet), as the stock
-    /// library reads it once per open.
-    pub(crate) icmd_mbox_size: AtomicU32,
+    /// What the protocols (ICMD, tools HCR) remember per open.
+    proto: ProtoState,
     /// The fwctl node register access goes over: the handle's own (fwctl handle) or one
     /// attached to a PCI open ([`Device::attach_fwctl`], `open_fwctl_dev`).
     fwctl: Mutex<Option<Arc<FwctlNode>>>,
@@ -296,8 +295,7 @@ impl Device {
                 access,
                 config: None,
             }),
-            hcr_cr_mbox: Mutex::new(Default::default()),
-            icmd_mbox_size: AtomicU32::new(0),
+            proto: ProtoState::default(),
             fwctl: Mutex::new(fwctl),
             companion: OnceCell::new(),
             dma_buf: Mutex::new(None),
@@ -314,11 +312,6 @@ impl Device {
             SysfsRoot::default(),
             access,
         )
-    }
-
-    /// The tools-HCR CR-mailbox cache used by register access (see [`crate::proto::tools_hcr`]).
-    pub(crate) fn hcr_cr_mbox(&self) -> &Mutex<crate::proto::tools_hcr::CrMbox> {
-        &self.hcr_cr_mbox
     }
 
     /// The name the device was opened with.
@@ -541,7 +534,7 @@ impl Device {
     }
 
     /// This process's owner-lock file of the device (ICMD and tools-HCR semaphores).
-    pub(crate) fn owner_lock(&self) -> Option<Arc<crate::access::lock::LockFile>> {
+    pub(crate) fn owner_lock(&self) -> Option<Arc<LockFile>> {
         crate::access::lock::device_owner_lock(&self.root.lock_dir, self.info.bdf)
     }
 
@@ -767,12 +760,12 @@ impl Device {
     /// ConnectX-3 family device, whose tools HCR stock drives through config space.
     pub fn regs_need_config(&self) -> bool {
         self.is_memory()
-            && matches!(self.hw_id_at_open(), Ok((hw, _)) if chips::is_connectx3_hw(hw))
+            && matches!(self.hw_id_at_open(), Ok((hw, _)) if chips::is_connectx3_hw_id(hw))
     }
 
     /// The device register access runs on: [`config_side`](Self::config_side) when
-    /// [`regs_need_config`](Self::regs_need_config), else this one. `access_reg` and the C
-    /// `maccess_reg` both go this way.
+    /// [`regs_need_config`](Self::regs_need_config), else this one. `access_reg` /
+    /// `max_reg_size` ([`Crspace::reg_side`]) and the C `maccess_reg` all go this way.
     pub fn reg_device(&self) -> &Device {
         if self.regs_need_config() {
             self.config_side()
@@ -1006,6 +999,52 @@ impl<F: FnMut(usize, &mut [u32])> WriteFrom for WriteVia<F> {
         }
         (self.source)(first, &mut self.buf[..len]);
         &self.buf[..len]
+    }
+}
+
+/// The protocols (`crate::proto`) run over a `Device`'s crspace.
+impl Crspace for Device {
+    fn read4_in(&self, space: u32, addr: u32) -> Result<u32> {
+        Device::read4_in(self, space, addr)
+    }
+    fn write4_in(&self, space: u32, addr: u32, value: u32) -> Result<()> {
+        Device::write4_in(self, space, addr, value)
+    }
+    fn read_block_in(&self, space: u32, addr: u32, out: &mut [u32]) -> Result<()> {
+        Device::read_block_in(self, space, addr, out)
+    }
+    fn write_block_in(&self, space: u32, addr: u32, data: &[u32]) -> Result<()> {
+        Device::write_block_in(self, space, addr, data)
+    }
+    fn supports_space(&self, space: u32) -> bool {
+        Device::supports_space(self, space)
+    }
+    fn read_config_dword(&self, offset: u32) -> Result<u32> {
+        Device::read_config_dword(self, offset)
+    }
+    fn path(&self) -> PathKind {
+        Device::path(self)
+    }
+    fn hw_id(&self) -> Result<(u16, u16)> {
+        Device::hw_id(self)
+    }
+    fn hw_id_at_open(&self) -> Result<(u16, u16)> {
+        Device::hw_id_at_open(self)
+    }
+    fn is_livefish(&self) -> bool {
+        Device::is_livefish(self)
+    }
+    fn owner_lock(&self) -> Option<Arc<LockFile>> {
+        Device::owner_lock(self)
+    }
+    fn fwctl_node(&self) -> Option<Arc<FwctlNode>> {
+        Device::fwctl_node(self)
+    }
+    fn proto_state(&self) -> &ProtoState {
+        &self.proto
+    }
+    fn reg_side(&self) -> &Self {
+        self.reg_device()
     }
 }
 

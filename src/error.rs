@@ -82,3 +82,41 @@ impl Error {
         }
     }
 }
+
+/// A protocol failure (ICMD, tools HCR, register access) as an MError code (`mtcr_com_defs.h`
+/// `ME_*`, what `icmd_send_command` / `maccess_reg` return) with a description of what failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MError {
+    pub code: i32,
+    pub detail: String,
+    /// The errno the C layer reports with it (None: EIO).
+    pub errno: Option<i32>,
+    /// The ICMD syndrome read after a command failed with a firmware status (None: not read).
+    pub syndrome: Option<u32>,
+}
+
+impl MError {
+    pub fn new(code: i32, detail: impl Into<String>) -> MError {
+        MError {
+            code,
+            detail: detail.into(),
+            errno: None,
+            syndrome: None,
+        }
+    }
+
+    /// The same error, reported to C callers with `errno` instead of EIO (a system call's
+    /// own errno, e.g. EPERM from the kernel's fwctl scope check).
+    pub fn with_errno(mut self, errno: i32) -> MError {
+        self.errno = Some(errno);
+        self
+    }
+}
+
+impl std::fmt::Display for MError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (MError {:#x})", self.detail, self.code)
+    }
+}
+
+impl std::error::Error for MError {}

@@ -19,6 +19,7 @@ pub mod fwctl_abi;
 pub mod name;
 pub mod open;
 pub mod pci;
+pub(crate) mod poll;
 pub mod proto;
 
 pub use device::{Device, OpenOptions};

@@ -10,6 +10,7 @@ use mtcr_sim::testing::in_sim;
 use mtcr_ul::access::PathKind;
 use mtcr_ul::defs::*;
 use mtcr_ul::pci::enumerate;
+use mtcr_ul::proto::Registers as _;
 use mtcr_ul::{Device, OpenOptions};
 
 /// One function per driver kind (distinct models, so `/dev/mst` numbering is unambiguous),

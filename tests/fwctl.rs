@@ -9,6 +9,7 @@ use mtcr_ul::access::fwctl;
 use mtcr_ul::access::PathKind;
 use mtcr_ul::defs::*;
 use mtcr_ul::proto::reg_access::RegPath;
+use mtcr_ul::proto::{Icmd as _, Registers as _};
 use mtcr_ul::{Device, OpenOptions};
 
 const MGIR: u16 = 0x9020;

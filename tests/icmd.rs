@@ -6,6 +6,7 @@ use std::time::Instant;
 use mtcr_sim::testing::in_sim;
 use mtcr_ul::defs::*;
 use mtcr_ul::proto::reg_access::return_by_reg_status;
+use mtcr_ul::proto::{Icmd as _, Registers as _};
 use mtcr_ul::Device;
 
 const MGIR: u16 = 0x9020;

@@ -3,6 +3,7 @@
 //! space (each test re-runs itself inside `mtcr-sim run`).
 
 use mtcr_sim::testing::in_sim;
+use mtcr_ul::proto::{Icmd as _, Registers as _};
 use mtcr_ul::Device;
 
 const MGIR: u16 = 0x9020;

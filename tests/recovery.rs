@@ -28,6 +28,7 @@ use mtcr_ul::access::gateway::Tuning;
 use mtcr_ul::defs::*;
 use mtcr_ul::pci::SysfsRoot;
 use mtcr_ul::proto::tools_hcr::{HcrCommand, MBOX_READ_OP, MBOX_WRITE_OP};
+use mtcr_ul::proto::{Registers as _, ToolsHcr as _};
 use mtcr_ul::{Device, OpenOptions};
 
 /// Own BDFs: the lock files in /tmp are shared by parallel simulator instances.

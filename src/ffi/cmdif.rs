@@ -17,8 +17,9 @@ use super::boundary::{call, fail, Failure, Outcome};
 use super::handle::{ctx, UlCtx};
 use crate::defs::*;
 use crate::device::Device;
-use crate::proto::icmd::MError;
+use crate::error::MError;
 use crate::proto::tools_hcr::{CmdifResult, CrMbox, HcrCommand, TOOLS_HCR_MAX_MBOX};
+use crate::proto::ToolsHcr;
 
 fn merr(e: MError) -> Failure<c_int> {
     let errno = if e.code == ME_BAD_PARAMS {

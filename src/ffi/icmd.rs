@@ -12,24 +12,11 @@ use super::abi::mfile;
 use super::boundary::{call, fail, Outcome};
 use super::handle::{ctx, regs_need_config};
 use crate::defs::*;
-use crate::proto::icmd::MError;
-use crate::proto::reg_access::RegPath;
+use crate::error::MError;
+use crate::proto::{Icmd, Registers};
 
 fn merr(e: MError) -> super::boundary::Failure<c_int> {
     fail(e.code, e.errno.unwrap_or(libc::EIO), e.to_string())
-}
-
-/// The register limit `maccess_reg` enforces and `mget_max_reg_size` reports, as upstream
-/// decides it: the limit of the device's path, and, for a device with neither ICMD nor a tools
-/// HCR, ICMD's unless it is a ConnectX-3 family device (upstream picks ICMD by the device id
-/// alone, so such a register access then fails opening ICMD rather than on its size).
-fn reg_limit(d: &crate::Device, path: RegPath) -> u32 {
-    match path {
-        RegPath::None if matches!(d.hw_id_at_open(), Ok((hw, _)) if !matches!(hw, 0x1f5 | 0x1f7)) => {
-            ICMD_MAX_REG_SIZE
-        }
-        p => p.max_reg_size(),
-    }
 }
 
 /// Record the ICMD interface parameters in the public `mf->icmd` fields.
@@ -133,11 +120,11 @@ pub(crate) unsafe fn send(
         skip_write != 0,
         semaphore,
     );
+    // A firmware status carries the syndrome the core read; other outcomes clear it.
     let syndrome = match &res {
-        Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => d
-            .read4_in(AS_ICMD, crate::proto::icmd::ICMD_SYNDROME_ADDR)
-            .ok()
-            .map(|v| v as c_int),
+        Err(e) if (ME_ICMD_INVALID_OPCODE..=ME_ICMD_WRITE_PROTECT).contains(&e.code) => {
+            e.syndrome.map(|v| v as c_int)
+        }
         _ => Some(0),
     };
     if let Ok(max) = d.icmd_open() {
@@ -240,22 +227,7 @@ pub unsafe extern "C" fn maccess_reg(
         }
         let biggest = reg_size.max(r_size_reg).max(w_size_reg);
         let r = c.with_access(regs_need_config, |d| {
-            let path = d.reg_path();
-            let max = reg_limit(d, path);
-            if biggest > max {
-                return Err(fail(
-                    ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
-                    libc::EINVAL,
-                    format!("register of {biggest} bytes exceeds the limit of {max}"),
-                ));
-            }
-            if path == RegPath::None {
-                // Why ICMD does not open (ME_ICMD_NOT_SUPPORTED, ...), as upstream reports.
-                let e = d.icmd_open().err().unwrap_or_else(|| {
-                    MError::new(ME_ICMD_NOT_SUPPORTED, "no register access on this device")
-                });
-                return Err(merr(e));
-            }
+            let path = d.reg_path_for(biggest as usize).map_err(merr)?;
             // SAFETY: caller contract: reg_data valid for `biggest` bytes.
             let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
             d.access_reg_via(
@@ -305,7 +277,7 @@ pub unsafe extern "C" fn mget_max_reg_size(
     call("mget_max_reg_size", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let max = c.with_access(regs_need_config, |d| reg_limit(d, d.reg_path()));
+        let max = c.with_access(regs_need_config, |d| d.reg_size_limit(d.reg_path()));
         if max > 0 {
             // SAFETY: ctx checked mf.
             unsafe {

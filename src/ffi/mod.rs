@@ -159,7 +159,10 @@ mod null_tests {
         assert!(is_gpu_device(0x3000));
         assert!(!is_gpu_device(0x20d));
         set_increase_poll_time(3);
-        assert_eq!(increase_poll_time(), 3);
+        assert_eq!(
+            crate::poll::INCREASE_POLL_TIME.load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
         set_increase_poll_time(0);
         assert!(mopen_fw_ctx(null_mut(), null_mut(), null_mut(), null_mut()).is_null());
         assert_eq!(errno(), libc::ENOTSUP);

@@ -4,14 +4,12 @@
 //! when the device has it, else, on a ConnectX-3 / ConnectX-3 Pro whose tools HCR answers,
 //! over the tools HCR (opcode 0x3b, [`crate::proto::tools_hcr`]), as stock decides.
 
+use crate::chips;
 use crate::defs::*;
-use crate::device::Device;
-use crate::proto::icmd::{IcmdResult, MError};
-
-/// ICMD opcode of the access-register command.
-pub const FLASH_REG_ACCESS: u16 = 0x9001;
-/// Operation TLV (16 bytes) + register TLV header (4 bytes).
-pub const REGISTER_HEADERS_SIZE: usize = 20;
+use crate::error::MError;
+use crate::proto::icmd::IcmdResult;
+use crate::proto::tlv::{REG_ACCESS_OPCODE, REG_HEADERS};
+use crate::proto::{Crspace, Icmd, ToolsHcr};
 
 /// MError for a non-zero firmware register status (`return_by_reg_status`). As in the stock
 /// library, 0 is not a valid argument and maps to `ME_REG_ACCESS_UNKNOWN_ERR`: callers test
@@ -82,7 +80,7 @@ impl RegAccess {
 
 /// Build the ICMD mailbox for `reg_id`: TLVs then the register bytes.
 pub fn build_mailbox(reg_id: u16, method: u32, reg: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(REGISTER_HEADERS_SIZE + reg.len());
+    let mut m = Vec::with_capacity(REG_HEADERS + reg.len());
     let op0: u32 = 1 << 27 | 4 << 16;
     let op1: u32 = u32::from(reg_id) << 16 | (method & 0x7f) << 8 | 1;
     m.extend_from_slice(&op0.to_be_bytes());
@@ -114,7 +112,7 @@ impl RegPath {
     /// (`TOOLS_HCR_MAX_MBOX` - 20), 0 without either.
     pub fn max_reg_size(self) -> u32 {
         match self {
-            RegPath::Icmd(max) => max.saturating_sub(REGISTER_HEADERS_SIZE as u32),
+            RegPath::Icmd(max) => max.saturating_sub(REG_HEADERS as u32),
             RegPath::ToolsHcr => crate::proto::tools_hcr::TOOLS_HCR_MAX_REG_SIZE as u32,
             RegPath::Fwctl => crate::access::fwctl::FWCTL_MAX_REG_SIZE,
             RegPath::None => 0,
@@ -122,11 +120,12 @@ impl RegPath {
     }
 }
 
-impl Device {
+/// Register access over any [`Crspace`] (implemented for all of them).
+pub trait Registers: Crspace {
     /// The register-access interface: fwctl when the handle has a fwctl node (its own or
     /// attached), else ICMD when it opens, else the tools HCR on a ConnectX-3 family device
     /// whose HCR answers (one HCR command to find out).
-    pub fn reg_path(&self) -> RegPath {
+    fn reg_path(&self) -> RegPath {
         if self.fwctl_node().is_some() {
             return RegPath::Fwctl;
         }
@@ -137,19 +136,48 @@ impl Device {
         }
     }
 
-    /// Largest register (bytes) `access_reg` accepts ([`RegPath::max_reg_size`] of the
-    /// [`reg_device`](Device::reg_device)).
-    pub fn max_reg_size(&self) -> u32 {
-        self.reg_device().reg_path().max_reg_size()
+    /// Largest register (bytes) `access_reg` accepts ([`RegPath::max_reg_size`] on the
+    /// [`reg_side`](Crspace::reg_side)).
+    fn max_reg_size(&self) -> u32 {
+        self.reg_side().reg_path().max_reg_size()
+    }
+
+    /// The register limit `maccess_reg` enforces and `mget_max_reg_size` reports, as upstream
+    /// decides it: the limit of `path`, and, for a device with neither ICMD nor a tools HCR,
+    /// ICMD's unless it is a ConnectX-3 family device (upstream picks ICMD by the device id
+    /// alone, so such a register access then fails opening ICMD rather than on its size).
+    fn reg_size_limit(&self, path: RegPath) -> u32 {
+        match path {
+            RegPath::None if matches!(self.hw_id_at_open(), Ok((hw, _)) if !chips::is_connectx3_hw_id(hw)) => {
+                ICMD_MAX_REG_SIZE
+            }
+            p => p.max_reg_size(),
+        }
+    }
+
+    /// The path a register of `bytes` bytes (the largest of its size and both transfer
+    /// sizes) travels, checked as `maccess_reg` checks it before touching the register:
+    /// ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT beyond [`reg_size_limit`](Self::reg_size_limit); with
+    /// no register path, why ICMD does not open (ME_ICMD_NOT_SUPPORTED, ...), as upstream
+    /// reports.
+    fn reg_path_for(&self, bytes: usize) -> IcmdResult<RegPath> {
+        let path = self.reg_path();
+        check_reg_size(bytes, self.reg_size_limit(path))?;
+        if path == RegPath::None {
+            return Err(self.icmd_open().err().unwrap_or_else(|| {
+                MError::new(ME_ICMD_NOT_SUPPORTED, "no register access on this device")
+            }));
+        }
+        Ok(path)
     }
 
     /// Access register `reg_id` with `method` (1 GET, 2 SET). `reg` holds the register in
     /// its big-endian layout; `r_size`/`w_size` bytes of it travel each way. On return the
     /// register bytes are those the firmware sent back. `Ok` carries the firmware status,
     /// which may be non-zero (see [`return_by_reg_status`]). Runs on the
-    /// [`reg_device`](Device::reg_device) (the config-space companion of a memory-mapped
+    /// [`reg_side`](Crspace::reg_side) (the config-space companion of a memory-mapped
     /// ConnectX-3), as the C `maccess_reg`.
-    pub fn access_reg(
+    fn access_reg(
         &self,
         reg_id: u16,
         method: u32,
@@ -157,13 +185,13 @@ impl Device {
         r_size: usize,
         w_size: usize,
     ) -> IcmdResult<RegAccess> {
-        let d = self.reg_device();
+        let d = self.reg_side();
         d.access_reg_via(d.reg_path(), reg_id, method, reg, r_size, w_size)
     }
 
     /// [`access_reg`](Self::access_reg) over a [`RegPath`] the caller already found (finding
     /// it costs an ICMD read, and on a ConnectX-3 an HCR command).
-    pub fn access_reg_via(
+    fn access_reg_via(
         &self,
         path: RegPath,
         reg_id: u16,
@@ -175,121 +203,62 @@ impl Device {
         if reg.is_empty() || !(1..MACCESS_LAST_REG_METHOD).contains(&method) {
             return Err(MError::new(ME_BAD_PARAMS, "bad register access arguments"));
         }
-        let max = path.max_reg_size() as usize;
         let biggest = reg.len().max(r_size).max(w_size);
-        if biggest > max {
-            return Err(MError::new(
-                ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
-                format!("register of {biggest} bytes exceeds the limit of {max}"),
-            ));
-        }
+        check_reg_size(biggest, path.max_reg_size())?;
         if path == RegPath::Fwctl {
-            return self.fwctl_access_reg(reg_id, method, reg, r_size);
+            return fwctl_access_reg(self, reg_id, method, reg, r_size);
         }
         let mut mbox = build_mailbox(reg_id, method, reg);
         // Room for the larger direction.
-        mbox.resize(REGISTER_HEADERS_SIZE + biggest.div_ceil(4) * 4, 0);
-        let w = REGISTER_HEADERS_SIZE + w_size.div_ceil(4) * 4;
-        let r = REGISTER_HEADERS_SIZE + r_size.div_ceil(4) * 4;
+        mbox.resize(REG_HEADERS + biggest.div_ceil(4) * 4, 0);
+        let w = REG_HEADERS + w_size.div_ceil(4) * 4;
+        let r = REG_HEADERS + r_size.div_ceil(4) * 4;
         if path == RegPath::ToolsHcr {
-            let mut cache = self.hcr_cr_mbox().lock();
+            let mut cache = self.proto_state().hcr_cr_mbox.lock();
             self.tools_hcr_reg_access(&mut mbox, w, r, &mut cache)?;
         } else {
-            self.icmd_send(FLASH_REG_ACCESS, &mut mbox, w, r, false)?;
+            self.icmd_send(REG_ACCESS_OPCODE, &mut mbox, w, r, false)?;
         }
         let n = r_size.min(reg.len());
-        reg[..n].copy_from_slice(&mbox[REGISTER_HEADERS_SIZE..REGISTER_HEADERS_SIZE + n]);
+        reg[..n].copy_from_slice(&mbox[REG_HEADERS..REG_HEADERS + n]);
         Ok(RegAccess::from_tlv(mbox[2] & 0x7f))
     }
+}
 
-    /// One register access over the fwctl node: `reg` travels whole (mstflint sends the
-    /// register size both ways), `r_size` bytes of the answer are copied back. GET reads
-    /// (scope DEBUG_READ_ONLY); every other method writes (DEBUG_WRITE_FULL), as mstflint.
-    fn fwctl_access_reg(
-        &self,
-        reg_id: u16,
-        method: u32,
-        reg: &mut [u8],
-        r_size: usize,
-    ) -> IcmdResult<RegAccess> {
-        let Some(node) = self.fwctl_node() else {
-            return Err(MError::new(ME_ERROR, "no fwctl node attached"));
-        };
-        let write = method != MACCESS_REG_METHOD_GET;
-        let mut buf = reg.to_vec();
-        let r = node
-            .access_reg(reg_id, write, &mut buf)
-            .map_err(|e| MError::new(ME_ERROR, e.to_string()).with_errno(e.errno()))?;
-        let n = r_size.min(reg.len());
-        reg[..n].copy_from_slice(&buf[..n]);
-        Ok(RegAccess::from_fwctl(r))
-    }
+impl<T: Crspace + ?Sized> Registers for T {}
 
-    /// ICMD on a handle with a fwctl node: ACCESS_REGISTER (0x9001) travels as one RPC
-    /// ([`fwctl_icmd_reg_access`](Self::fwctl_icmd_reg_access)); other opcodes are refused on a
-    /// fwctl handle (the mlx5 fwctl driver passes ACCESS_REG only) and left to ICMD (None)
-    /// when the node is attached to a PCI open. None without a node.
-    pub(crate) fn fwctl_icmd(
-        &self,
-        opcode: u16,
-        data: &mut [u8],
-        write_size: usize,
-        read_size: usize,
-    ) -> Option<IcmdResult<()>> {
-        self.fwctl_node()?;
-        if opcode == FLASH_REG_ACCESS {
-            let n = write_size.max(read_size);
-            if n > data.len() || n > ICMD_MAX_CMD_SIZE as usize {
-                return Some(Err(MError::new(
-                    ME_ICMD_SIZE_EXCEEDS_LIMIT,
-                    format!("ICMD command of {n} bytes exceeds {ICMD_MAX_CMD_SIZE}"),
-                )));
-            }
-            return Some(self.fwctl_icmd_reg_access(&mut data[..n]));
-        }
-        if self.path() == crate::access::PathKind::Fwctl {
-            return Some(Err(MError::new(
-                ME_ICMD_NOT_SUPPORTED,
-                format!(
-                    "ICMD opcode {opcode:#x} is not available on a fwctl handle (fwctl carries \
-                     register access, opcode 0x9001, only)"
-                ),
-            )));
-        }
-        None
+/// ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT when a register of `bytes` bytes exceeds `max`.
+fn check_reg_size(bytes: usize, max: u32) -> IcmdResult<()> {
+    if bytes > max as usize {
+        return Err(MError::new(
+            ME_REG_ACCESS_SIZE_EXCEEDS_LIMIT,
+            format!("register of {bytes} bytes exceeds the limit of {max}"),
+        ));
     }
+    Ok(())
+}
 
-    /// Run an ICMD ACCESS_REGISTER mailbox (operation TLV, register TLV, register) over the
-    /// fwctl node: one FWCTL_RPC; the answer and the status (as a TLV status) are written
-    /// back into the mailbox.
-    pub(crate) fn fwctl_icmd_reg_access(&self, mbox: &mut [u8]) -> IcmdResult<()> {
-        let Some(node) = self.fwctl_node() else {
-            return Err(MError::new(ME_ICMD_NOT_SUPPORTED, "no fwctl node attached"));
-        };
-        if mbox.len() < REGISTER_HEADERS_SIZE {
-            return Err(MError::new(
-                ME_ICMD_BAD_PARAM,
-                format!(
-                    "ACCESS_REGISTER mailbox of {} bytes is shorter than its TLV headers ({REGISTER_HEADERS_SIZE})",
-                    mbox.len()
-                ),
-            ));
-        }
-        let reg_id = u16::from_be_bytes([mbox[4], mbox[5]]);
-        let method = u32::from(mbox[6] & 0x7f);
-        let tlv = u32::from_be_bytes([mbox[16], mbox[17], mbox[18], mbox[19]]);
-        let dwords = ((tlv >> 16) & 0x7ff) as usize;
-        let len = (dwords.saturating_sub(1) * 4).min(mbox.len() - REGISTER_HEADERS_SIZE);
-        let data = &mut mbox[REGISTER_HEADERS_SIZE..REGISTER_HEADERS_SIZE + len];
-        let write = method != MACCESS_REG_METHOD_GET;
-        let reply = node.access_reg(reg_id, write, data).map_err(|e| {
-            MError::new(ME_ICMD_STATUS_CR_FAIL, e.to_string()).with_errno(e.errno())
-        })?;
-        let st = crate::access::fwctl::cmd_status_to_tlv_status(reply.status);
-        mbox[2] = (mbox[2] & 0x80) | st;
-        mbox[6] |= 0x80;
-        Ok(())
-    }
+/// One register access over the fwctl node: `reg` travels whole (mstflint sends the
+/// register size both ways), `r_size` bytes of the answer are copied back. GET reads
+/// (scope DEBUG_READ_ONLY); every other method writes (DEBUG_WRITE_FULL), as mstflint.
+fn fwctl_access_reg<C: Crspace + ?Sized>(
+    d: &C,
+    reg_id: u16,
+    method: u32,
+    reg: &mut [u8],
+    r_size: usize,
+) -> IcmdResult<RegAccess> {
+    let Some(node) = d.fwctl_node() else {
+        return Err(MError::new(ME_ERROR, "no fwctl node attached"));
+    };
+    let write = method != MACCESS_REG_METHOD_GET;
+    let mut buf = reg.to_vec();
+    let r = node
+        .access_reg(reg_id, write, &mut buf)
+        .map_err(|e| MError::new(ME_ERROR, e.to_string()).with_errno(e.errno()))?;
+    let n = r_size.min(reg.len());
+    reg[..n].copy_from_slice(&buf[..n]);
+    Ok(RegAccess::from_fwctl(r))
 }
 
 #[cfg(test)]

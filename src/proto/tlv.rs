@@ -11,6 +11,12 @@
 
 use crate::proto::packets::{pop, pop32, pop64, push, push32, push64};
 
+/// ICMD opcode of the access-register command (`FLASH_REG_ACCESS`), as a u16 opcode.
+pub(crate) const REG_ACCESS_OPCODE: u16 = crate::defs::FLASH_REG_ACCESS as u16;
+/// Operation TLV (16 bytes) + register TLV header (4 bytes) in front of a register
+/// (`REGISTER_HEADERS_SIZE`).
+pub(crate) const REG_HEADERS: usize = crate::defs::REGISTER_HEADERS_SIZE as usize;
+
 /// TLV types.
 pub(crate) const TLV_OPERATION: u8 = 1;
 pub(crate) const TLV_REG: u8 = 3;

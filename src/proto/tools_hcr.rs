@@ -29,9 +29,12 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::access::lock::{note_recovery, OwnerSlot, SignalHold, StaleWatch};
+use crate::chips;
 use crate::defs::*;
-use crate::device::Device;
-use crate::proto::icmd::{poll_delay, MError};
+use crate::error::MError;
+use crate::poll;
+use crate::proto::tlv::REG_HEADERS;
+use crate::proto::Crspace;
 
 /// Crspace address of the tools HCR (7 dwords).
 pub const TOOLS_HCR_ADDR: u32 = 0x80780;
@@ -42,8 +45,7 @@ pub const CR_MBOX_ADDR: u32 = 0xe0000;
 /// Mailbox size in bytes.
 pub const TOOLS_HCR_MAX_MBOX: usize = 288;
 /// Register headers (operation TLV + register TLV header) in front of a register.
-pub const TOOLS_HCR_MAX_REG_SIZE: usize =
-    TOOLS_HCR_MAX_MBOX - crate::proto::reg_access::REGISTER_HEADERS_SIZE;
+pub const TOOLS_HCR_MAX_REG_SIZE: usize = TOOLS_HCR_MAX_MBOX - REG_HEADERS;
 /// HCR opcodes used by the library.
 pub const MBOX_WRITE_OP: u16 = 0x70;
 pub const MBOX_READ_OP: u16 = 0x71;
@@ -177,200 +179,26 @@ fn bad_status(opcode: u16, status: u8) -> MError {
     )
 }
 
-impl Device {
-    fn hcr_read4(&self, addr: u32, what: &str) -> CmdifResult<u32> {
-        self.read4_in(AS_CR_SPACE, addr)
-            .map_err(|e| cr_error(what, e))
-    }
-
-    fn hcr_write4(&self, addr: u32, v: u32, what: &str) -> CmdifResult<()> {
-        self.write4_in(AS_CR_SPACE, addr, v)
-            .map_err(|e| cr_error(what, e))
-    }
-
-    /// Take the tools semaphore: reading 0 takes it. ME_SEM_LOCKED after 1024 busy reads,
-    /// ME_CR_ERROR when it cannot be read.
-    ///
-    /// While it is ours, this process's owner mark is set in the device's owner-lock file.
-    /// A semaphore left by a dead owner is freed and taken (docs/RELIABILITY.md: taken for
-    /// 1 s and 16 polls with the HCR idle — go bit clear, command dword unchanged — and no
-    /// owner mark held by a live process; judged under the owner-lock file's flock; only on
-    /// the ConnectX-3 family, where that word is the tools semaphore).
-    fn hcr_sem_take(&self) -> CmdifResult<()> {
-        let lock = self.owner_lock();
-        // Only where 0xf03bc is the tools semaphore (ConnectX-3 family): elsewhere it is an
-        // ordinary crspace word and is never written on a guess.
-        let recoverable = matches!(self.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)));
-        let mut watch = StaleWatch::default();
-        let start = std::time::Instant::now();
-        // At least SEM_TRIES reads and at least SEM_WAIT (stock waits about 2 s on average),
-        // so that a stale owner (judged after STALE_AFTER) is recovered within the wait.
-        let mut i = 0u32;
-        while i < SEM_TRIES || start.elapsed() < SEM_WAIT {
-            i += 1;
-            let v = self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")?;
-            if v == 0 {
-                if let Some(l) = &lock {
-                    l.set_owner(OwnerSlot::ToolsHcr, true);
-                }
-                return Ok(());
-            }
-            if let (Some(l), true) = (&lock, recoverable) {
-                let cmd =
-                    self.hcr_read4(TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32, "reading the HCR")?;
-                if cmd & GO_BIT != 0 {
-                    watch.reset();
-                } else if watch.observe(&[v, cmd]) && !l.owner_held_elsewhere(OwnerSlot::ToolsHcr) {
-                    if let Ok(_judge) = l.lock() {
-                        // Re-read under the judge lock: reading a free semaphore takes it.
-                        let again = self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")?;
-                        if again == 0 {
-                            l.set_owner(OwnerSlot::ToolsHcr, true);
-                            return Ok(());
-                        }
-                        if !l.owner_held_elsewhere(OwnerSlot::ToolsHcr) {
-                            note_recovery("tools HCR", again, l.path());
-                            self.hcr_write4(TOOLS_HCR_SEM, 0, "freeing a stale tools semaphore")?;
-                            if self.hcr_read4(TOOLS_HCR_SEM, "reading the tools semaphore")? == 0 {
-                                l.set_owner(OwnerSlot::ToolsHcr, true);
-                                return Ok(());
-                            }
-                        }
-                    }
-                    watch.reset();
-                    continue;
-                }
-            }
-            if i >= 8 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        Err(MError::new(
-            ME_SEM_LOCKED,
-            format!(
-                "tools HCR semaphore ({TOOLS_HCR_SEM:#x}) still taken after {i} reads ({:?}) \
-                 (tools_cmdif_unlock_semaphore frees it)",
-                start.elapsed()
-            ),
-        ))
-    }
-
+/// The tools HCR over any [`Crspace`] (implemented for all of them).
+pub trait ToolsHcr: Crspace {
     /// Free the tools semaphore whoever holds it (`tools_cmdif_unlock_semaphore`).
-    pub fn tools_hcr_unlock_semaphore(&self) -> CmdifResult<()> {
-        let r = self.hcr_write4(TOOLS_HCR_SEM, 0, "releasing the tools semaphore");
+    fn tools_hcr_unlock_semaphore(&self) -> CmdifResult<()> {
+        let r = hcr_write4(self, TOOLS_HCR_SEM, 0, "releasing the tools semaphore");
         if let Some(l) = self.owner_lock() {
             l.set_owner(OwnerSlot::ToolsHcr, false);
         }
         r
     }
 
-    /// Run `f` holding the tools semaphore (and this process's HCR lock); the semaphore is
-    /// released on every exit path. A failure to take it is `sem_err` (stock reports
-    /// ME_SEM_LOCKED from most entry points whatever went wrong).
-    fn hcr_locked<T>(
-        &self,
-        sem_err: Option<i32>,
-        f: impl FnOnce() -> CmdifResult<T>,
-    ) -> CmdifResult<T> {
-        let _g = HCR_LOCK.lock();
-        // Ctrl-C and other termination signals wait until the semaphore is free again.
-        let _sig = SignalHold::new();
-        self.hcr_sem_take().map_err(|e| match sem_err {
-            Some(code) => MError::new(code, e.detail),
-            None => e,
-        })?;
-        let r = f();
-        let rel = self.tools_hcr_unlock_semaphore();
-        let v = r?;
-        rel?;
-        Ok(v)
-    }
-
-    /// Poll the go bit until clear: Ok(true) when clear, Ok(false) after [`GO_POLLS`] polls.
-    fn hcr_wait_go(&self) -> CmdifResult<bool> {
-        let k = crate::ffi::poll::increase_poll_time().clamp(0, 100) as u32;
-        for i in 0..GO_POLLS {
-            let v = self.hcr_read4(TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32, "polling the go bit")?;
-            if v & GO_BIT == 0 {
-                return Ok(true);
-            }
-            if let Some(d) = poll_delay(i) {
-                std::thread::sleep(d * (1 + k));
-            }
-        }
-        Ok(false)
-    }
-
-    /// Execute one command; the caller holds the semaphore. Errors: ME_CMDIF_BUSY (go was
-    /// set before), ME_CMDIF_TOUT (go never cleared), ME_CR_ERROR. A non-zero status comes
-    /// back in the answer.
-    fn hcr_execute(&self, cmd: &HcrCommand) -> CmdifResult<HcrAnswer> {
-        if !self.hcr_wait_go()? {
-            return Err(MError::new(
-                ME_CMDIF_BUSY,
-                "tools HCR busy: go bit set before the command was issued",
-            ));
-        }
-        let mut d = pack(cmd);
-        self.write_block_in(AS_CR_SPACE, TOOLS_HCR_ADDR, &d)
-            .map_err(|e| cr_error("writing the HCR", e))?;
-        self.hcr_write4(
-            TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32,
-            d[CMD_DWORD] | GO_BIT,
-            "setting the go bit",
-        )?;
-        if !self.hcr_wait_go()? {
-            return Err(MError::new(
-                ME_CMDIF_TOUT,
-                format!(
-                    "tools HCR opcode {:#x}: go bit still set after {GO_POLLS} polls",
-                    cmd.opcode
-                ),
-            ));
-        }
-        self.read_block_in(AS_CR_SPACE, TOOLS_HCR_ADDR, &mut d)
-            .map_err(|e| cr_error("reading the HCR", e))?;
-        Ok(unpack(&d))
-    }
-
-    /// Execute and turn a non-zero status into its MError.
-    fn hcr_execute_ok(&self, cmd: &HcrCommand) -> CmdifResult<HcrAnswer> {
-        let a = self.hcr_execute(cmd)?;
-        if a.status != 0 {
-            return Err(bad_status(cmd.opcode, a.status));
-        }
-        Ok(a)
-    }
-
-    fn hcr_mbox_write(&self, dword_off: u32, qword: &[u8]) -> CmdifResult<()> {
-        self.hcr_execute_ok(&HcrCommand {
-            in_param: mbox_qword_to_param(qword),
-            input_modifier: dword_off,
-            opcode: MBOX_WRITE_OP,
-            ..HcrCommand::default()
-        })
-        .map(drop)
-    }
-
-    fn hcr_mbox_read(&self, dword_off: u32, qword: &mut [u8]) -> CmdifResult<()> {
-        let a = self.hcr_execute_ok(&HcrCommand {
-            input_modifier: dword_off,
-            opcode: MBOX_READ_OP,
-            ..HcrCommand::default()
-        })?;
-        param_to_mbox_qword(a.out_param, qword);
-        Ok(())
-    }
-
     /// `tools_cmdif_send_inline_cmd`: one command under the semaphore. Returns the result and
     /// the out_param as stock leaves it: `None` when the semaphore could not be taken
     /// (untouched), 0 when the command did not complete, else what the device answered (also
     /// with a non-zero status).
-    pub fn tools_hcr_inline(&self, cmd: &HcrCommand) -> (CmdifResult<()>, Option<u64>) {
+    fn tools_hcr_inline(&self, cmd: &HcrCommand) -> (CmdifResult<()>, Option<u64>) {
         let mut out = None;
-        let r = self.hcr_locked(Some(ME_SEM_LOCKED), || {
+        let r = hcr_locked(self, Some(ME_SEM_LOCKED), || {
             out = Some(0);
-            let a = self.hcr_execute(cmd)?;
+            let a = hcr_execute(self, cmd)?;
             out = Some(a.out_param);
             if a.status != 0 {
                 return Err(bad_status(cmd.opcode, a.status));
@@ -381,16 +209,18 @@ impl Device {
     }
 
     /// `tools_cmdif_is_supported`: a MBOX_WRITE of zeros at offset 0 under the semaphore.
-    pub fn tools_hcr_is_supported(&self) -> CmdifResult<()> {
-        self.hcr_locked(Some(ME_SEM_LOCKED), || self.hcr_mbox_write(0, &[0u8; 8]))
+    fn tools_hcr_is_supported(&self) -> CmdifResult<()> {
+        hcr_locked(self, Some(ME_SEM_LOCKED), || {
+            hcr_mbox_write(self, 0, &[0u8; 8])
+        })
     }
 
     /// `tools_cmdif_is_cr_mbox_supported`: write [`CR_MBOX_MAGIC`] at [`CR_MBOX_ADDR`] and read
     /// it back under the semaphore: ME_OK if it sticks, else ME_CMDIF_NOT_SUPP.
-    pub fn tools_hcr_is_cr_mbox_supported(&self) -> CmdifResult<()> {
-        let v = self.hcr_locked(None, || {
-            self.hcr_write4(CR_MBOX_ADDR, CR_MBOX_MAGIC, "writing the CR mailbox")?;
-            self.hcr_read4(CR_MBOX_ADDR, "reading the CR mailbox")
+    fn tools_hcr_is_cr_mbox_supported(&self) -> CmdifResult<()> {
+        let v = hcr_locked(self, None, || {
+            hcr_write4(self, CR_MBOX_ADDR, CR_MBOX_MAGIC, "writing the CR mailbox")?;
+            hcr_read4(self, CR_MBOX_ADDR, "reading the CR mailbox")
         })?;
         if v == CR_MBOX_MAGIC {
             Ok(())
@@ -409,7 +239,7 @@ impl Device {
     /// (else ME_BAD_PARAMS); `data` must hold both sizes. `use_cr_mbox` moves the mailbox
     /// through crspace at [`CR_MBOX_ADDR`] instead of MBOX_WRITE/MBOX_READ commands.
     #[allow(clippy::too_many_arguments)]
-    pub fn tools_hcr_mbox_command(
+    fn tools_hcr_mbox_command(
         &self,
         input_modifier: u32,
         opcode: u16,
@@ -436,7 +266,7 @@ impl Device {
                 ),
             ));
         }
-        self.hcr_locked(Some(ME_SEM_LOCKED), || {
+        hcr_locked(self, Some(ME_SEM_LOCKED), || {
             let mut mbox = [0u8; TOOLS_HCR_MAX_MBOX];
             if !skip_write {
                 mbox[offset..offset + write_size].copy_from_slice(&data[..write_size]);
@@ -449,16 +279,19 @@ impl Device {
                         .map_err(|e| cr_error("writing the CR mailbox", e))?;
                 } else {
                     for (i, q) in mbox.chunks(8).enumerate() {
-                        self.hcr_mbox_write(2 * i as u32, q)?;
+                        hcr_mbox_write(self, 2 * i as u32, q)?;
                     }
                 }
             }
-            self.hcr_execute_ok(&HcrCommand {
-                input_modifier,
-                opcode,
-                opcode_modifier,
-                ..HcrCommand::default()
-            })?;
+            hcr_execute_ok(
+                self,
+                &HcrCommand {
+                    input_modifier,
+                    opcode,
+                    opcode_modifier,
+                    ..HcrCommand::default()
+                },
+            )?;
             if use_cr_mbox {
                 let mut dw = vec![0u32; r / 4];
                 self.read_block_in(AS_CR_SPACE, CR_MBOX_ADDR + offset as u32, &mut dw)
@@ -469,7 +302,7 @@ impl Device {
                 }
             } else {
                 for at in (offset..offset + r).step_by(8) {
-                    self.hcr_mbox_read((at / 4) as u32, &mut mbox[at..at + 8])?;
+                    hcr_mbox_read(self, (at / 4) as u32, &mut mbox[at..at + 8])?;
                 }
             }
             data[..read_size].copy_from_slice(&mbox[offset..offset + read_size]);
@@ -481,7 +314,7 @@ impl Device {
     /// TLV, register: big-endian bytes) as the mailbox, `write_size` bytes out and `read_size`
     /// back. Probes the CR mailbox first when `cr_mbox` is unknown (and records the answer);
     /// with a CR mailbox the command's input_modifier is 1.
-    pub fn tools_hcr_reg_access(
+    fn tools_hcr_reg_access(
         &self,
         data: &mut [u8],
         write_size: usize,
@@ -511,10 +344,194 @@ impl Device {
 
     /// Whether register access goes through the tools HCR: a ConnectX-3 / ConnectX-3 Pro
     /// (HW id 0x1f5 / 0x1f7) whose HCR answers (`supports_tools_cmdif_reg`).
-    pub fn tools_hcr_reg_supported(&self) -> bool {
-        matches!(self.hw_id_at_open(), Ok((0x1f5 | 0x1f7, _)))
+    fn tools_hcr_reg_supported(&self) -> bool {
+        matches!(self.hw_id_at_open(), Ok((hw, _)) if chips::is_connectx3_hw_id(hw))
             && self.tools_hcr_is_supported().is_ok()
     }
+}
+
+impl<T: Crspace + ?Sized> ToolsHcr for T {}
+
+fn hcr_read4<C: Crspace + ?Sized>(d: &C, addr: u32, what: &str) -> CmdifResult<u32> {
+    d.read4_in(AS_CR_SPACE, addr).map_err(|e| cr_error(what, e))
+}
+
+fn hcr_write4<C: Crspace + ?Sized>(d: &C, addr: u32, v: u32, what: &str) -> CmdifResult<()> {
+    d.write4_in(AS_CR_SPACE, addr, v)
+        .map_err(|e| cr_error(what, e))
+}
+
+/// Take the tools semaphore: reading 0 takes it. ME_SEM_LOCKED after 1024 busy reads,
+/// ME_CR_ERROR when it cannot be read.
+///
+/// While it is ours, this process's owner mark is set in the device's owner-lock file.
+/// A semaphore left by a dead owner is freed and taken (docs/RELIABILITY.md: taken for
+/// 1 s and 16 polls with the HCR idle — go bit clear, command dword unchanged — and no
+/// owner mark held by a live process; judged under the owner-lock file's flock; only on
+/// the ConnectX-3 family, where that word is the tools semaphore).
+fn hcr_sem_take<C: Crspace + ?Sized>(d: &C) -> CmdifResult<()> {
+    let lock = d.owner_lock();
+    // Only where 0xf03bc is the tools semaphore (ConnectX-3 family): elsewhere it is an
+    // ordinary crspace word and is never written on a guess.
+    let recoverable = matches!(d.hw_id_at_open(), Ok((hw, _)) if chips::is_connectx3_hw_id(hw));
+    let mut watch = StaleWatch::default();
+    let start = std::time::Instant::now();
+    // At least SEM_TRIES reads and at least SEM_WAIT (stock waits about 2 s on average),
+    // so that a stale owner (judged after STALE_AFTER) is recovered within the wait.
+    let mut i = 0u32;
+    while i < SEM_TRIES || start.elapsed() < SEM_WAIT {
+        i += 1;
+        let v = hcr_read4(d, TOOLS_HCR_SEM, "reading the tools semaphore")?;
+        if v == 0 {
+            if let Some(l) = &lock {
+                l.set_owner(OwnerSlot::ToolsHcr, true);
+            }
+            return Ok(());
+        }
+        if let (Some(l), true) = (&lock, recoverable) {
+            let cmd = hcr_read4(d, TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32, "reading the HCR")?;
+            if cmd & GO_BIT != 0 {
+                watch.reset();
+            } else if watch.observe(&[v, cmd]) && !l.owner_held_elsewhere(OwnerSlot::ToolsHcr) {
+                if let Ok(_judge) = l.lock() {
+                    // Re-read under the judge lock: reading a free semaphore takes it.
+                    let again = hcr_read4(d, TOOLS_HCR_SEM, "reading the tools semaphore")?;
+                    if again == 0 {
+                        l.set_owner(OwnerSlot::ToolsHcr, true);
+                        return Ok(());
+                    }
+                    if !l.owner_held_elsewhere(OwnerSlot::ToolsHcr) {
+                        note_recovery("tools HCR", again, l.path());
+                        hcr_write4(d, TOOLS_HCR_SEM, 0, "freeing a stale tools semaphore")?;
+                        if hcr_read4(d, TOOLS_HCR_SEM, "reading the tools semaphore")? == 0 {
+                            l.set_owner(OwnerSlot::ToolsHcr, true);
+                            return Ok(());
+                        }
+                    }
+                }
+                watch.reset();
+                continue;
+            }
+        }
+        if i >= 8 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    Err(MError::new(
+        ME_SEM_LOCKED,
+        format!(
+            "tools HCR semaphore ({TOOLS_HCR_SEM:#x}) still taken after {i} reads ({:?}) \
+             (tools_cmdif_unlock_semaphore frees it)",
+            start.elapsed()
+        ),
+    ))
+}
+
+/// Run `f` holding the tools semaphore (and this process's HCR lock); the semaphore is
+/// released on every exit path. A failure to take it is `sem_err` (stock reports
+/// ME_SEM_LOCKED from most entry points whatever went wrong).
+fn hcr_locked<C: Crspace + ?Sized, T>(
+    d: &C,
+    sem_err: Option<i32>,
+    f: impl FnOnce() -> CmdifResult<T>,
+) -> CmdifResult<T> {
+    let _g = HCR_LOCK.lock();
+    // Ctrl-C and other termination signals wait until the semaphore is free again.
+    let _sig = SignalHold::new();
+    hcr_sem_take(d).map_err(|e| match sem_err {
+        Some(code) => MError::new(code, e.detail),
+        None => e,
+    })?;
+    let r = f();
+    let rel = d.tools_hcr_unlock_semaphore();
+    let v = r?;
+    rel?;
+    Ok(v)
+}
+
+/// Poll the go bit until clear: Ok(true) when clear, Ok(false) after [`GO_POLLS`] polls.
+fn hcr_wait_go<C: Crspace + ?Sized>(d: &C) -> CmdifResult<bool> {
+    for i in 0..GO_POLLS {
+        let v = hcr_read4(
+            d,
+            TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32,
+            "polling the go bit",
+        )?;
+        if v & GO_BIT == 0 {
+            return Ok(true);
+        }
+        poll::sleep_before(i);
+    }
+    Ok(false)
+}
+
+/// Execute one command; the caller holds the semaphore. Errors: ME_CMDIF_BUSY (go was
+/// set before), ME_CMDIF_TOUT (go never cleared), ME_CR_ERROR. A non-zero status comes
+/// back in the answer.
+fn hcr_execute<C: Crspace + ?Sized>(d: &C, cmd: &HcrCommand) -> CmdifResult<HcrAnswer> {
+    if !hcr_wait_go(d)? {
+        return Err(MError::new(
+            ME_CMDIF_BUSY,
+            "tools HCR busy: go bit set before the command was issued",
+        ));
+    }
+    let words = pack(cmd);
+    d.write_block_in(AS_CR_SPACE, TOOLS_HCR_ADDR, &words)
+        .map_err(|e| cr_error("writing the HCR", e))?;
+    hcr_write4(
+        d,
+        TOOLS_HCR_ADDR + 4 * CMD_DWORD as u32,
+        words[CMD_DWORD] | GO_BIT,
+        "setting the go bit",
+    )?;
+    if !hcr_wait_go(d)? {
+        return Err(MError::new(
+            ME_CMDIF_TOUT,
+            format!(
+                "tools HCR opcode {:#x}: go bit still set after {GO_POLLS} polls",
+                cmd.opcode
+            ),
+        ));
+    }
+    let mut words = words;
+    d.read_block_in(AS_CR_SPACE, TOOLS_HCR_ADDR, &mut words)
+        .map_err(|e| cr_error("reading the HCR", e))?;
+    Ok(unpack(&words))
+}
+
+/// Execute and turn a non-zero status into its MError.
+fn hcr_execute_ok<C: Crspace + ?Sized>(d: &C, cmd: &HcrCommand) -> CmdifResult<HcrAnswer> {
+    let a = hcr_execute(d, cmd)?;
+    if a.status != 0 {
+        return Err(bad_status(cmd.opcode, a.status));
+    }
+    Ok(a)
+}
+
+fn hcr_mbox_write<C: Crspace + ?Sized>(d: &C, dword_off: u32, qword: &[u8]) -> CmdifResult<()> {
+    hcr_execute_ok(
+        d,
+        &HcrCommand {
+            in_param: mbox_qword_to_param(qword),
+            input_modifier: dword_off,
+            opcode: MBOX_WRITE_OP,
+            ..HcrCommand::default()
+        },
+    )
+    .map(drop)
+}
+
+fn hcr_mbox_read<C: Crspace + ?Sized>(d: &C, dword_off: u32, qword: &mut [u8]) -> CmdifResult<()> {
+    let a = hcr_execute_ok(
+        d,
+        &HcrCommand {
+            input_modifier: dword_off,
+            opcode: MBOX_READ_OP,
+            ..HcrCommand::default()
+        },
+    )?;
+    param_to_mbox_qword(a.out_param, qword);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,20 +3,17 @@
 //! `is_livefish_device`). The ICMD protocol is [`crate::proto::icmd`]'s.
 
 use std::os::raw::{c_int, c_void};
-use std::sync::atomic::AtomicI32;
 
 use crate::defs::*;
 use crate::ffi::abi::mfile;
 use crate::ffi::boundary::{call, fail, Outcome};
 use crate::ffi::handle::ctx;
+use crate::proto::Icmd;
 
-/// `extern int increase_poll_time`: the ICMD poll-time setting (`set_increase_poll_time`
-/// writes it; non-zero stretches the sleeps between busy-bit polls). An `int` in memory
-/// (`AtomicI32` has `int`'s size, alignment and representation).
-#[export_name = "increase_poll_time"]
-pub static INCREASE_POLL_TIME: AtomicI32 = AtomicI32::new(0);
+// `extern int increase_poll_time` (the data symbol this header declares) is the core's
+// `crate::poll::INCREASE_POLL_TIME`: the storage the poll loops read.
 
-fn merr(e: crate::proto::icmd::MError) -> crate::ffi::boundary::Failure<c_int> {
+fn merr(e: crate::error::MError) -> crate::ffi::boundary::Failure<c_int> {
     fail(e.code, libc::EIO, e.to_string())
 }
 
@@ -150,11 +147,11 @@ mod tests {
     fn poll_time_is_an_int() {
         // What C sees as `int`: same size and alignment (and representation, documented).
         assert_eq!(
-            std::mem::size_of::<AtomicI32>(),
+            std::mem::size_of_val(&crate::poll::INCREASE_POLL_TIME),
             std::mem::size_of::<c_int>()
         );
         assert_eq!(
-            std::mem::align_of::<AtomicI32>(),
+            std::mem::align_of_val(&crate::poll::INCREASE_POLL_TIME),
             std::mem::align_of::<c_int>()
         );
     }

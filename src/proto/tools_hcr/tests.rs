@@ -13,6 +13,8 @@ use mtcr_sim::model::{
 
 use super::*;
 use crate::access::sim_tests::{crstore, open};
+use crate::device::Device;
+use crate::proto::{Crspace, Registers};
 
 fn model(toml: &str) -> (Arc<SimDevice>, Device) {
     let cfg = SimConfig::from_toml(toml).unwrap();
@@ -223,7 +225,7 @@ fn register_access_over_the_hcr() {
         assert_eq!(r.status, 0);
         assert_eq!(&mgir[2..4], &[0x01, 0xf5], "MGIR device id");
         assert_eq!(
-            *dev.hcr_cr_mbox().lock(),
+            *dev.proto_state().hcr_cr_mbox.lock(),
             if cr { CrMbox::Yes } else { CrMbox::No }
         );
         let w: Vec<u8> = (0..44u8).map(|i| i * 3 + 1).collect();
