@@ -1309,6 +1309,36 @@ mod tests {
     }
 
     #[test]
+    fn register_access_on_a_memory_mapped_connectx3_goes_over_config() {
+        use crate::proto::Registers;
+        let Some(_sim) = mtcr_sim::testing::in_sim(
+            concat!(
+                module_path!(),
+                "::register_access_on_a_memory_mapped_connectx3_goes_over_config"
+            ),
+            "[[device]]\nbdf = \"0000:07:00.0\"\nmodel = \"connectx3\"\n\
+             gateway = \"legacy\"\ntools_hcr = true\n",
+        ) else {
+            return;
+        };
+        let d = Device::open("0000:07:00.0").unwrap();
+        assert_eq!(d.path(), PathKind::SysfsMemory);
+        assert!(d.regs_need_config());
+        assert!(d.opened_companion().is_none());
+        // As the C maccess_reg: the tools HCR over the config-space companion.
+        assert_eq!(d.max_reg_size(), 268);
+        let c = d
+            .opened_companion()
+            .expect("companion opened for the register path");
+        assert_eq!(c.path(), PathKind::SysfsConfig);
+        let mut mgir = [0u8; 160];
+        let r = d.access_reg(0x9020, 1, &mut mgir, 160, 160).unwrap();
+        assert_eq!(r.status, 0);
+        assert_eq!(u16::from_be_bytes([mgir[2], mgir[3]]), 0x1f5, "MGIR hw id");
+        assert!(std::ptr::eq(d.opened_companion().unwrap(), c));
+    }
+
+    #[test]
     fn dma_pages_need_a_driver() {
         let fs = FakeSys::new("dma");
         fs.add_device("0000:05:00.0", 0x15b3, 0x1017);
