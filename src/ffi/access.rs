@@ -110,14 +110,8 @@ fn block_args(
     if data_null {
         return Err(fail(-1, libc::EINVAL, "NULL data buffer"));
     }
-    if u64::from(offset) + byte_len as u64 > 1u64 << 32 {
-        return Err(fail(
-            -1,
-            libc::EINVAL,
-            format!("offset {offset:#x} + length {byte_len:#x} overflows the address space"),
-        ));
-    }
-    // The whole range against the path's limit, before the device or the buffer is touched.
+    // The whole range (no wrap past 4 GiB, within the path's limit), before the device or the
+    // buffer is touched.
     dev.check_range(dev.address_space(), offset, byte_len as u64)
         .map_err(|e| fail_with(-1, &e))?;
     Ok(byte_len as usize / 4)
