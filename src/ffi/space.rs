@@ -86,20 +86,7 @@ pub unsafe extern "C" fn swap_pci_address_space(mf: *mut mfile) {
         }
         // SAFETY: caller contract.
         let m = unsafe { &mut *mf };
-        let s = m.address_space as u32;
-        let n = match s {
-            AS_ICMD_EXT => AS_PCI_ICMD,
-            AS_CR_SPACE | AS_ND_CRSPACE => AS_PCI_CRSPACE,
-            AS_ICMD => AS_PCI_ALL_ICMD,
-            AS_SCAN_CRSPACE => AS_PCI_SCAN_CRSPACE,
-            AS_SEMAPHORE => AS_PCI_GLOBAL_SEMAPHORE,
-            AS_PCI_ICMD => AS_ICMD_EXT,
-            AS_PCI_CRSPACE => AS_CR_SPACE,
-            AS_PCI_ALL_ICMD => AS_ICMD,
-            AS_PCI_SCAN_CRSPACE => AS_SCAN_CRSPACE,
-            AS_PCI_GLOBAL_SEMAPHORE => AS_SEMAPHORE,
-            other => other,
-        };
+        let n = crate::access::gateway::swap_pci_space(m.address_space as u32);
         m.address_space = n as c_int;
         Ok(())
     })
