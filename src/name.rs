@@ -25,7 +25,8 @@
 //! selects function F of that card (default 0). The unified driver's MFT-mode names
 //! `mtNNNN_pci_pciconfF` / `mtNNNN_pci_pci_crF` carry the *function* instead: they resolve to
 //! function F of the first card (ascending BDF) with that id. The names resolve through sysfs
-//! whether or not the node exists.
+//! whether or not the node exists. The inverse (the node names of a function) is
+//! `access::driver::nodes`.
 
 use std::path::{Path, PathBuf};
 
@@ -312,7 +313,7 @@ fn last_component_bdf(dir: &str) -> Option<Bdf> {
 
 /// Functions (not VFs) in sysfs with the given PCI device id and a Mellanox/NVIDIA vendor,
 /// ascending BDF order.
-fn functions_with_id(root: &SysfsRoot, dev_id: u16) -> Vec<Bdf> {
+pub(crate) fn functions_with_id(root: &SysfsRoot, dev_id: u16) -> Vec<Bdf> {
     let mut v: Vec<Bdf> = sysfs::list_dir_names(&root.pci_devices())
         .iter()
         .filter_map(|n| Bdf::parse_canonical(n))
@@ -344,63 +345,6 @@ fn require_function(root: &SysfsRoot, bdf: Bdf, name: &str) -> Result<()> {
 /// it (its open fails on the missing sysfs/procfs file).
 pub(crate) fn absent(what: String) -> Error {
     Error::io(what, std::io::Error::from_raw_os_error(libc::ENOENT))
-}
-
-/// Driver node paths that may serve `bdf` (whether or not they exist), under `root.dev`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DriverNodeNames {
-    /// `/dev/DDDD:BB:DD.F_mstconf` (mstflint_access, or Gen-1 mst_driver in mstflint mode).
-    pub mstconf: PathBuf,
-    /// `/dev/DDDD:BB:DD.F_mstcr` (Gen-1 memory node).
-    pub mstcr: PathBuf,
-    /// MFT `mst_pciconf` node `/dev/mst/mt<id>_pciconf<I>[.F]`.
-    pub mft_conf: Option<PathBuf>,
-    /// MFT `mst_pci` node `/dev/mst/mt<id>_pci_cr<I>` (function 0 only).
-    pub mft_cr: Option<PathBuf>,
-    /// Gen-1 MFT-mode `/dev/mst/mt<id>_pci_pciconf<F>` (only for the first card with that id).
-    pub gen1_conf: Option<PathBuf>,
-    /// Gen-1 MFT-mode `/dev/mst/mt<id>_pci_pci_cr<F>`.
-    pub gen1_cr: Option<PathBuf>,
-}
-
-/// The node names of every driver for `bdf` (the inverse of the `/dev/mst` rules above).
-pub fn driver_node_names(root: &SysfsRoot, bdf: Bdf) -> DriverNodeNames {
-    let mut n = DriverNodeNames {
-        mstconf: root.dev.join(format!("{bdf}_mstconf")),
-        mstcr: root.dev.join(format!("{bdf}_mstcr")),
-        ..Default::default()
-    };
-    let mst = root.dev.join("mst");
-    // The /dev/mst names need the card's index among the functions with its PCI id (a scan of
-    // every function); without /dev/mst no such node can exist, so skip the scan.
-    if !mst.is_dir() {
-        return n;
-    }
-    let Some(id) = sysfs::read_u16(root, bdf, "device") else {
-        return n;
-    };
-    let cards = functions_with_id(root, id);
-    let card0 = Bdf { func: 0, ..bdf };
-    if let Some(i) = cards
-        .iter()
-        .filter(|b| b.func == 0)
-        .position(|b| *b == card0)
-    {
-        let conf = if bdf.func == 0 {
-            format!("mt{id}_pciconf{i}")
-        } else {
-            format!("mt{id}_pciconf{i}.{}", bdf.func)
-        };
-        n.mft_conf = Some(mst.join(conf));
-        if bdf.func == 0 {
-            n.mft_cr = Some(mst.join(format!("mt{id}_pci_cr{i}")));
-        }
-    }
-    if cards.iter().find(|b| b.func == bdf.func) == Some(&bdf) {
-        n.gen1_conf = Some(mst.join(format!("mt{id}_pci_pciconf{}", bdf.func)));
-        n.gen1_cr = Some(mst.join(format!("mt{id}_pci_pci_cr{}", bdf.func)));
-    }
-    n
 }
 
 /// Parse `name` and look it up under `root`.

@@ -10,9 +10,9 @@ pub mod plan;
 use std::path::PathBuf;
 
 use crate::access::gateway::Tuning;
-use crate::access::{fwctl, Access, PathKind};
+use crate::access::{driver, fwctl, Access, PathKind};
 use crate::error::{Error, Result};
-use crate::name::{self, Target};
+use crate::name::Target;
 use crate::pci::{Bdf, SysfsRoot};
 
 pub use fallback::{open_planned, OpenContext};
@@ -57,26 +57,16 @@ pub fn discover_nodes(
     bdf: Bdf,
     fwctl: bool,
 ) -> Vec<(PathKind, PathBuf)> {
-    let present = |p: &PathBuf| p.symlink_metadata().is_ok();
-    let mut v: Vec<(PathKind, PathBuf)> = match target {
-        Target::Node { path, name, .. } => vec![(node_kind(*name), path.clone())],
-        _ => {
-            let n = name::driver_node_names(root, bdf);
-            [
-                (PathKind::MstDriver, Some(n.mstconf.clone())),
-                (PathKind::MstDriver, n.gen1_conf),
-                (PathKind::MstflintAccess, Some(n.mstconf)),
-                (PathKind::MftPciconf, n.mft_conf),
-                (PathKind::MstDriverCr, Some(n.mstcr)),
-                (PathKind::MstDriverCr, n.gen1_cr),
-                (PathKind::MftPci, n.mft_cr),
-            ]
-            .into_iter()
-            .filter_map(|(k, p)| p.map(|p| (k, p)))
-            .collect()
+    let mut v = match target {
+        Target::Node { path, name, .. } => {
+            if path.symlink_metadata().is_ok() {
+                vec![(node_kind(*name), path.clone())]
+            } else {
+                Vec::new()
+            }
         }
+        _ => driver::nodes::present(root, bdf),
     };
-    v.retain(|(_, p)| present(p));
     if fwctl {
         if let Some(n) = fwctl::node_name_for(root, bdf) {
             v.push((PathKind::Fwctl, root.dev.join("fwctl").join(n)));

@@ -16,6 +16,7 @@
 //! | `mstflint_access.rs` | magics 0xD0–0xD6 | `/dev/DDDD:BB:DD.F_mstconf` |
 //! | `mst_driver.rs` | Gen-1 magic 0xD3 | `/dev/DDDD:BB:DD.F_mstconf`/`_mstcr`, `/dev/mst/mtN_pci_pciconfF`/`_pci_pci_crF` |
 //! | `mft.rs` | 0xD2 (`mst_pciconf`), 0xD1 (`mst_pci`) | `/dev/mst/mtN_pciconfI[.F]`, `/dev/mst/mtN_pci_crI` |
+//! | `nodes.rs` | — | the node names of every driver for a function |
 //!
 //! [`open`] opens a driver path on a node; each ABI file has its own `open` (what the driver's
 //! parameters say about the gateway, and which spaces the path allows).
@@ -23,6 +24,7 @@
 pub mod mft;
 pub mod mst_driver;
 pub mod mstflint_access;
+pub mod nodes;
 
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
