@@ -162,3 +162,121 @@ fn fwctl_fallover(ctx: &OpenContext<'_>, why: &Error) -> Option<Box<dyn Access>>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pci::tests_support::FakeSys;
+    use std::path::PathBuf;
+
+    const BDF: &str = "0000:05:00.0";
+
+    fn setup(tag: &str) -> (FakeSys, SysfsRoot, Bdf) {
+        let fs = FakeSys::new(tag);
+        fs.add_device(BDF, 0x15b3, 0x1017);
+        let root = fs.root();
+        (fs, root, Bdf::parse_canonical(BDF).unwrap())
+    }
+
+    fn ctx<'a>(root: &'a SysfsRoot, target: &'a Target, bdf: Bdf) -> OpenContext<'a> {
+        OpenContext {
+            root,
+            bdf,
+            target,
+            clear_semaphore: false,
+            tuning: Tuning::default(),
+            lock_suffix: "config",
+        }
+    }
+
+    fn open_err(c: &OpenContext<'_>, p: &Plan) -> Error {
+        match open_planned(c, p) {
+            Ok(a) => panic!("opened the {} path", a.kind().as_str()),
+            Err(e) => e,
+        }
+    }
+
+    fn plan(steps: Vec<(PathKind, Option<PathBuf>)>, forced: bool) -> Plan {
+        Plan {
+            steps,
+            reason: "test".into(),
+            forced,
+        }
+    }
+
+    #[test]
+    fn steps_fall_through_to_a_working_path() {
+        let (_fs, root, bdf) = setup("fallback-steps");
+        let t = Target::Bdf {
+            bdf,
+            prefer_config: false,
+        };
+        let c = ctx(&root, &t, bdf);
+        let absent = root.dev.join(format!("{BDF}_mstconf"));
+        let p = plan(
+            vec![
+                (PathKind::MftPciconf, None),
+                (PathKind::MstflintAccess, Some(absent)),
+                (PathKind::SysfsConfig, None),
+            ],
+            false,
+        );
+        // The fake config space has no VSEC: the legacy window over sysfs `config`.
+        let a = open_planned(&c, &p).unwrap();
+        assert_eq!(a.kind(), PathKind::SysfsConfig);
+        assert!(!a.gateway_info().functional_vsec);
+        // A driver without node: ENODEV, with no path beyond a forced plan.
+        let e = open_err(&c, &plan(vec![(PathKind::MftPciconf, None)], true));
+        assert_eq!(e.errno(), libc::ENODEV, "{e}");
+    }
+
+    #[test]
+    fn refused_config_falls_over_to_memory_unless_forced() {
+        let (fs, root, bdf) = setup("fallback-eperm");
+        // An unprivileged view of config space: 64 bytes.
+        std::fs::write(fs.dir(BDF).join("config"), [0u8; 64]).unwrap();
+        let t = Target::Bdf {
+            bdf,
+            prefer_config: false,
+        };
+        let c = ctx(&root, &t, bdf);
+        let steps = vec![(PathKind::SysfsConfig, None)];
+        let a = open_planned(&c, &plan(steps.clone(), false)).unwrap();
+        assert_eq!(a.kind(), PathKind::SysfsMemory);
+        let e = open_err(&c, &plan(steps, true));
+        assert_eq!(e.errno(), libc::EPERM, "{e}");
+    }
+
+    #[test]
+    fn file_names_open_their_own_file() {
+        let (fs, root, bdf) = setup("fallback-file");
+        // A `resource0` too small to map: the error names it, so it is the file opened.
+        let small = fs.dir(BDF).join("small_resource0");
+        std::fs::write(&small, [0u8; 16]).unwrap();
+        let t = Target::File {
+            path: small.clone(),
+            kind: FileKind::Resource0,
+            bdf,
+        };
+        let c = ctx(&root, &t, bdf);
+        let e = open_err(&c, &plan(vec![(PathKind::SysfsMemory, None)], true));
+        assert!(e.to_string().contains("small_resource0"), "{e}");
+        // The function's own `resource0` maps.
+        let t = Target::Bdf {
+            bdf,
+            prefer_config: false,
+        };
+        let c = ctx(&root, &t, bdf);
+        let a = open_planned(&c, &plan(vec![(PathKind::SysfsMemory, None)], true)).unwrap();
+        assert_eq!(a.kind(), PathKind::SysfsMemory);
+        // A config file name: that file, not the function's `config`.
+        let t = Target::File {
+            path: fs.dir(BDF).join("no_such_config"),
+            kind: FileKind::Config,
+            bdf,
+        };
+        let c = ctx(&root, &t, bdf);
+        let e = open_err(&c, &plan(vec![(PathKind::SysfsConfig, None)], true));
+        assert!(e.to_string().contains("no_such_config"), "{e}");
+    }
+}
