@@ -35,34 +35,10 @@ use crate::model::{Errno, SimDevice};
 // ------------------------------------------------------------------------------------------
 // ioctl number encoding (x86_64 / asm-generic)
 
-pub const IOC_NONE: u32 = 0;
-pub const IOC_WRITE: u32 = 1;
-pub const IOC_READ: u32 = 2;
-
-/// `_IOC(dir, type, nr, size)`.
-pub const fn ioc(dir: u32, ty: u32, nr: u32, size: u32) -> u32 {
-    (dir << 30) | ((size & 0x3fff) << 16) | ((ty & 0xff) << 8) | (nr & 0xff)
-}
-pub const fn io(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_NONE, ty, nr, size)
-}
-pub const fn ior(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_READ, ty, nr, size)
-}
-pub const fn iow(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_WRITE, ty, nr, size)
-}
-pub const fn iowr(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_READ | IOC_WRITE, ty, nr, size)
-}
-/// `_IOC_SIZE(request)`: the argument size the preload copies.
-pub const fn ioc_size(request: u32) -> usize {
-    ((request >> 16) & 0x3fff) as usize
-}
-/// `_IOC_DIR(request)`.
-pub const fn ioc_dir(request: u32) -> u32 {
-    request >> 30
-}
+// Defined once in `mtcr-sim-abi` (the preload uses the same functions).
+pub use mtcr_sim_abi::ioc::{
+    io, ioc, ioc_dir, ioc_size, ior, iow, iowr, IOC_NONE, IOC_READ, IOC_WRITE,
+};
 
 // ------------------------------------------------------------------------------------------
 // Shared constants
