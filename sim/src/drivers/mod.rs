@@ -266,6 +266,11 @@ pub trait DriverDevice {
     }
     /// Key of this device in the per-node state registry.
     fn state_key(&self) -> usize;
+    /// Pages pinned by GET_DMA_PAGES became visible to the device at `bus` (the device's
+    /// DMA then reaches `va..` of process `pid`). Default: the device does no DMA.
+    fn dma_map(&self, _bus: u64, _va: u64, _pages: u32, _pid: i32) {}
+    /// The pages mapped at `bus` were released.
+    fn dma_unmap(&self, _bus: u64) {}
 }
 
 impl DriverDevice for SimDevice {
@@ -328,6 +333,17 @@ impl DriverDevice for SimDevice {
     fn state_key(&self) -> usize {
         self as *const SimDevice as usize
     }
+    fn dma_map(&self, bus: u64, va: u64, pages: u32, pid: i32) {
+        self.host_memory().map(crate::model::dma::DmaMapping {
+            bus,
+            va,
+            pages,
+            pid,
+        });
+    }
+    fn dma_unmap(&self, bus: u64) {
+        self.host_memory().unmap(bus);
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -338,6 +354,8 @@ impl DriverDevice for SimDevice {
 pub(crate) struct DmaPin {
     pub start: u64,
     pub pages: u32,
+    /// The pinning process (the caller of the ioctl; 0 when not known).
+    pub pid: i32,
 }
 
 /// What an MFT INIT bound a minor to.
@@ -406,6 +424,9 @@ pub struct FdState {
     wa_slot: Option<usize>,
     /// `open()` flags (access mode checked by the MFT modules).
     pub open_flags: i32,
+    /// The process using the fd (the server's peer; 0: unknown). DMA pages it pins are read
+    /// from its memory.
+    pub pid: i32,
 }
 
 impl Default for FdState {
@@ -432,6 +453,7 @@ impl FdState {
             attached: None,
             wa_slot: None,
             open_flags,
+            pid: 0,
         }
     }
     /// State of an fd just opened on `kind` of `dev` with `open_flags`, attached to the node's
@@ -499,6 +521,17 @@ pub(crate) struct Call<'a, D: DriverDevice + ?Sized> {
     pub wa_slot: &'a mut Option<usize>,
     pub can_read: bool,
     pub can_write: bool,
+    /// The calling process ([`FdState::pid`]).
+    pub pid: i32,
+}
+
+impl<D: DriverDevice + ?Sized> Call<'_, D> {
+    /// RELEASE_DMA_PAGES: drop the node's pinned pages (and the device's view of them).
+    pub(crate) fn release_dma(&mut self) -> Option<DmaPin> {
+        let pin = self.node.dma.take()?;
+        self.dev.dma_unmap(fake_dma_address(0));
+        Some(pin)
+    }
 }
 
 /// Serve one ioctl on a node of `dev`. `arg` holds the caller's argument bytes
@@ -543,6 +576,7 @@ pub fn ioctl_on<D: DriverDevice + ?Sized>(
         wa_slot: &mut st.wa_slot,
         can_read,
         can_write,
+        pid: st.pid,
     };
     match kind {
         NodeKind::MstflintAccessConf => mstflint_access::handle(&mut call, request, arg),
