@@ -28,6 +28,7 @@ struct Cost {
 /// Burn `img` with `lib` (None: upstream's library) through `driver`, with or without MCDD;
 /// returns (burn output, cost, flash content).
 fn burn(
+    test: &str,
     run: &Path,
     lib: Option<&Path>,
     driver: &str,
@@ -35,7 +36,7 @@ fn burn(
     img: &Path,
 ) -> (String, Cost, Vec<u8>) {
     let tag = format!(
-        "{driver}-{dma}-{}",
+        "{test}-{driver}-{dma}-{}",
         if lib.is_some() { "ours" } else { "up" }
     );
     let dir = tmp(&tag);
@@ -99,7 +100,7 @@ fn dma_burn_gives_the_mcda_flash_in_fewer_accesses() {
         return;
     };
     let img = common::image(tmp("new.bin"), &["--fw-version", "16.35.2000"]);
-    let (mcda_out, mcda, mcda_flash) = burn(&run, None, "mstflint_access", false, &img);
+    let (mcda_out, mcda, mcda_flash) = burn("a", &run, None, "mstflint_access", false, &img);
     assert_eq!((mcda.dma_reads, mcda.get_dma_pages), (0, 0), "{mcda:?}");
     let mut dma_outs = Vec::new();
     for (lib, driver) in [
@@ -107,7 +108,7 @@ fn dma_burn_gives_the_mcda_flash_in_fewer_accesses() {
         (Some(ours.as_path()), "mstflint_access"),
         (Some(ours.as_path()), "mst_driver"),
     ] {
-        let (out, cost, flash) = burn(&run, lib, driver, true, &img);
+        let (out, cost, flash) = burn("a", &run, lib, driver, true, &img);
         let what = format!(
             "{driver} {}",
             if lib.is_some() { "ours" } else { "upstream" }
@@ -135,6 +136,79 @@ fn dma_burn_gives_the_mcda_flash_in_fewer_accesses() {
     }
     // The two libraries print the same burn.
     assert_eq!(dma_outs[0], dma_outs[1]);
+    let _ = std::fs::remove_dir_all(&t);
+    let _ = std::fs::remove_file(&img);
+}
+
+/// A DMA burn killed once the device has read its first page (its pages stay pinned, the
+/// update handle, mstflint's flash semaphore and possibly the ICMD semaphore stay taken): the
+/// operator's recovery on our library, `-clear_semaphore`, then (once the dead update handle
+/// has timed out, `update_timeout_ms`) the burn again: another process, whose pin replaces
+/// the dead one's, burns by DMA and leaves the MCDA burn's flash. (Upstream's library cannot
+/// clear an ICMD semaphore left by a dead process: its `-clear_semaphore` then fails.)
+#[test]
+fn killed_dma_burn_is_recovered_by_a_second_dma_burn() {
+    let test = "killed_dma_burn_is_recovered_by_a_second_dma_burn";
+    let Some(run) = fixture(test) else {
+        return;
+    };
+    if !sim_usable(test) {
+        return;
+    }
+    let t = tmp("kill-lib");
+    let Some(ours) = our_lib(test, &t) else {
+        return;
+    };
+    let img = common::image(tmp("kill-new.bin"), &["--fw-version", "16.35.2000"]);
+    let (_, _, mcda_flash) = burn("k", &run, None, "mstflint_access", false, &img);
+    let dir = tmp("kill");
+    std::fs::create_dir_all(&dir).unwrap();
+    let flash = dir.join("flash.bin");
+    let toml = format!(
+        "[[device]]\ndriver = \"mstflint_access\"\n[device.firmware]\nfw_update = true\n\
+         dma = true\nupdate_timeout_ms = 1000\nflash_file = \"{}\"\n",
+        flash.display()
+    );
+    let r = format!("{} --lib {}", run.display(), ours.display());
+    let i = img.display();
+    let script = format!(
+        "{r} mstflint -d {BDF} -i {i} -y burn </dev/null >/dev/null 2>&1 & p=$!; \
+         n=0; while [ \"$({SIM} stats | grep -c '\"dma_reads\": [1-9]')\" = 0 ]; do \
+           n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02; done; \
+         pkill -9 -P $p; kill -9 $p; wait; \
+         echo '== stats1'; {SIM} stats | grep '\"dma_reads\"'; echo rc=0; \
+         echo '== clear'; {r} mstflint -d {BDF} -clear_semaphore 2>&1; echo rc=$?; \
+         sleep 1.2; echo '== burn2'; {r} mstflint -d {BDF} -i {i} -y burn </dev/null 2>&1; echo rc=$?; \
+         echo '== stats2'; {SIM} stats | grep -A1 GET_DMA_PAGES; echo rc=0"
+    );
+    let (code, out) = common::in_sim_with(&dir.join("sim.toml"), &toml, &script);
+    assert_eq!(code, 0, "{out}");
+    // Killed after the first page and before the last.
+    let read: u64 = job(&out, "stats1")
+        .split("\"dma_reads\": ")
+        .nth(1)
+        .and_then(|v| v.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .unwrap_or(0);
+    let pages = std::fs::metadata(&img).unwrap().len().div_ceil(4096);
+    assert!(
+        read >= 1 && read < pages,
+        "not killed mid-DMA ({read} pages read): {out}"
+    );
+    let b = job(&out, "burn2");
+    assert!(
+        b.ends_with("rc=0") && b.contains("Writing Boot image component -   OK"),
+        "{out}"
+    );
+    assert!(!b.contains("DMA access has failed"), "{out}");
+    assert!(
+        job(&out, "stats2").contains("\"PCICONF_GET_DMA_PAGES\": 2"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read(&flash).unwrap() == mcda_flash,
+        "flash differs from the MCDA burn's"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&t);
     let _ = std::fs::remove_file(&img);
 }
