@@ -165,6 +165,8 @@ FW_PATHS = [
      ("fw_sysfs", "fw/resource0", "sysfs-resource0")),
     # The DMA burn (FW_PATH_JOBS below): the component update with MCDD, through the driver.
     ("fw/dma-mstflint_access", "fw_dma_mstflint_access", "bdf", "0000:05:00.0", None),
+    ("fw/dma-mst_driver", "fw_dma_mst_driver", "bdf", "0000:05:00.0",
+     ("fw_dma_mstflint_access", "fw/dma-mstflint_access", "bdf")),
 ]
 # Images (made by `mtcr-sim image` before the runs, in OUT/fw/): {new} 16.35.2000 for the
 # device's PSID, {psid} another PSID, {bad} a MAIN_CODE byte flipped (CRC wrong).
@@ -202,12 +204,12 @@ FW_DMA_JOBS = [
     ("mstflint q (after DMA burn)", "mstflint", "-d {d} q", None),
     ("mstflint v (after DMA burn)", "mstflint", "-d {d} v", None),
 ]
-FW_PATH_JOBS = {"fw/dma-mstflint_access": FW_DMA_JOBS}
+FW_PATH_JOBS = {"fw/dma-mstflint_access": FW_DMA_JOBS, "fw/dma-mst_driver": FW_DMA_JOBS}
 # What the jobs must show where the device is reachable for them (FW_WORKING), on both
 # libraries: (exit status 0 or not, substrings of stdout + stderr). Equal outputs alone would
 # also pass if both libraries failed the same way.
 FW_WORKING = {"fw/config", "fw/mstflint_access", "fw/mst_driver", "fw/mst_pciconf"}
-FW_WORKING.add("fw/dma-mstflint_access")
+FW_WORKING.update({"fw/dma-mstflint_access", "fw/dma-mst_driver"})
 # The query once 16.35.2000 is burnt (and stays so after the refused burns): new image
 # pending, the old one running.
 BURNT_PENDING = (True, ["FW Version:            16.35.2000", "FW Version(Running):   16.35.1012"])
@@ -255,6 +257,9 @@ DEBIAN_PATHS = {
 }
 # Paths whose upstream run would repeat another path's (see fw/mst_pciconf above).
 FW_OURS_ONLY = {"fw/mst_pciconf"}
+# Upstream's library cannot open mst_driver nodes: ours is compared with upstream's DMA burn
+# through mstflint_access.
+FW_OURS_ONLY.add("fw/dma-mst_driver")
 
 # Normalisations applied to both outputs before comparing (pattern, replacement, why).
 NORMALISATIONS = [
