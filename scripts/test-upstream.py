@@ -542,7 +542,7 @@ def compare_fw_outputs(step, i, cfg, done, entries, libdirs):
         if e2:
             return "documented", e2["reason"], None
         return "DIFFERENT", "", (cfg, i, path, name, line + f"  [vs upstream via {ref[1]}]",
-                                 sub_dev(r, dev_r), sub_dev(o, dev_o))
+                                 theirs, ours)
     if e:
         return "documented", e["reason"], None
     return "DIFFERENT", "", (cfg, i, path, name, line, u, o)
