@@ -163,6 +163,10 @@ FW_PATHS = [
     ("fw/mst_pciconf", "fw_mft", "bdf", "0000:05:00.0", ("fw_sysfs", "fw/config", "bdf")),
     ("fw/mst_pci", "fw_mft", "mst-name", "/dev/mst/mt4119_pci_cr1",
      ("fw_sysfs", "fw/resource0", "sysfs-resource0")),
+    # The DMA burn (FW_PATH_JOBS below): the component update with MCDD, through the driver.
+    ("fw/dma-mstflint_access", "fw_dma_mstflint_access", "bdf", "0000:05:00.0", None),
+    ("fw/dma-mst_driver", "fw_dma_mst_driver", "bdf", "0000:05:00.0",
+     ("fw_dma_mstflint_access", "fw/dma-mstflint_access", "bdf")),
 ]
 # Images (made by `mtcr-sim image` before the runs, in OUT/fw/): {new} 16.35.2000 for the
 # device's PSID, {psid} another PSID, {bad} a MAIN_CODE byte flipped (CRC wrong).
@@ -191,10 +195,21 @@ FW_JOBS = [
     ("mstconfig q (after reset)", "mstconfig", "-d {d} q SRIOV_EN NUM_OF_VFS", "nv"),
     ("mstfwreset q", "mstfwreset", "-d {d} q", None),
 ]
+# Paths that run their own job sequence instead of FW_JOBS. fw/dma-mstflint_access: the burn
+# goes through the component update (fw_ctrl) and, the driver offering DMA pages, sends the
+# component by MCDD (sim/FIRMWARE.md, "DMA burn"; sim/tests/dma_burn.rs checks that DMA was
+# used and the flash is the MCDA burn's).
+FW_DMA_JOBS = [
+    ("mstflint burn 16.35.2000 (DMA)", "mstflint", "-d {d} -i {new} -y burn", None),
+    ("mstflint q (after DMA burn)", "mstflint", "-d {d} q", None),
+    ("mstflint v (after DMA burn)", "mstflint", "-d {d} v", None),
+]
+FW_PATH_JOBS = {"fw/dma-mstflint_access": FW_DMA_JOBS, "fw/dma-mst_driver": FW_DMA_JOBS}
 # What the jobs must show where the device is reachable for them (FW_WORKING), on both
 # libraries: (exit status 0 or not, substrings of stdout + stderr). Equal outputs alone would
 # also pass if both libraries failed the same way.
 FW_WORKING = {"fw/config", "fw/mstflint_access", "fw/mst_driver", "fw/mst_pciconf"}
+FW_WORKING.update({"fw/dma-mstflint_access", "fw/dma-mst_driver"})
 # The query once 16.35.2000 is burnt (and stays so after the refused burns): new image
 # pending, the old one running.
 BURNT_PENDING = (True, ["FW Version:            16.35.2000", "FW Version(Running):   16.35.1012"])
@@ -206,6 +221,10 @@ FW_EXPECT = {
     "mstflint burn 16.35.2000": (True, ["New FW version:               16.35.2000",
                                         "Burning FW image without signatures - OK"]),
     "mstflint q (after burn)": BURNT_PENDING,
+    "mstflint burn 16.35.2000 (DMA)": (True, ["New FW version:               16.35.2000",
+                                              "Writing Boot image component -   OK"]),
+    "mstflint q (after DMA burn)": BURNT_PENDING,
+    "mstflint v (after DMA burn)": (True, ["FW image verification succeeded"]),
     "mstflint burn wrong PSID": (False, ["PSID mismatch"]),
     "mstflint burn bad CRC": (False, ["-E- "]),
     "mstflint q (after refused burns)": BURNT_PENDING,
@@ -238,6 +257,9 @@ DEBIAN_PATHS = {
 }
 # Paths whose upstream run would repeat another path's (see fw/mst_pciconf above).
 FW_OURS_ONLY = {"fw/mst_pciconf"}
+# Upstream's library cannot open mst_driver nodes: ours is compared with upstream's DMA burn
+# through mstflint_access.
+FW_OURS_ONLY.add("fw/dma-mst_driver")
 
 # Normalisations applied to both outputs before comparing (pattern, replacement, why).
 NORMALISATIONS = [
@@ -278,7 +300,7 @@ def plan_for(config, imgs):
     for path, cfg, nlabel, dev, ref in FW_PATHS:
         if cfg != config:
             continue
-        for label, tool, args, cmp in FW_JOBS:
+        for label, tool, args, cmp in FW_PATH_JOBS.get(path, FW_JOBS):
             a = args.format(d=dev, **imgs)
             extra = {"kind": "fw", "ref": ref}
             if path in FW_OURS_ONLY:
@@ -520,7 +542,7 @@ def compare_fw_outputs(step, i, cfg, done, entries, libdirs):
         if e2:
             return "documented", e2["reason"], None
         return "DIFFERENT", "", (cfg, i, path, name, line + f"  [vs upstream via {ref[1]}]",
-                                 sub_dev(r, dev_r), sub_dev(o, dev_o))
+                                 theirs, ours)
     if e:
         return "documented", e["reason"], None
     return "DIFFERENT", "", (cfg, i, path, name, line, u, o)
@@ -697,7 +719,7 @@ def main():
         ft = {st: sum(1 for r in fw_rows if r[4] == st) for st in sym}
         fpaths = sorted({r[1] for r in fw_rows})
         dt = {st: sum(1 for r in deb_rows if r[4] == st) for st in sym}
-        lines.append(f"Firmware jobs: {len(fw_rows)} runs ({len(FW_JOBS)} jobs over "
+        lines.append(f"Firmware jobs: {len(fw_rows)} runs ({len({r[3] for r in fw_rows})} jobs over "
                      f"{len(fpaths)} paths): {ft['equal']} equal, {ft['documented']} "
                      f"documented difference, {ft['DIFFERENT']} DIFFERENT. Debian 4.21's "
                      f"mstflint / mstconfig against the fixture's tool on both libraries: "

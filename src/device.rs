@@ -9,7 +9,7 @@
 //! argument, semaphore busy, space not supported) is returned as the plain error. The C layer
 //! maps `Partial` to the byte count and other errors to -1, as stock's VSEC path does.
 //!
-//! Paths (see `select`): the VSEC gateway or the legacy 0x58/0x5c window over sysfs/procfs
+//! Paths (see `open`): the VSEC gateway or the legacy 0x58/0x5c window over sysfs/procfs
 //! `config` (`PathKind::SysfsConfig`, `mtype` MST_PCICONF), or `resource0` mapped
 //! (`PathKind::SysfsMemory`, MST_PCI). Config accesses per operation on the gateway: `read4`
 //! 6, `write4` 7 (+2 when the address space differs from the one selected last), blocks
@@ -24,7 +24,7 @@
 //! space, busy semaphore with the way to clear it, unsupported PCI id, ...).
 
 use std::os::raw::c_void;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -41,8 +41,8 @@ use crate::access::{is_crspace, vpd, Access, ConfigIo, GatewayInfo};
 use crate::chips;
 use crate::defs::{AS_CR_SPACE, AS_RECOVERY, AS_SEMAPHORE, AUTHENTICATION_FAILURE, HW_ID_ADDR};
 use crate::error::{Error, Result};
-use crate::name;
-use crate::open::{self, OpenContext};
+use crate::name::{self, Target};
+use crate::open;
 use crate::pci::{enumerate, sysfs, Bdf, DeviceInfo, SysfsRoot};
 use crate::proto::{Crspace, ProtoState};
 
@@ -159,11 +159,11 @@ impl Device {
         tuning: Tuning,
         prefer_memory: bool,
     ) -> Result<Device> {
-        if fwctl::is_fwctl_name(name) {
-            return Self::open_fwctl_name(root, name);
-        }
-        let resolved = name::resolve(name, root)?;
-        let bdf = resolved.bdf;
+        let target = name::resolve(name, root)?;
+        let bdf = match &target {
+            Target::Fwctl { path } => return Self::open_fwctl_node(root, name, path),
+            Target::File { bdf, .. } | Target::Node { bdf, .. } | Target::Bdf { bdf, .. } => *bdf,
+        };
         // is_supported_device: a missing `device` attribute counts as supported.
         let dev_id = match sysfs::read_attr(&root.device_dir(bdf).join("device")) {
             None => None,
@@ -188,42 +188,25 @@ impl Device {
                 info.vendor_id
             )));
         }
-        let mut nodes = open::discover_nodes(root, &resolved);
-        let env_force = open::force_from_env();
-        if opts.force.or(env_force) == Some(PathKind::Fwctl) {
-            if let Some(n) = fwctl::node_name_for(root, bdf) {
-                nodes.push((PathKind::Fwctl, root.dev.join("fwctl").join(n)));
-            }
-        }
-        let plan = open::plan(
-            &resolved,
-            opts.force,
-            env_force,
-            dev_id,
-            &nodes,
-            prefer_memory,
-        );
-        let ctx = OpenContext {
+        let access = open::open(&open::Request {
             root,
-            resolved: &resolved,
+            target: &target,
+            bdf,
+            force: opts.force,
             clear_semaphore: opts.clear_semaphore,
             tuning,
-            lock_suffix: match plan.steps.first() {
-                Some((k, _)) if k.is_memory() => "mem",
-                _ => "config",
-            },
-            spare_node: Default::default(),
-        };
-        let access = open::open_planned(&ctx, &plan)?;
+            pci_device_id: dev_id,
+            prefer_memory,
+        })?;
         Ok(Self::assemble(name.to_string(), info, root.clone(), access))
     }
 
-    /// Open a fwctl node by its name (`fwctlN`, `/dev/fwctl/fwctlN`): a handle with register
-    /// access only (`mfile.tp` MST_FWCTL_CONTROL_DRIVER), its PCI function found through
-    /// `/sys/class/fwctl/fwctlN/device` (identity fields stay empty when it is not found).
-    fn open_fwctl_name(root: &SysfsRoot, name: &str) -> Result<Device> {
-        let path = fwctl::node_path(root, name);
-        let access = FwctlAccess::open(&path, FwctlOrigin::Named)?;
+    /// Open a fwctl node named by `name` (`fwctlN`, `/dev/fwctl/fwctlN`; `path` the node): a
+    /// handle with register access only (`mfile.tp` MST_FWCTL_CONTROL_DRIVER), its PCI
+    /// function found through `/sys/class/fwctl/fwctlN/device` (identity fields stay empty
+    /// when it is not found).
+    fn open_fwctl_node(root: &SysfsRoot, name: &str, path: &Path) -> Result<Device> {
+        let access = FwctlAccess::open(path, FwctlOrigin::Named)?;
         let info = path
             .file_name()
             .and_then(|n| n.to_str())

@@ -1,9 +1,10 @@
 //! Device names: every form the stock library accepts (mtcr_api.md §2, forms 5–11) plus MFT's
 //! `/dev/mst/...` node names and any RDMA device name present in `/sys/class/infiniband`.
 //!
-//! [`parse`] is pure (no filesystem access) so it can be unit-tested and fuzzed; [`resolve`]
-//! then looks the parsed name up in sysfs and yields a BDF plus how the name constrains the
-//! access path.
+//! [`parse`] is pure (no filesystem access) so it can be unit-tested and fuzzed and yields a
+//! [`NameForm`]; [`resolve`] then looks the parsed name up in sysfs and yields a [`Target`]:
+//! what the name designates (a file, a `/dev/mst` node, a function, a fwctl node), which the
+//! open plan (`open::plan`) turns into the paths to try.
 //!
 //! | Form | Example | Path constraint |
 //! |---|---|---|
@@ -16,6 +17,7 @@
 //! | `/dev/mst/mtNNNN_pciconfN[.F]` | `/dev/mst/mt4119_pciconf0` | config preferred |
 //! | `/dev/mst/mtNNNN_pci_crN` | `/dev/mst/mt4099_pci_cr0` | memory only |
 //! | `/dev/mst/mtNNNN_pci_pciconfF`, `/dev/mst/mtNNNN_pci_pci_crF` | `/dev/mst/mt4119_pci_pciconf0` | as above |
+//! | anything containing `fwctl` (checked first) | `fwctl0`, `/dev/fwctl/fwctl0` | that fwctl node only |
 //!
 //! `/dev/mst` names carry the PCI device id in decimal (`mt4119` = 0x1017). MFT's
 //! `mtNNNN_pciconfN[.F]` / `mtNNNN_pci_crN` names number the *cards* with that id: `N` is the
@@ -23,11 +25,11 @@
 //! selects function F of that card (default 0). The unified driver's MFT-mode names
 //! `mtNNNN_pci_pciconfF` / `mtNNNN_pci_pci_crF` carry the *function* instead: they resolve to
 //! function F of the first card (ascending BDF) with that id. The names resolve through sysfs
-//! whether or not the node exists.
+//! whether or not the node exists. The inverse (the node names of a function) is
+//! `access::driver::nodes`.
 
 use std::path::{Path, PathBuf};
 
-use crate::access::PathKind;
 use crate::error::{Error, Result};
 use crate::pci::{sysfs, Bdf, SysfsRoot};
 
@@ -69,20 +71,60 @@ pub enum NameForm {
         dev_id: u16,
         kind: MstName,
     },
+    /// A name containing `fwctl`: the node `path` (`/dev/fwctl/` prepended unless the name
+    /// contains it).
+    Fwctl { path: PathBuf },
 }
 
-/// A name looked up in sysfs.
+/// Which file a file name designates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A config-space file (`.../config`, `/proc/bus/pci/...`): the config path only.
+    Config,
+    /// A `.../resource0` file: the memory path only.
+    Resource0,
+}
+
+/// What a name designates, looked up in sysfs (the result of [`resolve`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub bdf: Bdf,
-    /// The name allows only this path.
-    pub forced: Option<PathKind>,
-    /// The name asks for config access first (`pciconf-`, `mlx5_N`, `/dev/mst/..pciconf..`).
-    pub force_config: bool,
-    /// For forced names: the file to open (as given by the user, mapped into the root).
-    pub file: Option<PathBuf>,
-    /// For `/dev/mst` names: the node path (for driver paths).
-    pub node: Option<PathBuf>,
+pub enum Target {
+    /// A file that allows only its own path (mapped into the root), of function `bdf`.
+    File {
+        path: PathBuf,
+        kind: FileKind,
+        bdf: Bdf,
+    },
+    /// A `/dev/mst` node name: that node (whether or not it exists), of function `bdf`.
+    Node {
+        path: PathBuf,
+        name: MstName,
+        bdf: Bdf,
+    },
+    /// A function, by address or RDMA device name. `prefer_config`: the name asks for config
+    /// access first (`pciconf-...`, `mlx5_N`).
+    Bdf { bdf: Bdf, prefer_config: bool },
+    /// A fwctl node (`fwctlN`, `/dev/fwctl/fwctlN`), mapped into the root. Its PCI function
+    /// (if any) is found through the fwctl class (`access::fwctl::node_bdf`).
+    Fwctl { path: PathBuf },
+}
+
+impl Target {
+    /// The PCI function named, when the name is a PCI name (every form but fwctl).
+    pub fn bdf(&self) -> Option<Bdf> {
+        match self {
+            Target::File { bdf, .. } | Target::Node { bdf, .. } | Target::Bdf { bdf, .. } => {
+                Some(*bdf)
+            }
+            Target::Fwctl { .. } => None,
+        }
+    }
+}
+
+impl MstName {
+    /// Whether the name is one of a memory node (`pci_cr`, `pci_pci_cr`).
+    pub fn is_memory(self) -> bool {
+        matches!(self, MstName::PciCr { .. } | MstName::DriverPciCr { .. })
+    }
 }
 
 fn bad(name: &str) -> Error {
@@ -197,7 +239,20 @@ fn plausible_rdma(name: &str) -> bool {
 
 /// Parse a device name without touching the filesystem.
 pub fn parse(name: &str) -> Result<NameForm> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN || name.contains('\0') {
+    if name.is_empty() || name.contains('\0') {
+        return Err(bad(name));
+    }
+    // fwctl names come first, whatever else they look like, and any length is left to the
+    // open of the node.
+    if name.contains("fwctl") {
+        let path = if name.contains("/dev/fwctl/") {
+            PathBuf::from(name)
+        } else {
+            PathBuf::from(format!("/dev/fwctl/{name}"))
+        };
+        return Ok(NameForm::Fwctl { path });
+    }
+    if name.len() > MAX_NAME_LEN {
         return Err(bad(name));
     }
     if let Some(dir) = name.strip_suffix("/config") {
@@ -258,7 +313,7 @@ fn last_component_bdf(dir: &str) -> Option<Bdf> {
 
 /// Functions (not VFs) in sysfs with the given PCI device id and a Mellanox/NVIDIA vendor,
 /// ascending BDF order.
-fn functions_with_id(root: &SysfsRoot, dev_id: u16) -> Vec<Bdf> {
+pub(crate) fn functions_with_id(root: &SysfsRoot, dev_id: u16) -> Vec<Bdf> {
     let mut v: Vec<Bdf> = sysfs::list_dir_names(&root.pci_devices())
         .iter()
         .filter_map(|n| Bdf::parse_canonical(n))
@@ -292,95 +347,18 @@ pub(crate) fn absent(what: String) -> Error {
     Error::io(what, std::io::Error::from_raw_os_error(libc::ENOENT))
 }
 
-/// Driver node paths that may serve `bdf` (whether or not they exist), under `root.dev`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DriverNodeNames {
-    /// `/dev/DDDD:BB:DD.F_mstconf` (mstflint_access, or Gen-1 mst_driver in mstflint mode).
-    pub mstconf: PathBuf,
-    /// `/dev/DDDD:BB:DD.F_mstcr` (Gen-1 memory node).
-    pub mstcr: PathBuf,
-    /// MFT `mst_pciconf` node `/dev/mst/mt<id>_pciconf<I>[.F]`.
-    pub mft_conf: Option<PathBuf>,
-    /// MFT `mst_pci` node `/dev/mst/mt<id>_pci_cr<I>` (function 0 only).
-    pub mft_cr: Option<PathBuf>,
-    /// Gen-1 MFT-mode `/dev/mst/mt<id>_pci_pciconf<F>` (only for the first card with that id).
-    pub gen1_conf: Option<PathBuf>,
-    /// Gen-1 MFT-mode `/dev/mst/mt<id>_pci_pci_cr<F>`.
-    pub gen1_cr: Option<PathBuf>,
-}
-
-/// The node names of every driver for `bdf` (the inverse of the `/dev/mst` rules above).
-pub fn driver_node_names(root: &SysfsRoot, bdf: Bdf) -> DriverNodeNames {
-    let mut n = DriverNodeNames {
-        mstconf: root.dev.join(format!("{bdf}_mstconf")),
-        mstcr: root.dev.join(format!("{bdf}_mstcr")),
-        ..Default::default()
-    };
-    let mst = root.dev.join("mst");
-    // The /dev/mst names need the card's index among the functions with its PCI id (a scan of
-    // every function); without /dev/mst no such node can exist, so skip the scan.
-    if !mst.is_dir() {
-        return n;
-    }
-    let Some(id) = sysfs::read_u16(root, bdf, "device") else {
-        return n;
-    };
-    let cards = functions_with_id(root, id);
-    let card0 = Bdf { func: 0, ..bdf };
-    if let Some(i) = cards
-        .iter()
-        .filter(|b| b.func == 0)
-        .position(|b| *b == card0)
-    {
-        let conf = if bdf.func == 0 {
-            format!("mt{id}_pciconf{i}")
-        } else {
-            format!("mt{id}_pciconf{i}.{}", bdf.func)
-        };
-        n.mft_conf = Some(mst.join(conf));
-        if bdf.func == 0 {
-            n.mft_cr = Some(mst.join(format!("mt{id}_pci_cr{i}")));
-        }
-    }
-    if cards.iter().find(|b| b.func == bdf.func) == Some(&bdf) {
-        n.gen1_conf = Some(mst.join(format!("mt{id}_pci_pciconf{}", bdf.func)));
-        n.gen1_cr = Some(mst.join(format!("mt{id}_pci_pci_cr{}", bdf.func)));
-    }
-    n
-}
-
 /// Parse `name` and look it up under `root`.
-pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
-    let form = parse(name)?;
-    let plain = |bdf| Resolved {
-        bdf,
-        forced: None,
-        force_config: false,
-        file: None,
-        node: None,
-    };
-    match form {
-        NameForm::ConfigFile { path, bdf } | NameForm::Resource0 { path, bdf } => {
-            let forced = if path.ends_with("resource0") {
-                PathKind::SysfsMemory
-            } else {
-                PathKind::SysfsConfig
-            };
-            let file = root.map_user_path(&path);
-            if !file.exists() {
-                return Err(absent(format!("{name}: file not found")));
-            }
-            Ok(Resolved {
-                forced: Some(forced),
-                file: Some(file),
-                ..plain(bdf)
-            })
+pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Target> {
+    match parse(name)? {
+        NameForm::ConfigFile { path, bdf } => file_target(name, root, &path, FileKind::Config, bdf),
+        NameForm::Resource0 { path, bdf } => {
+            file_target(name, root, &path, FileKind::Resource0, bdf)
         }
         NameForm::Bdf { bdf, pciconf } => {
             require_function(root, bdf, name)?;
-            Ok(Resolved {
-                force_config: pciconf,
-                ..plain(bdf)
+            Ok(Target::Bdf {
+                bdf,
+                prefer_config: pciconf,
             })
         }
         NameForm::Rdma {
@@ -401,51 +379,56 @@ pub fn resolve(name: &str, root: &SysfsRoot) -> Result<Resolved> {
                 ))
             })?;
             require_function(root, bdf, name)?;
-            Ok(Resolved {
-                force_config: mlx5,
-                ..plain(bdf)
+            Ok(Target::Bdf {
+                bdf,
+                prefer_config: mlx5,
             })
         }
         NameForm::Mst { path, dev_id, kind } => {
-            let cards = functions_with_id(root, dev_id);
-            let none = || {
+            let bdf = mst_function(root, dev_id, kind).ok_or_else(|| {
                 absent(format!(
                     "{name}: no matching device with PCI id {dev_id} ({dev_id:#x})"
                 ))
-            };
-            let (bdf, memory) = match kind {
-                MstName::Pciconf { index, func } => {
-                    let card = cards
-                        .iter()
-                        .filter(|b| b.func == 0)
-                        .nth(index as usize)
-                        .ok_or_else(none)?;
-                    (Bdf { func, ..*card }, false)
-                }
-                MstName::PciCr { index } => {
-                    let card = cards
-                        .iter()
-                        .filter(|b| b.func == 0)
-                        .nth(index as usize)
-                        .ok_or_else(none)?;
-                    (*card, true)
-                }
-                MstName::DriverPciconf { func } => (
-                    *cards.iter().find(|b| b.func == func).ok_or_else(none)?,
-                    false,
-                ),
-                MstName::DriverPciCr { func } => (
-                    *cards.iter().find(|b| b.func == func).ok_or_else(none)?,
-                    true,
-                ),
-            };
+            })?;
             require_function(root, bdf, name)?;
-            Ok(Resolved {
-                forced: memory.then_some(PathKind::SysfsMemory),
-                force_config: !memory,
-                node: Some(root.map_user_path(&path)),
-                ..plain(bdf)
+            Ok(Target::Node {
+                path: root.map_user_path(&path),
+                name: kind,
+                bdf,
             })
+        }
+        NameForm::Fwctl { path } => Ok(Target::Fwctl {
+            path: match path.strip_prefix("/dev") {
+                Ok(rest) => root.dev.join(rest),
+                Err(_) => path,
+            },
+        }),
+    }
+}
+
+fn file_target(
+    name: &str,
+    root: &SysfsRoot,
+    path: &Path,
+    kind: FileKind,
+    bdf: Bdf,
+) -> Result<Target> {
+    let path = root.map_user_path(path);
+    if !path.exists() {
+        return Err(absent(format!("{name}: file not found")));
+    }
+    Ok(Target::File { path, kind, bdf })
+}
+
+/// The function a `/dev/mst` name designates (see the module docs), if present.
+fn mst_function(root: &SysfsRoot, dev_id: u16, kind: MstName) -> Option<Bdf> {
+    let cards = functions_with_id(root, dev_id);
+    let card = |index: u32| cards.iter().filter(|b| b.func == 0).nth(index as usize);
+    match kind {
+        MstName::Pciconf { index, func } => card(index).map(|c| Bdf { func, ..*c }),
+        MstName::PciCr { index } => card(index).copied(),
+        MstName::DriverPciconf { func } | MstName::DriverPciCr { func } => {
+            cards.iter().find(|b| b.func == func).copied()
         }
     }
 }
@@ -611,6 +594,18 @@ pub(crate) mod tests {
                     kind: MstName::DriverPciCr { func: 0 },
                 },
             ),
+            (
+                "fwctl1",
+                NameForm::Fwctl {
+                    path: "/dev/fwctl/fwctl1".into(),
+                },
+            ),
+            (
+                "/dev/fwctl/fwctl0",
+                NameForm::Fwctl {
+                    path: "/dev/fwctl/fwctl0".into(),
+                },
+            ),
         ];
         for (name, want) in cases {
             assert_eq!(&parse(name).unwrap(), want, "{name}");
@@ -665,6 +660,7 @@ pub(crate) mod tests {
             &long_bdf,
             "..",
             "-mlx5_0",
+            "fwctl\0",
         ];
         for n in bad_names {
             let e = parse(n).expect_err(n);
@@ -727,34 +723,36 @@ pub(crate) mod tests {
         let r = |n: &str| resolve(n, &root);
         let bdf = |s: &str| Bdf::parse_canonical(s).unwrap();
 
-        let x = r("05:00.0").unwrap();
-        assert_eq!(
-            (x.bdf, x.forced, x.force_config),
-            (bdf("0000:05:00.0"), None, false)
-        );
-        let x = r("pciconf-0000:05:00.1").unwrap();
-        assert_eq!(
-            (x.bdf, x.forced, x.force_config),
-            (bdf("0000:05:00.1"), None, true)
-        );
+        let pl = |s: &str, prefer_config| Target::Bdf {
+            bdf: bdf(s),
+            prefer_config,
+        };
+        assert_eq!(r("05:00.0").unwrap(), pl("0000:05:00.0", false));
+        assert_eq!(r("pciconf-0000:05:00.1").unwrap(), pl("0000:05:00.1", true));
         assert_eq!(r("0000:09:00.0").unwrap_err().errno(), libc::ENOENT);
 
-        let x = r("mlx5_1").unwrap();
-        assert_eq!((x.bdf, x.force_config), (bdf("0000:05:00.1"), true));
-        let x = r("rocep6s0").unwrap();
-        assert_eq!((x.bdf, x.force_config), (bdf("0000:06:00.0"), false));
+        assert_eq!(r("mlx5_1").unwrap(), pl("0000:05:00.1", true));
+        assert_eq!(r("rocep6s0").unwrap(), pl("0000:06:00.0", false));
         assert_eq!(r("mlx5_7").unwrap_err().errno(), libc::EINVAL);
         assert_eq!(r("notadevice").unwrap_err().errno(), libc::EINVAL);
 
         let cfg = format!("{}/bus/pci/devices/0000:05:00.0/config", "/sys");
-        let x = r(&cfg).unwrap();
-        assert_eq!(x.forced, Some(PathKind::SysfsConfig));
         assert_eq!(
-            x.file.unwrap(),
-            root.sys.join("bus/pci/devices/0000:05:00.0/config")
+            r(&cfg).unwrap(),
+            Target::File {
+                path: root.sys.join("bus/pci/devices/0000:05:00.0/config"),
+                kind: FileKind::Config,
+                bdf: bdf("0000:05:00.0"),
+            }
         );
-        let x = r("/sys/bus/pci/devices/0000:05:00.0/resource0").unwrap();
-        assert_eq!(x.forced, Some(PathKind::SysfsMemory));
+        assert_eq!(
+            r("/sys/bus/pci/devices/0000:05:00.0/resource0").unwrap(),
+            Target::File {
+                path: root.sys.join("bus/pci/devices/0000:05:00.0/resource0"),
+                kind: FileKind::Resource0,
+                bdf: bdf("0000:05:00.0"),
+            }
+        );
         assert_eq!(
             r("/sys/bus/pci/devices/0000:09:00.0/config")
                 .unwrap_err()
@@ -762,12 +760,24 @@ pub(crate) mod tests {
             libc::ENOENT
         );
 
-        let x = r("/dev/mst/mt4119_pciconf0").unwrap();
-        assert_eq!((x.bdf, x.force_config), (bdf("0000:05:00.0"), true));
-        let x = r("/dev/mst/mt4119_pciconf1").unwrap();
-        assert_eq!(x.bdf, bdf("0000:06:00.0"));
-        let x = r("/dev/mst/mt4119_pciconf0.1").unwrap();
-        assert_eq!(x.bdf, bdf("0000:05:00.1"));
+        let node = |n: &str, name, b: &str| Target::Node {
+            path: PathBuf::from(format!("/dev/mst/{n}")),
+            name,
+            bdf: bdf(b),
+        };
+        let conf = |index, func| MstName::Pciconf { index, func };
+        assert_eq!(
+            r("/dev/mst/mt4119_pciconf0").unwrap(),
+            node("mt4119_pciconf0", conf(0, 0), "0000:05:00.0")
+        );
+        assert_eq!(
+            r("/dev/mst/mt4119_pciconf1").unwrap(),
+            node("mt4119_pciconf1", conf(1, 0), "0000:06:00.0")
+        );
+        assert_eq!(
+            r("/dev/mst/mt4119_pciconf0.1").unwrap(),
+            node("mt4119_pciconf0.1", conf(0, 1), "0000:05:00.1")
+        );
         assert_eq!(
             r("/dev/mst/mt4119_pciconf1.1").unwrap_err().errno(),
             libc::ENOENT
@@ -778,16 +788,37 @@ pub(crate) mod tests {
         );
         let x = r("/dev/mst/mt4099_pci_cr0").unwrap();
         assert_eq!(
-            (x.bdf, x.forced),
-            (bdf("0000:07:00.0"), Some(PathKind::SysfsMemory))
+            x,
+            node(
+                "mt4099_pci_cr0",
+                MstName::PciCr { index: 0 },
+                "0000:07:00.0"
+            )
         );
-        let x = r("/dev/mst/mt4119_pci_pciconf1").unwrap();
-        assert_eq!(x.bdf, bdf("0000:05:00.1"));
-        let x = r("/dev/mst/mt4119_pci_pci_cr0").unwrap();
+        assert!(matches!(x, Target::Node { name, .. } if name.is_memory()));
         assert_eq!(
-            (x.bdf, x.forced),
-            (bdf("0000:05:00.0"), Some(PathKind::SysfsMemory))
+            r("/dev/mst/mt4119_pci_pciconf1").unwrap().bdf(),
+            Some(bdf("0000:05:00.1"))
         );
+        assert_eq!(
+            r("/dev/mst/mt4119_pci_pci_cr0").unwrap(),
+            node(
+                "mt4119_pci_pci_cr0",
+                MstName::DriverPciCr { func: 0 },
+                "0000:05:00.0"
+            )
+        );
+        // fwctl names: the node under the root's /dev, whatever else the name looks like.
+        for n in ["fwctl0", "/dev/fwctl/fwctl0"] {
+            let t = r(n).unwrap();
+            assert_eq!(
+                t,
+                Target::Fwctl {
+                    path: root.dev.join("fwctl/fwctl0")
+                }
+            );
+            assert_eq!(t.bdf(), None);
+        }
         // The VF (id 4120) is not a card.
         assert_eq!(
             r("/dev/mst/mt4120_pciconf0").unwrap_err().errno(),

@@ -92,8 +92,12 @@ pub fn fuzz_name(data: &[u8]) {
     let s = String::from_utf8_lossy(data);
     let s = s.as_ref();
     match name::parse(s) {
-        Ok(_) => {
-            assert!(!s.is_empty() && s.len() <= name::MAX_NAME_LEN && !s.contains('\0'));
+        Ok(form) => {
+            assert!(!s.is_empty() && !s.contains('\0'));
+            // Only fwctl node names may be longer (their open decides).
+            let fwctl = matches!(form, name::NameForm::Fwctl { .. });
+            assert!(s.len() <= name::MAX_NAME_LEN || fwctl, "{form:?}");
+            assert_eq!(fwctl, s.contains("fwctl"), "{form:?}");
         }
         Err(e) => check_err("parse", &e),
     }
@@ -115,14 +119,17 @@ pub fn fuzz_name(data: &[u8]) {
     }
     // Lookup never escapes: any name either resolves to a function of the tree or fails.
     match name::resolve(s, fake_root()) {
-        Ok(r) => {
-            let known = ["0000:05:00.0", "0000:05:00.1", "0000:00:1f.0"];
-            assert!(
-                known.contains(&r.bdf.to_string().as_str()),
-                "{s:?} resolved to {}",
-                r.bdf
-            );
-        }
+        Ok(t) => match t.bdf() {
+            Some(bdf) => {
+                let known = ["0000:05:00.0", "0000:05:00.1", "0000:00:1f.0"];
+                assert!(
+                    known.contains(&bdf.to_string().as_str()),
+                    "{s:?} resolved to {bdf}"
+                );
+            }
+            // A fwctl node name: its node, under the tree's /dev unless given elsewhere.
+            None => assert!(matches!(t, name::Target::Fwctl { .. }), "{s:?}: {t:?}"),
+        },
         Err(e) => check_err("resolve", &e),
     }
 }
@@ -283,7 +290,7 @@ pub fn fuzz_tuning() -> Tuning {
 /// machine may be loaded; a hang is what this catches).
 const OP_BOUND: Duration = Duration::from_secs(3);
 
-/// Open what the model offers, as `open::open_config` does.
+/// Open what the model offers, as `access::sysfs_config::open` does.
 fn open_access(dev: &Arc<SimDevice>, clear: bool) -> Result<Box<dyn Access>> {
     let mut io = ModelConfig { dev: dev.clone() };
     match gateway::find_vsec(&mut io)? {

@@ -379,6 +379,12 @@ pub struct FirmwareConfig {
     /// the flash registers. Off by default (see `sim/FIRMWARE.md`, "Component update").
     #[serde(default)]
     pub fw_update: bool,
+    /// With `fw_update`: also serve MCDD (0x905c, the component sent through host pages the
+    /// driver pinned, `GET_DMA_PAGES`) and advertise it in MCAM, so the tools burn by DMA
+    /// where the access path offers DMA pages (a driver node) and fall back to MCDA
+    /// elsewhere (see `sim/FIRMWARE.md`, "DMA burn"). Off by default.
+    #[serde(default)]
+    pub dma: bool,
     /// How long (ms) an update handle survives without a command from its owner before the
     /// firmware drops it (a killed burn then blocks the next one no longer than this).
     #[serde(default = "default_update_timeout_ms")]

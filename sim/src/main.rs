@@ -292,7 +292,10 @@ fn real_main() -> Result<i32, String> {
         }
         Cmd::Stats { socket } => {
             let mut c = client(socket)?;
-            println!("{}", c.stats_json()?);
+            let json = c.stats_json()?;
+            // A reader that stops early (`| grep -q`) is not an error (println! would panic).
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{json}");
             Ok(0)
         }
         Cmd::Fault {

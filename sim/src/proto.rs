@@ -1,83 +1,20 @@
 //! Wire protocol between the preload library (`sim/preload`), the control clients
 //! (`mtcr-sim stats|fault`, [`crate::testing`]) and the simulator server.
 //!
-//! One unix stream connection per client process; requests are answered in order.
-//! All integers little-endian. The preload crate re-implements this tiny format (it must not
-//! depend on this crate), so any change here must be mirrored in `sim/preload/src/lib.rs`.
-//!
-//! Request: a fixed 48-byte header, then `path_len` bytes of path, then `data_len` bytes of data.
-//!
-//! | off | type | field |
-//! |---|---|---|
-//! | 0 | u32 | magic [`MAGIC`] |
-//! | 4 | u32 | op (`OP_*`) |
-//! | 8 | i32 | fd of the caller (ioctl/mmap/close) |
-//! | 12 | u32 | ioctl request number (low 32 bits) / mmap prot |
-//! | 16 | u64 | mmap offset |
-//! | 24 | u64 | mmap length |
-//! | 32 | u32 | path_len |
-//! | 36 | u32 | data_len |
-//! | 40 | u32 | open flags of `fd` (`fcntl(F_GETFL)`; ioctl/mmap) |
-//! | 44 | u32 | aux: [`OP_FWCTL`] bit 0 = the caller has CAP_SYS_RAWIO; else 0 |
-//!
-//! Response: a 16-byte header {i64 ret, u32 data_len, u32 reserved} then `data_len` bytes.
-//! `ret` is `>= 0` on success (the ioctl's return value) or `-errno`; [`RET_NOT_SIM`] tells the
-//! preload that the descriptor is not a simulated node (call the real function).
+//! One unix stream connection per client process; requests are answered in order. The
+//! numbers and the header layout are defined once, in the `mtcr-sim-abi` crate (`sim/abi`),
+//! which the preload links too; they are re-exported here. This module adds the owned
+//! [`Request`], stream framing and the control [`Client`].
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-pub const MAGIC: u32 = 0x4d53_494d; // "MISM" little-endian
-pub const REQ_HDR: usize = 48;
-pub const RESP_HDR: usize = 16;
-/// Upper bound on path and data lengths accepted by the server.
-pub const MAX_PATH: usize = 4096;
-pub const MAX_DATA: usize = 1 << 20;
-
-/// ioctl on a node: path = readlink of the fd, data = the argument bytes (`_IOC_SIZE` of request).
-/// Response data = the argument bytes after the call.
-pub const OP_IOCTL: u32 = 1;
-/// mmap of a node: path, offset, length, prot. Response data = path of the file to map instead
-/// (the crspace backing file), mapped at the same offset.
-pub const OP_MMAP: u32 = 2;
-/// The caller closed `fd`: drop its per-descriptor state.
-pub const OP_CLOSE: u32 = 3;
-/// fwctl ioctl on `/dev/fwctl/*` (`_IO` numbers with user pointers inside the argument):
-/// data = the argument struct (its `size` bytes, at most 256) then the RPC input; response
-/// data = the struct after the call then the output (see `drivers::fwctl`). aux bit 0: the
-/// caller has CAP_SYS_RAWIO. Also used for an mmap of `resource0`: path = the file, the
-/// response says whether kernel lockdown refuses it.
-pub const OP_FWCTL: u32 = 4;
-/// An access to a forwarded page of a crspace mapping (`resource0`, a driver's memory node):
-/// path = the mapped file (as the client sees it), offset = the BAR offset. request
-/// [`BAR_PAGES`]: response data = the BAR offsets (u32 LE) of the pages to forward (none: a
-/// plain mapping); [`BAR_READ`]: ret = the dword (host order); [`BAR_WRITE`]: data = the
-/// dword (u32 LE), ret 0. Not a simulated mapping: [`RET_NOT_SIM`].
-pub const OP_BAR: u32 = 5;
-pub const BAR_PAGES: u32 = 0;
-pub const BAR_READ: u32 = 1;
-pub const BAR_WRITE: u32 = 2;
-/// aux bit of [`OP_FWCTL`]: the caller's effective capabilities include CAP_SYS_RAWIO.
-pub const AUX_RAWIO: u32 = 1;
-/// Live counters, JSON `{"devices": {bdf: CounterSnapshot}}`.
-pub const OP_STATS: u32 = 16;
-/// Current faults of device `path` (= bdf), JSON.
-pub const OP_GET_FAULTS: u32 = 17;
-/// Set faults of device `path` (= bdf) from JSON in data.
-pub const OP_SET_FAULTS: u32 = 18;
-/// List of simulated node paths, one per line.
-pub const OP_NODES: u32 = 19;
-/// Device `path` (= bdf) goes through a PCI link toggle (what disabling and re-enabling its
-/// upstream port's link does; with `request` 1: a PERST, as a warm reboot asserts): `ret` 1
-/// when an armed firmware reset rebooted it, else 0.
-pub const OP_PCI_RESET: u32 = 20;
-
-/// `ret` meaning "not a simulated node: use the real system call".
-pub const RET_NOT_SIM: i64 = i64::MIN;
-
-/// Name of the environment variable holding the server socket path.
-pub const ENV_SOCKET: &str = "MTCR_SIM_SOCKET";
+pub use mtcr_sim_abi::{
+    looks_like_node, ReqHeader, AUX_RAWIO, BAR_PAGES, BAR_READ, BAR_WRITE, ENV_SOCKET, MAGIC,
+    MAX_DATA, MAX_PATH, OP_BAR, OP_CLOSE, OP_FWCTL, OP_GET_FAULTS, OP_IOCTL, OP_MMAP, OP_NODES,
+    OP_PCI_RESET, OP_SET_FAULTS, OP_STATS, REQ_HDR, RESP_HDR, RET_NOT_SIM,
+};
 
 /// A decoded request (server side).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -97,28 +34,20 @@ pub struct Request {
 /// Encode a request into `out` (cleared first).
 pub fn encode_request(req: &Request, out: &mut Vec<u8>) {
     out.clear();
-    out.extend_from_slice(&MAGIC.to_le_bytes());
-    out.extend_from_slice(&req.op.to_le_bytes());
-    out.extend_from_slice(&req.fd.to_le_bytes());
-    out.extend_from_slice(&req.request.to_le_bytes());
-    out.extend_from_slice(&req.offset.to_le_bytes());
-    out.extend_from_slice(&req.len.to_le_bytes());
-    out.extend_from_slice(&(req.path.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(req.data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&req.fd_flags.to_le_bytes());
-    out.extend_from_slice(&req.aux.to_le_bytes());
+    let hdr = ReqHeader {
+        op: req.op,
+        fd: req.fd,
+        request: req.request,
+        offset: req.offset,
+        len: req.len,
+        path_len: req.path.len() as u32,
+        data_len: req.data.len() as u32,
+        fd_flags: req.fd_flags,
+        aux: req.aux,
+    };
+    out.extend_from_slice(&hdr.encode());
     out.extend_from_slice(req.path.as_bytes());
     out.extend_from_slice(&req.data);
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_le_bytes(a)
 }
 
 /// Read one request, reusing `req`'s buffers. `Ok(false)` on a clean end of stream.
@@ -137,18 +66,16 @@ pub fn read_request<R: Read>(r: &mut R, req: &mut Request) -> std::io::Result<bo
         got += n;
     }
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-    if u32_at(&hdr, 0) != MAGIC {
-        return Err(bad("bad magic"));
-    }
-    req.op = u32_at(&hdr, 4);
-    req.fd = u32_at(&hdr, 8) as i32;
-    req.request = u32_at(&hdr, 12);
-    req.offset = u64_at(&hdr, 16);
-    req.len = u64_at(&hdr, 24);
-    let path_len = u32_at(&hdr, 32) as usize;
-    let data_len = u32_at(&hdr, 36) as usize;
-    req.fd_flags = u32_at(&hdr, 40);
-    req.aux = u32_at(&hdr, 44);
+    let h = ReqHeader::decode(&hdr).ok_or_else(|| bad("bad magic"))?;
+    req.op = h.op;
+    req.fd = h.fd;
+    req.request = h.request;
+    req.offset = h.offset;
+    req.len = h.len;
+    let path_len = h.path_len as usize;
+    let data_len = h.data_len as usize;
+    req.fd_flags = h.fd_flags;
+    req.aux = h.aux;
     if path_len > MAX_PATH || data_len > MAX_DATA {
         return Err(bad("oversized request"));
     }
@@ -169,9 +96,10 @@ pub fn write_response<W: Write>(
     scratch: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     scratch.clear();
-    scratch.extend_from_slice(&ret.to_le_bytes());
-    scratch.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    scratch.extend_from_slice(&0u32.to_le_bytes());
+    scratch.extend_from_slice(&mtcr_sim_abi::encode_response_header(
+        ret,
+        data.len() as u32,
+    ));
     scratch.extend_from_slice(data);
     w.write_all(scratch)
 }
@@ -180,8 +108,8 @@ pub fn write_response<W: Write>(
 pub fn read_response<R: Read>(r: &mut R) -> std::io::Result<(i64, Vec<u8>)> {
     let mut hdr = [0u8; RESP_HDR];
     r.read_exact(&mut hdr)?;
-    let ret = u64_at(&hdr, 0) as i64;
-    let len = u32_at(&hdr, 8) as usize;
+    let (ret, len) = mtcr_sim_abi::decode_response_header(&hdr);
+    let len = len as usize;
     if len > MAX_DATA * 16 {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -295,13 +223,6 @@ impl Client {
             .map(str::to_string)
             .collect())
     }
-}
-
-/// Whether a path looks like a simulated driver node (the preload's quick filter).
-pub fn looks_like_node(path: &[u8]) -> bool {
-    path.starts_with(b"/dev/mst/")
-        || (path.starts_with(b"/dev/")
-            && (path.ends_with(b"_mstconf") || path.ends_with(b"_mstcr")))
 }
 
 #[cfg(test)]

@@ -318,25 +318,6 @@ pub fn dev_path_for(root: &SysfsRoot, bdf: Bdf) -> Option<String> {
     node_name_for(root, bdf).map(|n| format!("/dev/fwctl/{n}"))
 }
 
-/// Whether a device name is a fwctl name (it contains "fwctl", as mstflint decides).
-pub fn is_fwctl_name(name: &str) -> bool {
-    name.contains("fwctl")
-}
-
-/// The node path of a fwctl device name: a name without `/dev/fwctl/` gets it prepended
-/// (`fwctl0` → `/dev/fwctl/fwctl0`); `/dev/...` is mapped under `root`.
-pub fn node_path(root: &SysfsRoot, name: &str) -> PathBuf {
-    let full = if name.contains("/dev/fwctl/") {
-        name.to_string()
-    } else {
-        format!("/dev/fwctl/{name}")
-    };
-    match Path::new(&full).strip_prefix("/dev") {
-        Ok(rest) => root.dev.join(rest),
-        Err(_) => PathBuf::from(full),
-    }
-}
-
 // ------------------------------------------------------------------------------------------
 // An open node
 
@@ -531,15 +512,6 @@ mod tests {
             dev: PathBuf::from("/x/dev"),
             lock_dir: PathBuf::from("/x/l"),
         };
-        assert_eq!(
-            node_path(&root, "fwctl3"),
-            PathBuf::from("/x/dev/fwctl/fwctl3")
-        );
-        assert_eq!(
-            node_path(&root, "/dev/fwctl/fwctl0"),
-            PathBuf::from("/x/dev/fwctl/fwctl0")
-        );
-        assert!(is_fwctl_name("fwctl0") && !is_fwctl_name("mlx5_0"));
         assert_eq!(parse_bdf_lenient("0:5:0.1"), Bdf::new(0, 5, 0, 1));
         assert_eq!(parse_bdf_lenient("mlx5_core.fwctl.0"), None);
         assert!(list(&root).is_empty());

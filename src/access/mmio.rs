@@ -25,6 +25,7 @@ use super::{is_crspace, Access};
 use crate::access::PathKind;
 use crate::defs::HW_ID_ADDR;
 use crate::error::{Error, Result};
+use crate::pci::{Bdf, SysfsRoot};
 
 /// Size of the mapping (`MTCR_MAP_SIZE`).
 pub const MAP_SIZE: usize = 0x400_0000;
@@ -195,6 +196,17 @@ pub fn signature_unusable(sig: u32) -> bool {
 /// Whether the signature is a ConnectX-3 family device (flush workaround).
 pub fn signature_needs_flush(sig: u32) -> bool {
     sig == 0x00a0_0190 || matches!(sig & 0xffff, 0x1f5 | 0x1f7)
+}
+
+/// Open the memory path of `bdf`: `file` (the `resource0` the name designates), else the
+/// function's sysfs `resource0`, mapped, with the function's `_mem` lock file.
+pub fn open(root: &SysfsRoot, bdf: Bdf, file: Option<&Path>) -> Result<Mmio> {
+    let path = match file {
+        Some(f) => f.to_path_buf(),
+        None => root.device_dir(bdf).join("resource0"),
+    };
+    let lock = LockFile::open_or_warn(&root.lock_dir, bdf, "mem");
+    Mmio::open(&path, lock)
 }
 
 impl Mmio {

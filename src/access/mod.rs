@@ -26,8 +26,6 @@ pub mod sysfs_config;
 pub mod vpd;
 
 #[cfg(test)]
-pub(crate) mod fake;
-#[cfg(test)]
 pub(crate) mod sim_tests;
 #[cfg(test)]
 mod tests;

@@ -109,7 +109,7 @@ fn tuning() -> Tuning {
     }
 }
 
-/// Open whatever the model offers, as `open::open_config` does.
+/// Open whatever the model offers, as `sysfs_config::open` does.
 pub(crate) fn open(dev: &Arc<SimDevice>) -> Box<dyn Access> {
     let mut io = ModelConfig { dev: dev.clone() };
     match gateway::find_vsec(&mut io).unwrap() {

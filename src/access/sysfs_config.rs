@@ -1,14 +1,102 @@
 //! [`ConfigIo`] over a config-space file (`/sys/bus/pci/devices/BDF/config` or
 //! `/proc/bus/pci/...`), opened `O_RDWR | O_SYNC`: exactly one 4-byte `pread`/`pwrite` per
 //! dword, nothing else per access.
+//!
+//! [`open`] opens the config path of a function: this file, then the VSEC gateway over it
+//! when the device has a usable functional VSEC, else the legacy window.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::ConfigIo;
+use super::gateway::{self, Gateway, Tuning};
+use super::legacy::Legacy;
+use super::lock::LockFile;
+use super::{Access, ConfigIo};
 use crate::error::{Error, Result};
+use crate::pci::{Bdf, SysfsRoot};
+
+/// Config-space files to try for `bdf`: `file` (a name that allows only it), else sysfs
+/// `config`, else procfs (with domain, and without it in domain 0).
+fn candidates(root: &SysfsRoot, bdf: Bdf, file: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(f) = file {
+        return vec![f.to_path_buf()];
+    }
+    let b = bdf;
+    let mut v = vec![root.device_dir(b).join("config")];
+    v.push(root.proc.join(format!(
+        "bus/pci/{:04x}:{:02x}/{:02x}.{:x}",
+        b.domain, b.bus, b.dev, b.func
+    )));
+    if b.domain == 0 {
+        v.push(
+            root.proc
+                .join(format!("bus/pci/{:02x}/{:02x}.{:x}", b.bus, b.dev, b.func)),
+        );
+    }
+    v
+}
+
+/// Open the config path of `bdf` (see the module docs). `file`: the config file the name
+/// designates, if any; `lock_suffix`: the lock file's suffix ("config" or "mem": stock keeps
+/// the one of the first path tried); `clear_semaphore`, `tuning`: for the gateway.
+pub fn open(
+    root: &SysfsRoot,
+    bdf: Bdf,
+    file: Option<&Path>,
+    lock_suffix: &str,
+    clear_semaphore: bool,
+    tuning: Tuning,
+) -> Result<Box<dyn Access>> {
+    let mut io = None;
+    let mut first_err = None;
+    for p in candidates(root, bdf, file) {
+        match SysfsConfig::open(&p) {
+            Ok(c) => {
+                io = Some(c);
+                break;
+            }
+            Err(e) => {
+                log::debug!("{}: {e}", p.display());
+                // Keep the most telling error: anything but "file not found".
+                let replace = first_err
+                    .as_ref()
+                    .is_none_or(|f: &Error| f.errno() == libc::ENODEV && e.errno() != libc::ENODEV);
+                if replace {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    let Some(mut io) = io else {
+        return Err(first_err.unwrap_or_else(|| Error::NoDevice("no config space file".into())));
+    };
+    let lock = LockFile::open_or_warn(&root.lock_dir, bdf, lock_suffix);
+    let hdr = gateway::find_vsec(&mut io)?;
+    match hdr {
+        Some(h) if h.vsc_type == gateway::VSC_TYPE_FUNCTIONAL => {
+            match Gateway::new(io, h.addr, lock, clear_semaphore, tuning) {
+                Ok(gw) if gw.is_usable() => Ok(Box::new(gw)),
+                Ok(gw) => {
+                    log::info!(
+                        "{bdf}: VSEC at {:#x} lacks the minimum spaces (mask {:#x}): using the \
+                         legacy window",
+                        h.addr,
+                        gw.cap_mask()
+                    );
+                    let (io, lock) = gw.into_inner();
+                    Ok(Box::new(Legacy::new(io, lock)?))
+                }
+                Err((e, _)) => Err(e),
+            }
+        }
+        other => {
+            log::debug!("{bdf}: no functional VSEC ({other:?}): legacy window");
+            Ok(Box::new(Legacy::new(io, lock)?))
+        }
+    }
+}
 
 /// Config space must show at least this much for the vendor capability to be reachable.
 pub const MIN_CONFIG_SIZE: u64 = 0x100;

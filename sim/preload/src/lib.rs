@@ -6,8 +6,8 @@
 //! named by `MTCR_SIM_SOCKET`, because FUSE files cannot carry these ioctls (see
 //! `sim/RUNNING.md`). Every other call goes straight to the system.
 //!
-//! The wire format is the one of `mtcr_sim::proto` (re-implemented here: this crate depends
-//! on libc only). No allocation happens on the path of non-simulated descriptors, and no
+//! The wire format and the `_IOC` decoding come from `mtcr-sim-abi` (`sim/abi`, no_std, no
+//! dependencies), the crate the server uses too; besides it this crate depends on libc only. No allocation happens on the path of non-simulated descriptors, and no
 //! Rust panic can leave an exported function.
 
 use std::cell::UnsafeCell;
@@ -15,27 +15,18 @@ use std::ffi::{c_int, c_long, c_ulong, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 
-// ---- protocol (mirror of mtcr_sim::proto) ----
-const MAGIC: u32 = 0x4d53_494d;
-const REQ_HDR: usize = 48;
-const RESP_HDR: usize = 16;
-const OP_IOCTL: u32 = 1;
-const OP_MMAP: u32 = 2;
-const OP_CLOSE: u32 = 3;
-const OP_FWCTL: u32 = 4;
-const OP_BAR: u32 = 5;
-const BAR_PAGES: u32 = 0;
-const BAR_READ: u32 = 1;
-const BAR_WRITE: u32 = 2;
-const AUX_RAWIO: u32 = 1;
-/// fwctl ioctls with user pointers inside (mirror of `drivers::fwctl`).
-const FWCTL_INFO: c_ulong = 0x9a00;
-const FWCTL_RPC: c_ulong = 0x9a01;
-const FWCTL_MAX_STRUCT: usize = 256;
-const RET_NOT_SIM: i64 = i64::MIN;
+// ---- protocol (defined once in `mtcr-sim-abi`, shared with the server) ----
+use mtcr_sim_abi::ioc::{ioc_size, MAX_IOC_SIZE};
+use mtcr_sim_abi::{
+    is_fwctl_node, looks_like_node, ReqHeader, AUX_RAWIO, BAR_PAGES, BAR_READ, BAR_WRITE,
+    FWCTL_MAX_STRUCT, OP_BAR, OP_CLOSE, OP_FWCTL, OP_IOCTL, OP_MMAP, REQ_HDR, RESP_HDR,
+    RET_NOT_SIM,
+};
+const FWCTL_INFO: c_ulong = mtcr_sim_abi::FWCTL_INFO as c_ulong;
+const FWCTL_RPC: c_ulong = mtcr_sim_abi::FWCTL_RPC as c_ulong;
 
 /// Largest ioctl argument (`_IOC_SIZE` has 14 bits).
-const MAX_ARG: usize = 1 << 14;
+const MAX_ARG: usize = MAX_IOC_SIZE;
 const PATH_BUF: usize = 512;
 
 // ---- state ----
@@ -207,10 +198,6 @@ fn fd_flags(fd: c_int) -> u32 {
     }
 }
 
-fn is_fwctl_node(path: &[u8]) -> bool {
-    path.starts_with(b"/dev/fwctl/")
-}
-
 fn is_resource0(path: &[u8]) -> bool {
     path.starts_with(b"/sys/bus/pci/devices/") && path.ends_with(b"/resource0")
 }
@@ -256,12 +243,6 @@ fn has_rawio() -> bool {
     // SAFETY: capget with a version-3 header and room for two data structs.
     let r = unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut Hdr, d.as_mut_ptr()) };
     r == 0 && d[0].effective & (1 << 17) != 0
-}
-
-fn looks_like_node(path: &[u8]) -> bool {
-    path.starts_with(b"/dev/mst/")
-        || (path.starts_with(b"/dev/")
-            && (path.ends_with(b"_mstconf") || path.ends_with(b"_mstcr")))
 }
 
 fn raw_close(fd: c_int) {
@@ -440,26 +421,26 @@ fn transact_aux(c: &Call, aux: u32, out: &mut [u8]) -> Option<(i64, usize)> {
     }
     {
         let b = &mut conn.buf;
-        b[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-        b[4..8].copy_from_slice(&c.op.to_le_bytes());
-        b[8..12].copy_from_slice(&c.fd.to_le_bytes());
-        b[12..16].copy_from_slice(&c.request.to_le_bytes());
-        b[16..24].copy_from_slice(&c.offset.to_le_bytes());
-        b[24..32].copy_from_slice(&c.len.to_le_bytes());
-        b[32..36].copy_from_slice(&(c.path.len() as u32).to_le_bytes());
-        b[36..40].copy_from_slice(&(c.data.len() as u32).to_le_bytes());
-        b[40..44].copy_from_slice(&c.fd_flags.to_le_bytes());
-        b[44..48].copy_from_slice(&aux.to_le_bytes());
+        let hdr = ReqHeader {
+            op: c.op,
+            fd: c.fd,
+            request: c.request,
+            offset: c.offset,
+            len: c.len,
+            path_len: c.path.len() as u32,
+            data_len: c.data.len() as u32,
+            fd_flags: c.fd_flags,
+            aux,
+        };
+        b[..REQ_HDR].copy_from_slice(&hdr.encode());
         b[REQ_HDR..REQ_HDR + c.path.len()].copy_from_slice(c.path);
         b[REQ_HDR + c.path.len()..total].copy_from_slice(c.data);
     }
     let fd = conn.fd;
     let mut hdr = [0u8; RESP_HDR];
     if write_all(fd, &conn.buf[..total]) && read_exact(fd, &mut hdr) {
-        let mut r = [0u8; 8];
-        r.copy_from_slice(&hdr[0..8]);
-        let ret = i64::from_le_bytes(r);
-        let dlen = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize;
+        let (ret, dlen) = mtcr_sim_abi::decode_response_header(&hdr);
+        let dlen = dlen as usize;
         let keep = dlen.min(out.len());
         if read_exact(fd, &mut out[..keep]) && discard(fd, dlen - keep) {
             return Some((ret, keep));
@@ -670,7 +651,7 @@ unsafe fn forward_ioctl(
     arg: *mut c_void,
     path: &[u8],
 ) -> Option<c_int> {
-    let size = ((request >> 16) & 0x3fff) as usize;
+    let size = ioc_size(request as u32);
     let mut argbuf = [0u8; MAX_ARG];
     if size > 0 {
         if arg.is_null() {

@@ -31,12 +31,10 @@
 use crate::config::{parse_bdf, DeviceConfig};
 use crate::model::{Errno, SimDevice};
 
-/// `FWCTL_INFO`.
-pub const FWCTL_INFO: u32 = 0x9a00;
-/// `FWCTL_RPC`.
-pub const FWCTL_RPC: u32 = 0x9a01;
+/// `FWCTL_INFO` / `FWCTL_RPC` (defined with the preload protocol, which carries them).
+pub use mtcr_sim_abi::{FWCTL_INFO, FWCTL_RPC};
 /// Largest argument struct the preload sends.
-pub const MAX_STRUCT: usize = 256;
+pub const MAX_STRUCT: usize = mtcr_sim_abi::FWCTL_MAX_STRUCT;
 /// Largest RPC buffer the simulator carries (the kernel: 2 MiB).
 pub const MAX_RPC_LEN: usize = 8192;
 /// Size of `struct fwctl_info` / `struct fwctl_rpc`.

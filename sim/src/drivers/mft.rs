@@ -329,7 +329,7 @@ pub(crate) fn handle_pciconf<D: DriverDevice + ?Sized>(
         }
         PCICONF_GET_DMA_PAGES => get_dma_pages(c, arg, MAX_PAGES, false),
         PCICONF_RELEASE_DMA_PAGES => {
-            c.node.dma = None;
+            c.release_dma();
             Ok(0)
         }
         PCICONF_READ_DWORD_FROM_CONFIG_SPACE => {

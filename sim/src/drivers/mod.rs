@@ -35,34 +35,10 @@ use crate::model::{Errno, SimDevice};
 // ------------------------------------------------------------------------------------------
 // ioctl number encoding (x86_64 / asm-generic)
 
-pub const IOC_NONE: u32 = 0;
-pub const IOC_WRITE: u32 = 1;
-pub const IOC_READ: u32 = 2;
-
-/// `_IOC(dir, type, nr, size)`.
-pub const fn ioc(dir: u32, ty: u32, nr: u32, size: u32) -> u32 {
-    (dir << 30) | ((size & 0x3fff) << 16) | ((ty & 0xff) << 8) | (nr & 0xff)
-}
-pub const fn io(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_NONE, ty, nr, size)
-}
-pub const fn ior(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_READ, ty, nr, size)
-}
-pub const fn iow(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_WRITE, ty, nr, size)
-}
-pub const fn iowr(ty: u32, nr: u32, size: u32) -> u32 {
-    ioc(IOC_READ | IOC_WRITE, ty, nr, size)
-}
-/// `_IOC_SIZE(request)`: the argument size the preload copies.
-pub const fn ioc_size(request: u32) -> usize {
-    ((request >> 16) & 0x3fff) as usize
-}
-/// `_IOC_DIR(request)`.
-pub const fn ioc_dir(request: u32) -> u32 {
-    request >> 30
-}
+// Defined once in `mtcr-sim-abi` (the preload uses the same functions).
+pub use mtcr_sim_abi::ioc::{
+    io, ioc, ioc_dir, ioc_size, ior, iow, iowr, IOC_NONE, IOC_READ, IOC_WRITE,
+};
 
 // ------------------------------------------------------------------------------------------
 // Shared constants
@@ -290,6 +266,11 @@ pub trait DriverDevice {
     }
     /// Key of this device in the per-node state registry.
     fn state_key(&self) -> usize;
+    /// Pages pinned by GET_DMA_PAGES became visible to the device at `bus` (the device's
+    /// DMA then reaches `va..` of process `pid`). Default: the device does no DMA.
+    fn dma_map(&self, _bus: u64, _va: u64, _pages: u32, _pid: i32) {}
+    /// The pages mapped at `bus` were released.
+    fn dma_unmap(&self, _bus: u64) {}
 }
 
 impl DriverDevice for SimDevice {
@@ -352,6 +333,17 @@ impl DriverDevice for SimDevice {
     fn state_key(&self) -> usize {
         self as *const SimDevice as usize
     }
+    fn dma_map(&self, bus: u64, va: u64, pages: u32, pid: i32) {
+        self.host_memory().map(crate::model::dma::DmaMapping {
+            bus,
+            va,
+            pages,
+            pid,
+        });
+    }
+    fn dma_unmap(&self, bus: u64) {
+        self.host_memory().unmap(bus);
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -362,6 +354,8 @@ impl DriverDevice for SimDevice {
 pub(crate) struct DmaPin {
     pub start: u64,
     pub pages: u32,
+    /// The pinning process (the caller of the ioctl; 0 when not known).
+    pub pid: i32,
 }
 
 /// What an MFT INIT bound a minor to.
@@ -430,6 +424,9 @@ pub struct FdState {
     wa_slot: Option<usize>,
     /// `open()` flags (access mode checked by the MFT modules).
     pub open_flags: i32,
+    /// The process using the fd (the server's peer; 0: unknown). DMA pages it pins are read
+    /// from its memory.
+    pub pid: i32,
 }
 
 impl Default for FdState {
@@ -456,6 +453,7 @@ impl FdState {
             attached: None,
             wa_slot: None,
             open_flags,
+            pid: 0,
         }
     }
     /// State of an fd just opened on `kind` of `dev` with `open_flags`, attached to the node's
@@ -523,6 +521,17 @@ pub(crate) struct Call<'a, D: DriverDevice + ?Sized> {
     pub wa_slot: &'a mut Option<usize>,
     pub can_read: bool,
     pub can_write: bool,
+    /// The calling process ([`FdState::pid`]).
+    pub pid: i32,
+}
+
+impl<D: DriverDevice + ?Sized> Call<'_, D> {
+    /// RELEASE_DMA_PAGES: drop the node's pinned pages (and the device's view of them).
+    pub(crate) fn release_dma(&mut self) -> Option<DmaPin> {
+        let pin = self.node.dma.take()?;
+        self.dev.dma_unmap(fake_dma_address(0));
+        Some(pin)
+    }
 }
 
 /// Serve one ioctl on a node of `dev`. `arg` holds the caller's argument bytes
@@ -567,6 +576,7 @@ pub fn ioctl_on<D: DriverDevice + ?Sized>(
         wa_slot: &mut st.wa_slot,
         can_read,
         can_write,
+        pid: st.pid,
     };
     match kind {
         NodeKind::MstflintAccessConf => mstflint_access::handle(&mut call, request, arg),

@@ -101,7 +101,7 @@ pub(crate) fn handle<D: DriverDevice + ?Sized>(
             .gate()
             .and_then(|_| get_dma_pages(c, arg, MAX_PAGES, false)),
         MST_RELEASE_DMA_PAGES => dev.gate().map(|_| {
-            c.node.dma = None;
+            c.release_dma();
             0
         }),
         MST_READ_DWORD_FROM_CONFIG_SPACE => {

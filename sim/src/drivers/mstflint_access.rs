@@ -235,7 +235,7 @@ pub(crate) fn handle<D: DriverDevice + ?Sized>(
             if stopped {
                 return IoctlOutcome::err(libc::ENOTTY);
             }
-            match c.node.dma.take() {
+            match c.release_dma() {
                 Some(_) => Ok(0),
                 None => Err(libc::EINVAL),
             }
@@ -353,13 +353,29 @@ pub(crate) fn get_dma_pages<D: DriverDevice + ?Sized>(
         log::warn!("GET_DMA_PAGES: {pages} pages > {max_pages} would overrun the kernel array");
         return Err(libc::EINVAL);
     }
-    if c.node.dma.is_some() {
-        // One outstanding allocation per device.
-        return Err(libc::EBUSY);
+    if let Some(old) = c.node.dma {
+        if old.pid == c.pid {
+            // One outstanding allocation per device.
+            return Err(libc::EBUSY);
+        }
+        // The kernel keeps one page list per device and overwrites it (the old pinning
+        // leaks): a tool that exited without RELEASE (upstream's mstflint does) does not stop
+        // the next one from pinning.
+        log::warn!(
+            "GET_DMA_PAGES: pages pinned by pid {} never released; replaced",
+            old.pid
+        );
+        c.release_dma();
     }
-    c.node.dma = Some(DmaPin { start, pages });
+    c.node.dma = Some(DmaPin {
+        start,
+        pages,
+        pid: c.pid,
+    });
     for i in 0..pages as usize {
         wr64(arg, 16 + i * 16, fake_dma_address(i as u64));
     }
+    // The fake bus addresses are contiguous: one mapping for the whole buffer.
+    c.dev.dma_map(fake_dma_address(0), start, pages, c.pid);
     Ok(0)
 }

@@ -234,3 +234,76 @@ fn mft_on_model() {
     assert_eq!(rd64(&pp, 8), 0x400_0000);
     assert_eq!(mmap_allowed(NodeKind::MftPciCr, &cr, 0, 0x400_0000), Ok(()));
 }
+
+/// GET_DMA_PAGES makes the caller's pages visible to the device at the fake bus addresses
+/// (read from the pinning process), RELEASE takes them away; a pin left behind by another
+/// process is replaced (the kernel overwrites its page list), one by the same process is
+/// EBUSY.
+#[test]
+fn dma_pages_map_the_callers_memory_for_the_device() {
+    use mstflint_access::{PCICONF_GET_DMA_PAGES, PCICONF_RELEASE_DMA_PAGES};
+    let d = dev("driver = \"mstflint_access\"");
+    let mut buf = vec![0u8; 3 * 4096];
+    let base = buf.as_mut_ptr() as usize;
+    let va = base.next_multiple_of(4096);
+    let off = va - base;
+    buf[off + 4096..off + 4100].copy_from_slice(b"page");
+    let mut st = FdState::default();
+    // SAFETY: getpid never fails.
+    st.pid = unsafe { libc::getpid() };
+    let mut a = arg(PCICONF_GET_DMA_PAGES);
+    a[0..4].copy_from_slice(&2u32.to_le_bytes());
+    a[8..16].copy_from_slice(&(va as u64).to_le_bytes());
+    assert_eq!(
+        io(
+            &d,
+            NodeKind::MstflintAccessConf,
+            &mut st,
+            PCICONF_GET_DMA_PAGES,
+            &mut a
+        ),
+        0
+    );
+    let mut got = [0u8; 4];
+    d.host_memory().read(fake_dma_address(1), &mut got).unwrap();
+    assert_eq!(&got, b"page");
+    assert!(d.host_memory().read(fake_dma_address(2), &mut got).is_err());
+    assert_eq!(d.counters().dma_reads, 1);
+    // Same process again: EBUSY; another process's stale pin: replaced.
+    assert_eq!(
+        io(
+            &d,
+            NodeKind::MstflintAccessConf,
+            &mut st,
+            PCICONF_GET_DMA_PAGES,
+            &mut a
+        ),
+        -(libc::EBUSY as i64)
+    );
+    let mut other = FdState::default();
+    other.pid = st.pid + 1;
+    assert_eq!(
+        io(
+            &d,
+            NodeKind::MstflintAccessConf,
+            &mut other,
+            PCICONF_GET_DMA_PAGES,
+            &mut a
+        ),
+        0
+    );
+    assert_eq!(d.host_memory().mappings()[0].pid, st.pid + 1);
+    let mut r = arg(PCICONF_RELEASE_DMA_PAGES);
+    r[0..4].copy_from_slice(&2u32.to_le_bytes());
+    assert_eq!(
+        io(
+            &d,
+            NodeKind::MstflintAccessConf,
+            &mut other,
+            PCICONF_RELEASE_DMA_PAGES,
+            &mut r
+        ),
+        0
+    );
+    assert!(d.host_memory().mappings().is_empty());
+}

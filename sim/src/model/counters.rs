@@ -41,6 +41,11 @@ pub struct CounterSnapshot {
     /// was taken (a dead owner's semaphore recovered, `mclear_pci_semaphore`, or a live
     /// owner robbed: contention tests require 0).
     pub semaphore_freed_by_other: u64,
+    /// Device DMA into host memory (pages pinned through a driver, `model::dma`): transfers
+    /// read, written, and their bytes (MCDD reads a data page and writes the mailbox).
+    pub dma_reads: u64,
+    pub dma_writes: u64,
+    pub dma_bytes: u64,
 }
 
 impl CounterSnapshot {

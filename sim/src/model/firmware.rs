@@ -105,6 +105,11 @@ pub fn validate(cfg: &DeviceConfig) -> Result<(), String> {
         return Ok(());
     }
     params(cfg, &cfg.firmware)?;
+    if cfg.firmware.dma && !cfg.firmware.fw_update {
+        return Err(
+            "dma = true needs fw_update = true (MCDD is part of the component update)".into(),
+        );
+    }
     if cfg.firmware.fw_update && !(100..=3_600_000).contains(&cfg.firmware.update_timeout_ms) {
         return Err(format!(
             "firmware.update_timeout_ms {}: want 100 to 3600000",
@@ -176,9 +181,10 @@ impl Firmware {
             nv: NvConfig::connectx5(),
             reset: ResetState::new(),
             hw_id: fs4_device(&cfg.model).map_or(0, |d| d.hw_id),
-            update: fw
-                .fw_update
-                .then(|| FwUpdate::new(std::time::Duration::from_millis(fw.update_timeout_ms))),
+            update: fw.fw_update.then(|| {
+                FwUpdate::new(std::time::Duration::from_millis(fw.update_timeout_ms))
+                    .with_dma(fw.dma)
+            }),
         };
         fw.boot();
         // The NV store as configured, pending values included, after that first boot.

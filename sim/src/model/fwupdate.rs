@@ -11,6 +11,12 @@
 //!   component_size.
 //! * MCDA (0x90 bytes): update_handle 23:0; offset; size 15:0; data from dword 4 (up to 128
 //!   bytes, a dword carrying component bytes b0..b3 as b0 | b1 << 8 | b2 << 16 | b3 << 24).
+//! * MCDD (0x20 bytes, with `dma`): update_handle 23:0; offset; size 15:0 (at most 4 KiB);
+//!   dword 3 reserved; data page bus address (msb, lsb) dwords 4-5; mailbox page bus address
+//!   dwords 6-7. The device reads `size` bytes from the data page (big-endian dwords, each
+//!   the value an MCDA data dword carries), programs them like MCDA, then writes the 36-byte
+//!   descriptor into the mailbox page: the register's eight dwords, then status 7:0
+//!   (2 OK, 3 ERROR) and error 15:8 of dword 8, all big-endian.
 //! * MCQS (16 bytes): component_index 15:0 and last_index_flag 31 of dword 0; identifier
 //!   15:0 of dword 1; dword 2 component_update_state 3:0, component_status 8:4.
 //! * MCQI (0x94 bytes): component_index 15:0 and read_pending_component 31 of dword 0;
@@ -28,8 +34,10 @@
 //! nothing for `update_timeout_ms` is dropped (the FSM goes back to IDLE), so a killed tool
 //! does not block the next burn for longer than that.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::dma::HostMemory;
 use super::firmware::Firmware;
 use super::flash::{PAGE_SIZE, SECTOR_SIZE};
 use super::registers::{ST_BAD_PARAM, ST_OK};
@@ -40,6 +48,16 @@ pub const REG_MCQI: u16 = 0x9061;
 pub const REG_MCC: u16 = 0x9062;
 pub const REG_MCDA: u16 = 0x9063;
 pub const REG_MQIS: u16 = 0x9064;
+/// MCDD: a component chunk sent by DMA (served with `[device.firmware] dma`).
+pub const REG_MCDD: u16 = 0x905c;
+pub const MCDD_SIZE: usize = 0x20;
+/// Largest MCDD transfer: one host page.
+pub const MCDD_MAX: usize = 4096;
+/// The mailbox descriptor the device writes back (the register, then the status dword).
+pub const MCDD_DESCRIPTOR_SIZE: usize = 0x24;
+/// Mailbox descriptor status values (the tools poll while 0 "unknown" or 1 "busy").
+pub const MCDD_STATUS_OK: u32 = 2;
+pub const MCDD_STATUS_ERROR: u32 = 3;
 /// MVTS (version timestamp): checked by the tools before a burn under fw_ctrl.
 pub const REG_MVTS: u16 = 0x902c;
 pub const MVTS_SIZE: usize = 0x14;
@@ -113,6 +131,12 @@ pub(crate) struct FwUpdate {
     next_ts: [u32; 4],
     /// Base MAC and GUID written through MNVDA item 2 (`mstflint sg` under fw_ctrl).
     mac_guid: Option<(u64, u64)>,
+    /// MCDD served and advertised (`[device.firmware] dma`).
+    pub dma: bool,
+    /// The host memory the device reaches by DMA (set by the device that owns the firmware).
+    pub host: Option<Arc<HostMemory>>,
+    /// MCDD transfers served (for tests).
+    pub mcdd_writes: u64,
 }
 
 impl FwUpdate {
@@ -131,7 +155,16 @@ impl FwUpdate {
             commands: 0,
             next_ts: [0; 4],
             mac_guid: None,
+            dma: false,
+            host: None,
+            mcdd_writes: 0,
         }
+    }
+
+    /// Serve MCDD (the DMA burn) too.
+    pub fn with_dma(mut self, dma: bool) -> FwUpdate {
+        self.dma = dma;
+        self
     }
 
     fn release(&mut self) {
@@ -186,6 +219,7 @@ pub fn access(fw: &mut Firmware, id: u16, set: bool, data: &mut [u32], now: Inst
     match (id, set) {
         (REG_MCC, _) => mcc(fw, set, data, now),
         (REG_MCDA, true) => mcda_write(fw, data, now),
+        (REG_MCDD, true) => mcdd_write(fw, data, now),
         (REG_MCQS, false) => mcqs(fw, data),
         (REG_MCQI, false) => mcqi(fw, data),
         (REG_MQIS, false) => mqis(fw, data),
@@ -333,11 +367,18 @@ fn mcda_write(fw: &mut Firmware, data: &mut [u32], now: Instant) -> u32 {
         .flat_map(|d| d.to_le_bytes())
         .take(len)
         .collect();
+    program_component(fw, off, &bytes)
+}
+
+/// Program component bytes at `off` of the slot being downloaded (the caller checked the
+/// state, the handle and the range).
+fn program_component(fw: &mut Firmware, off: usize, bytes: &[u8]) -> u32 {
+    let up = fw.update.as_mut().expect("update model");
     let target = up.target;
-    for i in off / 4..(off + len).div_ceil(4) {
+    for i in off / 4..(off + bytes.len()).div_ceil(4) {
         up.have[i] = true;
     }
-    // Program page by page (an MCDA chunk may cross a page boundary).
+    // Program page by page (a chunk may cross a page boundary).
     let mut at = 0;
     while at < bytes.len() {
         let a = target + off + at;
@@ -346,6 +387,66 @@ fn mcda_write(fw: &mut Firmware, data: &mut [u32], now: Instant) -> u32 {
             return ST_BAD_PARAM;
         }
         at += n;
+    }
+    ST_OK
+}
+
+/// MCDD SET: a component chunk the device fetches from host memory by DMA, its completion
+/// reported in the mailbox page. A transfer the device cannot make (no such pinned page, the
+/// pinning process gone) fails the register access (BAD_PARAM), so the tools fall back to
+/// MCDA; a flash failure is reported in the mailbox (status ERROR, error 1).
+fn mcdd_write(fw: &mut Firmware, data: &mut [u32], now: Instant) -> u32 {
+    let Some(up) = fw.update.as_mut().filter(|u| u.dma) else {
+        return super::registers::ST_REG_NOT_SUPP;
+    };
+    up.expire(now);
+    up.commands += 1;
+    if up.state != State::Download || data[0] & 0xff_ffff != up.handle || data.len() < 8 {
+        return ST_BAD_PARAM;
+    }
+    up.last_cmd = now;
+    let off = data[1] as usize;
+    let len = (data[2] & 0xffff) as usize;
+    if !off.is_multiple_of(4)
+        || len == 0
+        || !len.is_multiple_of(4)
+        || len > MCDD_MAX
+        || off + len > up.size
+    {
+        return ST_BAD_PARAM;
+    }
+    let Some(host) = up.host.clone() else {
+        return ST_BAD_PARAM;
+    };
+    let page = u64::from(data[4]) << 32 | u64::from(data[5]);
+    let mailbox = u64::from(data[6]) << 32 | u64::from(data[7]);
+    let mut raw = vec![0u8; len];
+    if let Err(e) = host.read(page, &mut raw) {
+        log::warn!("MCDD: DMA read of {len} bytes at {page:#x} failed (errno {e})");
+        return ST_BAD_PARAM;
+    }
+    if !host.can_access(mailbox, MCDD_DESCRIPTOR_SIZE) {
+        log::warn!("MCDD: mailbox page {mailbox:#x} is not mapped");
+        return ST_BAD_PARAM;
+    }
+    up.mcdd_writes += 1;
+    // Each big-endian dword in the page is the value an MCDA data dword carries.
+    let bytes: Vec<u8> = raw
+        .chunks_exact(4)
+        .flat_map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]).to_le_bytes())
+        .collect();
+    let status = if program_component(fw, off, &bytes) == ST_OK {
+        MCDD_STATUS_OK
+    } else {
+        MCDD_STATUS_ERROR | err::ERROR << 8
+    };
+    let mut desc = [0u8; MCDD_DESCRIPTOR_SIZE];
+    for (i, d) in data[..8].iter().chain(std::iter::once(&status)).enumerate() {
+        desc[i * 4..i * 4 + 4].copy_from_slice(&d.to_be_bytes());
+    }
+    if let Err(e) = host.write(mailbox, &desc) {
+        log::warn!("MCDD: mailbox write at {mailbox:#x} failed (errno {e})");
+        return ST_BAD_PARAM;
     }
     ST_OK
 }
@@ -758,6 +859,133 @@ mod tests {
             image::check(fw.flash.contents()).unwrap().fw_version,
             (16, 36, 8)
         );
+    }
+
+    /// Three page-aligned host pages of this process (two data pages, the mailbox) mapped
+    /// for the device at the fake bus addresses 0x1000_0000.. (what GET_DMA_PAGES does).
+    struct Pages {
+        buf: Vec<u8>,
+        off: usize,
+        host: Arc<HostMemory>,
+    }
+
+    const BUS: u64 = 0x1000_0000;
+
+    impl Pages {
+        fn new() -> Pages {
+            let mut buf = vec![0u8; 4 * 4096];
+            let base = buf.as_mut_ptr() as usize;
+            let off = base.next_multiple_of(4096) - base;
+            let host = Arc::new(HostMemory::default());
+            host.map(super::super::dma::DmaMapping {
+                bus: BUS,
+                va: (base + off) as u64,
+                pages: 3,
+                // SAFETY: getpid never fails.
+                pid: unsafe { libc::getpid() },
+            });
+            Pages { buf, off, host }
+        }
+        fn page(&mut self, i: usize) -> &mut [u8] {
+            let a = self.off + i * 4096;
+            &mut self.buf[a..a + 4096]
+        }
+        /// Mailbox status dword (dword 8 of the descriptor, big-endian).
+        fn status(&mut self) -> u32 {
+            let m = self.page(2);
+            u32::from_be_bytes([m[0x20], m[0x21], m[0x22], m[0x23]])
+        }
+    }
+
+    /// Send `comp` by MCDD as the tools do: alternate data pages 0 / 1, 4 KiB each, the
+    /// dwords of the component (MCDA's dword values) stored big-endian.
+    fn download_dma(fw: &mut Firmware, pages: &mut Pages, h: u32, comp: &[u8], now: Instant) {
+        for (i, chunk) in comp.chunks(MCDD_MAX).enumerate() {
+            let p = i % 2;
+            for (j, w) in chunk.chunks(4).enumerate() {
+                let v = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                pages.page(p)[j * 4..j * 4 + 4].copy_from_slice(&v.to_be_bytes());
+            }
+            pages.page(2)[..MCDD_DESCRIPTOR_SIZE].fill(0);
+            let mut d = [0u32; MCDD_SIZE / 4];
+            d[0] = h;
+            d[1] = (i * MCDD_MAX) as u32;
+            d[2] = chunk.len() as u32;
+            d[5] = (BUS + p as u64 * 4096) as u32;
+            d[7] = (BUS + 2 * 4096) as u32;
+            assert_eq!(access(fw, REG_MCDD, true, &mut d, now), ST_OK, "page {i}");
+            assert_eq!(pages.status(), MCDD_STATUS_OK, "page {i}");
+            // The descriptor echoes the register.
+            assert_eq!(&pages.page(2)[4..8], &d[1].to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn mcdd_burn_gives_the_mcda_flash_in_fewer_commands() {
+        let now = Instant::now();
+        let p = ImageParams {
+            fw_version: (16, 36, 9),
+            ..ImageParams::default()
+        };
+        let comp = component(&p);
+        // The MCDA burn.
+        let mut a = fw(10_000);
+        let h = locked_download(&mut a, &comp, now);
+        mcc_cmd(&mut a, cmd::VERIFY_COMPONENT, h, 0, now);
+        mcc_cmd(&mut a, cmd::ACTIVATE, h, 0, now);
+        mcc_cmd(&mut a, cmd::RELEASE_UPDATE_HANDLE, h, 0, now);
+        let mcda_commands = a.update.as_ref().unwrap().commands;
+        // Without `dma` MCDD is not there.
+        let mut b = fw(10_000);
+        let mut d = [0u32; MCDD_SIZE / 4];
+        assert_eq!(
+            access(&mut b, REG_MCDD, true, &mut d, now),
+            super::super::registers::ST_REG_NOT_SUPP
+        );
+        // The DMA burn.
+        let mut pages = Pages::new();
+        {
+            let up = b.update.as_mut().unwrap();
+            up.dma = true;
+            up.host = Some(pages.host.clone());
+        }
+        let (_, _, _, h) = mcc_cmd(&mut b, 0, 0, 0, now);
+        mcc_cmd(&mut b, cmd::LOCK_UPDATE_HANDLE, h, 0, now);
+        let (st, state, _, _) = mcc_cmd(&mut b, cmd::UPDATE_COMPONENT, h, comp.len() as u32, now);
+        assert_eq!((st, state), (ST_OK, State::Download as u32));
+        // Refused: another handle, a page nobody pinned (the tools then fall back to MCDA),
+        // a transfer larger than a page. Nothing is written to the mailbox.
+        let mut d = [0u32; MCDD_SIZE / 4];
+        d[2] = 4096;
+        d[5] = BUS as u32;
+        d[7] = (BUS + 2 * 4096) as u32;
+        d[0] = h + 1;
+        assert_eq!(access(&mut b, REG_MCDD, true, &mut d, now), ST_BAD_PARAM);
+        d[0] = h;
+        d[5] = 0x2000_0000;
+        assert_eq!(access(&mut b, REG_MCDD, true, &mut d, now), ST_BAD_PARAM);
+        d[5] = BUS as u32;
+        d[7] = 0x2000_0000;
+        assert_eq!(access(&mut b, REG_MCDD, true, &mut d, now), ST_BAD_PARAM);
+        d[7] = (BUS + 2 * 4096) as u32;
+        d[2] = 8192;
+        assert_eq!(access(&mut b, REG_MCDD, true, &mut d, now), ST_BAD_PARAM);
+        assert_eq!(pages.status(), 0);
+        download_dma(&mut b, &mut pages, h, &comp, now);
+        let (st, state, e, _) = mcc_cmd(&mut b, cmd::VERIFY_COMPONENT, h, 0, now);
+        assert_eq!((st, state, e), (ST_OK, State::Locked as u32, 0));
+        mcc_cmd(&mut b, cmd::ACTIVATE, h, 0, now);
+        mcc_cmd(&mut b, cmd::RELEASE_UPDATE_HANDLE, h, 0, now);
+        assert!(a.flash.contents() == b.flash.contents(), "same flash");
+        let up = b.update.as_ref().unwrap();
+        assert_eq!(up.mcdd_writes as usize, comp.len().div_ceil(MCDD_MAX));
+        // 32 times fewer transfers (4 KiB pages instead of 128-byte mailboxes).
+        assert!(
+            up.commands * 8 < mcda_commands,
+            "{} vs {mcda_commands}",
+            up.commands
+        );
+        assert_eq!(b.next_boot, Some(1 << 20));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod config_space;
 mod counters;
 mod crstore;
+pub mod dma;
 mod faults;
 mod firmware;
 mod flash;
@@ -79,6 +80,8 @@ pub struct SimDevice {
     cfg: DeviceConfig,
     info: ModelInfo,
     cr: CrStore,
+    /// Host pages the device reaches by DMA (pinned through a driver node).
+    host: Arc<dma::HostMemory>,
     inner: Mutex<Inner>,
 }
 
@@ -114,7 +117,12 @@ impl SimDevice {
         if cfg.tools_hcr {
             hcr::Hcr::prepare(&crspace);
         }
-        let fw = firmware::Firmware::build(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        let mut fw =
+            firmware::Firmware::build(cfg).map_err(|e| format!("device {}: {e}", cfg.bdf))?;
+        let host = Arc::new(dma::HostMemory::default());
+        if let Some(up) = fw.as_mut().and_then(|f| f.update.as_mut()) {
+            up.host = Some(host.clone());
+        }
         if fw.is_some() {
             // The firmware runs from flash: cache replacement is active.
             let (off, cmd) = firmware::cache_rep_addrs(&cfg.model);
@@ -156,6 +164,7 @@ impl SimDevice {
             cfg: cfg.clone(),
             info,
             cr: crspace,
+            host,
             inner: Mutex::new(inner),
         }))
     }
@@ -543,7 +552,17 @@ impl SimDevice {
     }
 
     pub fn counters(&self) -> CounterSnapshot {
-        self.inner.lock().counters.clone()
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut c = self.inner.lock().counters.clone();
+        c.dma_reads = self.host.reads.load(Relaxed);
+        c.dma_writes = self.host.writes.load(Relaxed);
+        c.dma_bytes = self.host.bytes.load(Relaxed);
+        c
+    }
+
+    /// The host memory this device reaches by DMA (the driver models map pinned pages).
+    pub fn host_memory(&self) -> &dma::HostMemory {
+        &self.host
     }
 }
 

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use super::firmware::Firmware;
 use super::flash::{self, REG_MFBA, REG_MFBE, REG_MFMC, REG_MFPA};
-use super::fwupdate::{self, REG_MCC, REG_MCDA, REG_MQIS, REG_MVTS};
+use super::fwupdate::{self, REG_MCC, REG_MCDA, REG_MCDD, REG_MQIS, REG_MVTS};
 use super::nvconfig::{self, REG_MNVDA, REG_MNVDI, REG_MNVGC, REG_MNVGN, REG_MNVIA, REG_MNVQC};
 
 pub const REG_MGIR: u16 = 0x9020;
@@ -61,6 +61,7 @@ pub fn reg_size(id: u16) -> Option<usize> {
         REG_MFAI => 16,
         REG_MCC => fwupdate::MCC_SIZE,
         REG_MCDA => fwupdate::MCDA_SIZE,
+        REG_MCDD => fwupdate::MCDD_SIZE,
         REG_MQIS => fwupdate::MQIS_SIZE,
         REG_MVTS => fwupdate::MVTS_SIZE,
         REG_MNVDA | REG_MNVDI => nvconfig::NV_HDR,
@@ -148,6 +149,14 @@ impl Registers {
         if matches!(id, REG_MCC | REG_MCDA | REG_MQIS | REG_MVTS) && !fw_update {
             return ST_REG_NOT_SUPP;
         }
+        let dma = self
+            .fw
+            .as_ref()
+            .and_then(|f| f.update.as_ref())
+            .is_some_and(|u| u.dma);
+        if id == REG_MCDD && !dma {
+            return ST_REG_NOT_SUPP;
+        }
         if method != METHOD_GET && method != METHOD_SET {
             return ST_METHOD_NOT_SUPP;
         }
@@ -167,7 +176,7 @@ impl Registers {
         if fw_update
             && matches!(
                 id,
-                REG_MCC | REG_MCDA | REG_MQIS | REG_MCQS | REG_MCQI | REG_MVTS
+                REG_MCC | REG_MCDA | REG_MCDD | REG_MQIS | REG_MCQS | REG_MCQI | REG_MVTS
             )
         {
             let fw = self.fw.as_mut().expect("fw_update");
@@ -272,12 +281,12 @@ impl Registers {
                     } else {
                         &[]
                     };
-                    let update_regs: &[u16] =
-                        if self.fw.as_ref().is_some_and(|f| f.update.is_some()) {
-                            &[REG_MCC, REG_MCDA, REG_MQIS, REG_MVTS]
-                        } else {
-                            &[]
-                        };
+                    let update = self.fw.as_ref().and_then(|f| f.update.as_ref());
+                    let update_regs: &[u16] = match update {
+                        Some(u) if u.dma => &[REG_MCC, REG_MCDA, REG_MQIS, REG_MVTS, REG_MCDD],
+                        Some(_) => &[REG_MCC, REG_MCDA, REG_MQIS, REG_MVTS],
+                        None => &[],
+                    };
                     for &id in [
                         REG_MGIR, REG_MCAM, REG_MFRL, REG_MPCIR, REG_MCQS, REG_MCQI, REG_MPEGC,
                     ]

@@ -68,6 +68,8 @@ pub fn spawn(listener: UnixListener, shared: Arc<Shared>) -> std::io::Result<()>
 #[derive(Default)]
 struct ConnState {
     fds: HashMap<i32, (String, FdState)>,
+    /// The client process (`SO_PEERCRED`; 0 if unknown): DMA pages it pins are its memory.
+    pid: i32,
 }
 
 impl ConnState {
@@ -79,7 +81,12 @@ impl ConnState {
         kind: NodeKind,
         flags: u32,
     ) -> &mut FdState {
-        let fresh = || (path.to_string(), FdState::open(dev, kind, flags as i32));
+        let pid = self.pid;
+        let fresh = || {
+            let mut fs = FdState::open(dev, kind, flags as i32);
+            fs.pid = pid;
+            (path.to_string(), fs)
+        };
         let e = self.fds.entry(fd).or_insert_with(fresh);
         if e.0 != path {
             *e = fresh();
@@ -94,7 +101,10 @@ fn serve(conn: UnixStream, sh: &Shared) {
     let mut rd = BufReader::new(conn);
     let mut req = Request::default();
     let mut scratch = Vec::with_capacity(512);
-    let mut st = ConnState::default();
+    let mut st = ConnState {
+        pid: peer_pid(&wr),
+        ..ConnState::default()
+    };
     loop {
         match proto::read_request(&mut rd, &mut req) {
             Ok(true) => {}
@@ -109,6 +119,33 @@ fn serve(conn: UnixStream, sh: &Shared) {
         if proto::write_response(&mut wr, ret, data, &mut scratch).is_err() {
             return;
         }
+    }
+}
+
+/// The pid of the process at the other end of a unix socket (0 if it cannot be told). The
+/// preload opens one connection per process, so this is the process making the ioctls.
+fn peer_pid(conn: &UnixStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED fills a `ucred` of `len` bytes on a valid socket descriptor.
+    let r = unsafe {
+        libc::getsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 {
+        cred.pid
+    } else {
+        0
     }
 }
 
@@ -130,7 +167,7 @@ fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
                 return (proto::RET_NOT_SIM, Reply::None);
             };
             let fs = st.fd_state(req.fd, &req.path, &sh.devices[idx], kind, req.fd_flags);
-            let size = ((req.request >> 16) & 0x3fff) as usize;
+            let size = drivers::ioc_size(req.request);
             req.data.resize(size, 0);
             let out = drivers::ioctl(&sh.devices[idx], kind, fs, req.request, &mut req.data);
             (out.ret, Reply::Arg)

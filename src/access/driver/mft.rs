@@ -10,10 +10,10 @@
 
 use std::path::Path;
 
-use super::{block_result, io, ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
+use super::{block_result, io, ior, iow, Arg, DriverAccess, DriverOps, Node, MAX_BLOCK_BYTES};
 use crate::access::lock::LockFile;
 use crate::access::mmio::Mmio;
-use crate::access::PathKind;
+use crate::access::{GatewayInfo, PathKind};
 use crate::defs::*;
 use crate::error::{Error, Result};
 use crate::pci::Bdf;
@@ -147,6 +147,20 @@ impl MftPciconf {
         }
         Ok(true)
     }
+}
+
+/// Open the path over an `mst_pciconf` node: the spaces of the capability mask when the
+/// driver found a full functional VSEC, else crspace only.
+pub fn open_pciconf(node: Node, bdf: Bdf) -> Result<DriverAccess> {
+    let ops = MftPciconf::new(node, bdf)?;
+    let full = ops.full_vsec();
+    let info = GatewayInfo {
+        functional_vsec: full,
+        cap_mask: if full { ops.cap_mask } else { 0 },
+        pxir: false,
+        vsec_addr: if full { ops.vsec } else { 0 },
+    };
+    Ok(DriverAccess::fixed(Box::new(ops), info))
 }
 
 impl DriverOps for MftPciconf {

@@ -16,22 +16,31 @@
 //! | `mstflint_access.rs` | magics 0xD0–0xD6 | `/dev/DDDD:BB:DD.F_mstconf` |
 //! | `mst_driver.rs` | Gen-1 magic 0xD3 | `/dev/DDDD:BB:DD.F_mstconf`/`_mstcr`, `/dev/mst/mtN_pci_pciconfF`/`_pci_pci_crF` |
 //! | `mft.rs` | 0xD2 (`mst_pciconf`), 0xD1 (`mst_pci`) | `/dev/mst/mtN_pciconfI[.F]`, `/dev/mst/mtN_pci_crI` |
+//! | `nodes.rs` | — | the node names of every driver for a function |
+//!
+//! [`open`] opens a driver path on a node; each ABI file has its own `open` (what the driver's
+//! parameters say about the gateway, and which spaces the path allows).
 
 pub mod mft;
 pub mod mst_driver;
 pub mod mstflint_access;
+pub mod nodes;
 
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use crate::access::lock::LockFile;
 use crate::access::PathKind;
-use crate::access::{block_addr, mask_supports, partial, Access, ConfigIo, GatewayInfo};
+use crate::access::{
+    block_addr, is_crspace, mask_supports, partial, Access, ConfigIo, GatewayInfo,
+};
 use crate::defs::{
     space_to_cap_offset, AS_CR_SPACE, AS_END, AS_PCI_GLOBAL_SEMAPHORE, AS_SEMAPHORE,
     VCC_INITIALIZED,
 };
 use crate::error::{Error, Result};
+use crate::pci::{Bdf, SysfsRoot};
 
 /// Largest data block one block ioctl moves (all drivers: 64 dwords; several do not check).
 pub const MAX_BLOCK_BYTES: usize = 256;
@@ -116,6 +125,54 @@ pub struct Node {
 /// Whether an ioctl error means "this node speaks another ABI" (another driver or version).
 pub fn is_wrong_abi(e: &Error) -> bool {
     matches!(e.errno(), libc::ENOTTY | libc::EINVAL)
+}
+
+/// Open the kernel-driver path `kind` on the node at `path`, for function `bdf`.
+///
+/// `spare`: a node kept open between two steps on the same node (mst_driver in mstflint mode
+/// and mstflint_access share `_mstconf`): it is used when it is `path`, and a Gen-1 probe
+/// answered with another ABI leaves its node there for the next step.
+pub fn open(
+    root: &SysfsRoot,
+    bdf: Bdf,
+    kind: PathKind,
+    path: &Path,
+    spare: &mut Option<Node>,
+) -> Result<Box<dyn Access>> {
+    let mut node = || match spare.take() {
+        Some(n) if n.path() == path => Ok(n),
+        _ => Node::open(path),
+    };
+    match kind {
+        PathKind::MstflintAccess => Ok(Box::new(mstflint_access::open(node()?)?)),
+        PathKind::MstDriver | PathKind::MstDriverCr => {
+            let n = node()?;
+            let params = match mst_driver::params(&n) {
+                Ok(p) => p,
+                Err(e) => {
+                    if is_wrong_abi(&e) {
+                        *spare = Some(n);
+                    }
+                    return Err(e);
+                }
+            };
+            let memory = kind == PathKind::MstDriverCr;
+            let vpd = root.device_dir(bdf).join("vpd");
+            Ok(Box::new(mst_driver::open(n, params, memory, vpd, bdf)?))
+        }
+        PathKind::MftPciconf => Ok(Box::new(mft::open_pciconf(node()?, bdf)?)),
+        PathKind::MftPci => {
+            let lock = LockFile::open_or_warn(&root.lock_dir, bdf, "mem");
+            Ok(Box::new(mft::open_pci_cr(path, bdf, lock)?))
+        }
+        PathKind::SysfsConfig | PathKind::SysfsMemory | PathKind::Fwctl => {
+            Err(Error::InvalidArgument(format!(
+                "{bdf}: {} is not a kernel-driver path ({})",
+                kind.as_str(),
+                path.display()
+            )))
+        }
+    }
 }
 
 impl Node {
@@ -302,6 +359,18 @@ impl DriverAccess {
             spaces,
             open_hw_id,
         }
+    }
+
+    /// A path whose spaces are decided at open: with a functional gateway behind the driver
+    /// the spaces of its capability mask, else crspace only.
+    pub fn fixed(ops: Box<dyn DriverOps>, info: GatewayInfo) -> DriverAccess {
+        let mask = info.cap_mask;
+        let ok: Box<dyn Fn(u32) -> bool + Send> = if info.functional_vsec {
+            Box::new(move |s| mask_supports(mask, s))
+        } else {
+            Box::new(is_crspace)
+        };
+        DriverAccess::new(ops, info, Spaces::Fixed(ok), None)
     }
 
     /// The node in use.

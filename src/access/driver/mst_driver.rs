@@ -12,9 +12,14 @@
 
 use std::path::PathBuf;
 
-use super::{ior, iow, Arg, DriverOps, Node, MAX_BLOCK_BYTES};
-use crate::access::PathKind;
+use super::{ior, iow, Arg, DriverAccess, DriverOps, Node, MAX_BLOCK_BYTES};
+use crate::access::{GatewayInfo, PathKind};
+use crate::defs::{
+    VCC_CRSPACE_SPACE_SUPPORTED, VCC_ICMD_EXT_SPACE_SUPPORTED, VCC_ICMD_SPACE_SUPPORTED,
+    VCC_INITIALIZED, VCC_SEMAPHORE_SPACE_SUPPORTED,
+};
 use crate::error::{Error, Result};
+use crate::pci::Bdf;
 
 const RW_SIZE: usize = 268;
 const PARAMS_SIZE: usize = 40;
@@ -134,6 +139,54 @@ impl MstDriver {
             )))
         }
     }
+}
+
+/// Open the path over a node whose [`params`] answered (`memory`: a `_mstcr` /
+/// `_pci_pci_cr<F>` node; `vpd_attr`: the function's sysfs `vpd`).
+pub fn open(
+    node: Node,
+    params: Params,
+    memory: bool,
+    vpd_attr: PathBuf,
+    bdf: Bdf,
+) -> Result<DriverAccess> {
+    let mut ops = MstDriver::with_params(node, params, memory, vpd_attr);
+    if memory {
+        // Stock takes the slot on every memory-node open. The Gen-1 driver never releases its
+        // (per-device) slots and answers ENOLCK once three were handed out: that must not
+        // make every later open fail, so the open goes on without a slot (connectx_wa_slot
+        // 0); any other error fails the open.
+        match ops.take_connectx_wa() {
+            Ok(slot) => log::debug!("{bdf}: ConnectX ordering slot {slot:#x}"),
+            Err(e) if e.errno() == libc::ENOLCK => {
+                log::info!("{bdf}: {e}: no ConnectX ordering slot left (Gen-1 keeps them)")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let off = if memory {
+        0
+    } else {
+        ops.params().vendor_specific_capability
+    };
+    // Gen-1 READ/WRITE never report errors, so spaces cannot be probed: assume the ones the
+    // driver itself probes (as stock does for its driver path).
+    let mask = if off != 0 {
+        (1 << VCC_INITIALIZED)
+            | (1 << VCC_ICMD_EXT_SPACE_SUPPORTED)
+            | (1 << VCC_CRSPACE_SPACE_SUPPORTED)
+            | (1 << VCC_ICMD_SPACE_SUPPORTED)
+            | (1 << VCC_SEMAPHORE_SPACE_SUPPORTED)
+    } else {
+        0
+    };
+    let info = GatewayInfo {
+        functional_vsec: off != 0,
+        cap_mask: mask,
+        pxir: false,
+        vsec_addr: off,
+    };
+    Ok(DriverAccess::fixed(Box::new(ops), info))
 }
 
 impl DriverOps for MstDriver {

@@ -7,9 +7,11 @@
 //! `+ENODEV` on an uninitialized device; blocks are clamped to 256 bytes (no kernel check).
 
 use super::{
-    block_result, ior, iow, is_wrong_abi, positive_errno, Arg, DriverOps, Node, MAX_BLOCK_BYTES,
+    block_result, ior, iow, is_wrong_abi, positive_errno, Arg, DriverAccess, DriverOps, Node,
+    Spaces, MAX_BLOCK_BYTES,
 };
-use crate::access::PathKind;
+use crate::access::{GatewayInfo, PathKind};
+use crate::defs::{AS_CR_SPACE, HW_ID_ADDR, VCC_CRSPACE_SPACE_SUPPORTED, VCC_INITIALIZED};
 use crate::error::Result;
 
 const RW4_SIZE: usize = 12;
@@ -91,6 +93,37 @@ impl MstflintAccess {
         a.put(0, space).put(4, addr).put(8, bytes as u32);
         a
     }
+}
+
+/// Open the path over a `_mstconf` node answering MST_PARAMS. Without a functional VSEC:
+/// crspace only. With one, the driver runs the gateway itself and fails the ioctl of a space
+/// it cannot select: the other spaces are found on first use ([`Spaces::Lazy`]), crspace by
+/// the hw id read that every open needs.
+pub fn open(node: Node) -> Result<DriverAccess> {
+    let mut ops = MstflintAccess::new(node)?;
+    let off = ops.params().functional_vsc_offset;
+    if off == 0 {
+        return Ok(DriverAccess::fixed(Box::new(ops), GatewayInfo::default()));
+    }
+    let hw_id = ops.read4(AS_CR_SPACE, HW_ID_ADDR).ok();
+    let mut ok = 1 << VCC_INITIALIZED;
+    let mut bad = 0;
+    match hw_id {
+        Some(_) => ok |= 1 << VCC_CRSPACE_SPACE_SUPPORTED,
+        None => bad |= 1 << VCC_CRSPACE_SPACE_SUPPORTED,
+    }
+    let info = GatewayInfo {
+        functional_vsec: true,
+        cap_mask: ok,
+        pxir: false,
+        vsec_addr: off,
+    };
+    Ok(DriverAccess::new(
+        Box::new(ops),
+        info,
+        Spaces::Lazy { ok, bad },
+        hw_id,
+    ))
 }
 
 impl DriverOps for MstflintAccess {
