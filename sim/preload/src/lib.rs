@@ -212,7 +212,10 @@ fn is_fwctl_node(path: &[u8]) -> bool {
 }
 
 fn is_resource0(path: &[u8]) -> bool {
-    path.starts_with(b"/sys/bus/pci/devices/") && path.ends_with(b"/resource0")
+    // The path behind the descriptor: under /sys/devices (the runtime links
+    // /sys/bus/pci/devices/<bdf> there, as Linux does).
+    (path.starts_with(b"/sys/bus/pci/devices/") || path.starts_with(b"/sys/devices/"))
+        && path.ends_with(b"/resource0")
 }
 
 /// Whether the runtime asked for `resource0` mmaps to be checked (kernel lockdown).
