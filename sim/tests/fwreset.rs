@@ -137,3 +137,70 @@ fn mstfwreset_query_then_reset_activates_a_burn() {
     assert!(job(&out, "toggle").contains("no reset armed"), "{out}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Debian's stock mstfwreset (4.21, its own copy of the library) on the same device: it
+/// refuses to run where `lscpu` reports a hypervisor ("The tool is not supported on virtual
+/// machines", and it has no `--skip_vm_check`), so `lscpu` is wrapped to hide that line;
+/// then it activates the burnt image as upstream's 4.36 does.
+#[test]
+fn debian_mstfwreset_reset_activates_a_burn() {
+    let test = "debian mstfwreset reset";
+    if !sim_usable(test) {
+        return;
+    }
+    let Some(flint) = common::debian_mstflint(test) else {
+        return;
+    };
+    for tool in ["/usr/bin/mstfwreset", "python3", "setpci", "lspci", "lscpu"] {
+        if !on_path(tool) {
+            assert!(!ci(), "{test}: {tool} missing");
+            return skip(test, &format!("{tool} is not installed"));
+        }
+    }
+    let tmp = std::env::temp_dir().join(format!("mtcr-sim-fwreset-deb-{}", std::process::id()));
+    let bin = tmp.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let lscpu = bin.join("lscpu");
+    std::fs::write(
+        &lscpu,
+        "#!/bin/sh\n/usr/bin/lscpu \"$@\" | grep -v 'Hypervisor vendor'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &lscpu,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let img = common::image(
+        tmp.join("fw.bin"),
+        &["--fw-version", "16.36.1000", "--psid", "MT_0000000008"],
+    );
+    let f = flint.display();
+    let script = format!(
+        "set +e\n\
+         {f} -d {BDF} -i {img} -y burn >/dev/null; echo burn rc=$?\n\
+         echo '== reset'; PATH={bin}:$PATH /usr/bin/mstfwreset -d {BDF} -y reset; echo rc=$?\n\
+         echo '== q'; {f} -d {BDF} q; echo rc=$?\n",
+        img = img.display(),
+        bin = bin.display()
+    );
+    let out = Command::new(SIM)
+        .args(["run", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let out = common::text(&out);
+    assert!(out.contains("burn rc=0"), "{out}");
+    let reset = job(&out, "reset");
+    assert!(reset.ends_with("rc=0"), "{reset}");
+    for step in [
+        "-I- Sending Reset Command To Fw             -Done",
+        "-I- Resetting PCI                           -Done",
+        "-I- FW was loaded successfully.",
+    ] {
+        assert!(reset.contains(step), "{step}:\n{reset}");
+    }
+    let q = job(&out, "q");
+    assert!(q.contains("FW Version:            16.36.1000"), "{q}");
+    assert!(!q.contains("Running"), "{q}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
