@@ -335,6 +335,11 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     ensure_sysfs_dir(pci, &work, &mut cleanup)?;
     ns::mount_tmpfs(pci, "0755")?;
     cleanup.mounts.push(pci.to_path_buf());
+    if !fwctl_nodes.is_empty() {
+        // Made now: creating it later may turn /sys/devices into a tmpfs re-binding the
+        // host's entries, which would hide the hierarchy mounted below.
+        ensure_sysfs_dir(Path::new(fwctl::SYS_DIR), &work, &mut cleanup)?;
+    }
     for h in tree::host_bridge_dirs(&cfgs) {
         let p = Path::new(SYS_DEVICES).join(h);
         ensure_sysfs_dir(&p, &work, &mut cleanup)?;
