@@ -87,7 +87,12 @@ pub fn bridges(devices: &[DeviceConfig]) -> Vec<BridgeSpec> {
     let mut next: std::collections::BTreeMap<u16, u8> = std::collections::BTreeMap::new();
     for (dom, bus) in buses {
         let n = next.entry(dom).or_insert(1);
-        while *n <= 0x1f && parsed.iter().flatten().any(|b| b.0 == dom && b.1 == 0 && b.2 == *n) {
+        while *n <= 0x1f
+            && parsed
+                .iter()
+                .flatten()
+                .any(|b| b.0 == dom && b.1 == 0 && b.2 == *n)
+        {
             *n += 1;
         }
         if *n > 0x1f {

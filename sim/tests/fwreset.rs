@@ -131,7 +131,10 @@ fn mstfwreset_query_then_reset_activates_a_burn() {
         let q = job(&out, q);
         assert!(q.ends_with("rc=0"), "{q}");
         assert!(q.contains(&format!("FW Version:            {v}")), "{q}");
-        assert!(!q.contains("Running"), "nothing pending after the reset: {q}");
+        assert!(
+            !q.contains("Running"),
+            "nothing pending after the reset: {q}"
+        );
     }
     // Nothing armed any more: a link toggle reboots nothing.
     assert!(job(&out, "toggle").contains("no reset armed"), "{out}");
@@ -166,11 +169,7 @@ fn debian_mstfwreset_reset_activates_a_burn() {
         "#!/bin/sh\n/usr/bin/lscpu \"$@\" | grep -v 'Hypervisor vendor'\n",
     )
     .unwrap();
-    std::fs::set_permissions(
-        &lscpu,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&lscpu, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let img = common::image(
         tmp.join("fw.bin"),
         &["--fw-version", "16.36.1000", "--psid", "MT_0000000008"],

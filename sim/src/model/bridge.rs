@@ -186,7 +186,11 @@ mod tests {
         assert_eq!(rd32(b, 0), 0x2030_8086);
         assert_eq!(rd32(b, 8) >> 8, 0x06_0400);
         assert_eq!(rd32(b, 0xc) >> 16 & 0x7f, 1, "type 1 header");
-        assert_eq!(rd32(b, 0x18), 0x0005_0500, "primary 0, secondary = subordinate 5");
+        assert_eq!(
+            rd32(b, 0x18),
+            0x0005_0500,
+            "primary 0, secondary = subordinate 5"
+        );
         let pf = rd32(b, 0x24);
         assert_eq!(pf & 0xf, 1, "64-bit prefetchable window");
         let base = u64::from(rd32(b, 0x28)) << 32 | u64::from(pf & 0xfff0) << 16;
@@ -194,7 +198,11 @@ mod tests {
         assert_eq!(rd32(b, 0x34) & 0xff, 0x40);
         assert_eq!(rd32(b, 0x40) & 0xff, 0x10, "PCI Express");
         assert_eq!(rd32(b, 0x40) >> 16 & 0xf0, 0x40, "root port");
-        assert_ne!(rd32(b, 0x4c) & 1 << 20, 0, "DLL Link Active reporting capable");
+        assert_ne!(
+            rd32(b, 0x4c) & 1 << 20,
+            0,
+            "DLL Link Active reporting capable"
+        );
         assert_eq!(rd32(b, 0x54) & 1 << 6, 0, "no hot-plug");
         assert_eq!(rd32(b, 0x50) >> 16 & 0x2000, 0x2000, "DLL Link Active");
         // Read-only fields ignore writes; a write past the end writes nothing.
@@ -223,6 +231,7 @@ mod tests {
         let old = rd32(b, 0x50);
         b.config_write(0x50, &(old | 0x10).to_le_bytes()).unwrap();
         assert!(b.link_down());
+        assert!(d.is_link_down() && devs[1].is_link_down() && !devs[2].is_link_down());
         assert_eq!(rd32(b, 0x50) >> 16 & 0x2000, 0, "DLL Link Active clear");
         assert_eq!(dev32(d, 0), 0xffff_ffff);
         assert_eq!(dev32(&devs[1], 0), 0xffff_ffff);

@@ -182,7 +182,7 @@ impl ConfigSpace {
         cs.put16(p + 2, 0x0142); // version 2, root port, slot implemented
         cs.put32(p + 4, 0x0000_8001); // DevCap: MPS 256, role-based error reporting
         cs.mask16(p + 8, 0x7fff); // DevCtl
-        // LnkCap: 8 GT/s x16, Data Link Layer Link Active reporting (bit 20), port number.
+                                  // LnkCap: 8 GT/s x16, Data Link Layer Link Active reporting (bit 20), port number.
         cs.put32(p + 0xc, (port as u32) << 24 | LNKCAP_DLLLA_CAPABLE | 0x0103);
         cs.mask16(p + LNKCTL, 0x0fdb); // LnkCtl, Link Disable = bit 4 (retrain reads 0)
         cs.put16(p + 0x12, LNKSTA_UP); // LnkSta (the bridge model keeps it current)

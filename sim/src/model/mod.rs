@@ -35,8 +35,9 @@ use crate::config::{DeviceConfig, Faults, GatewayKind, ModelInfo};
 
 pub use bridge::SimBridge;
 pub use config_space::{
-    BRIDGE_DEVICE, BRIDGE_REVISION, BRIDGE_VENDOR, bar0_address, BAR0_FLAGS, BAR0_SIZE, CONFIG_SIZE, LEGACY_ADDR_OFF, LEGACY_DATA_OFF, MSIX_OFF,
-    PCIE_OFF, TRUNCATED_CONFIG_SIZE, VENDOR_MELLANOX, VPD_OFF, VSEC_OFF,
+    bar0_address, BAR0_FLAGS, BAR0_SIZE, BRIDGE_DEVICE, BRIDGE_REVISION, BRIDGE_VENDOR,
+    CONFIG_SIZE, LEGACY_ADDR_OFF, LEGACY_DATA_OFF, MSIX_OFF, PCIE_OFF, TRUNCATED_CONFIG_SIZE,
+    VENDOR_MELLANOX, VPD_OFF, VSEC_OFF,
 };
 pub use counters::CounterSnapshot;
 pub use crstore::{seed_pattern, CrStore};
@@ -530,7 +531,6 @@ impl SimDevice {
     /// (`sim/FIRMWARE.md`, "Reset and activation"). Returns whether it did.
     pub fn pci_reset(&self, perst: bool) -> bool {
         let mut g = self.inner.lock();
-        g.link_down = false;
         g.cs = ConfigSpace::after_reset(&self.cfg);
         g.spaces
             .firmware_mut()
@@ -547,7 +547,7 @@ impl SimDevice {
     /// [`Self::pci_reset`]); returns whether the firmware rebooted. Nothing happens when the
     /// link was not down.
     pub fn link_up(&self) -> bool {
-        if !self.inner.lock().link_down {
+        if !std::mem::replace(&mut self.inner.lock().link_down, false) {
             return false;
         }
         self.pci_reset(false)

@@ -317,8 +317,12 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         fuser::MountOption::AllowOther,
         fuser::MountOption::RW,
     ];
-    let mut session = fuser::Session::new(fs::SimFs::new(devices.clone(), bridges.clone()), &fuse_dir, &options)
-        .map_err(|e| format!("FUSE mount on {}: {e}", fuse_dir.display()))?;
+    let mut session = fuser::Session::new(
+        fs::SimFs::new(devices.clone(), bridges.clone()),
+        &fuse_dir,
+        &options,
+    )
+    .map_err(|e| format!("FUSE mount on {}: {e}", fuse_dir.display()))?;
     cleanup.mounts.push(fuse_dir.clone());
     std::thread::Builder::new()
         .name("mtcr-sim-fuse".into())
@@ -348,16 +352,18 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     }
     for b in tree::build_pci_devices(Path::new("/sys"), &cfgs, &bridge_specs)? {
         let src = match b.what {
-            tree::BindWhat::Config => {
-                fuse_dir.join(fs::name_of(devices[b.dev_index].bdf(), fs::FileKind::Config))
-            }
+            tree::BindWhat::Config => fuse_dir.join(fs::name_of(
+                devices[b.dev_index].bdf(),
+                fs::FileKind::Config,
+            )),
             tree::BindWhat::Vpd => {
                 fuse_dir.join(fs::name_of(devices[b.dev_index].bdf(), fs::FileKind::Vpd))
             }
             tree::BindWhat::Resource0 => cr_paths[b.dev_index].clone(),
-            tree::BindWhat::BridgeConfig => {
-                fuse_dir.join(fs::name_of(bridges[b.dev_index].bdf(), fs::FileKind::Config))
-            }
+            tree::BindWhat::BridgeConfig => fuse_dir.join(fs::name_of(
+                bridges[b.dev_index].bdf(),
+                fs::FileKind::Config,
+            )),
         };
         ns::bind(&src, &b.path, false)?;
         cleanup.mounts.push(b.path.clone());

@@ -114,7 +114,11 @@ fn relative(from: &str, to: &str) -> String {
 /// `resource` of a root port: 17 lines (6 BARs, ROM, 6 SR-IOV BARs, 4 bridge windows), all
 /// empty but the prefetchable memory window (line 16) covering the BARs below.
 pub fn bridge_resource_text(devices: &[DeviceConfig], b: &BridgeSpec) -> String {
-    let starts: Vec<u64> = b.below.iter().map(|&i| bar0_start(&devices[i].bdf)).collect();
+    let starts: Vec<u64> = b
+        .below
+        .iter()
+        .map(|&i| bar0_start(&devices[i].bdf))
+        .collect();
     let mut s = String::new();
     for line in 0..17 {
         match (line, starts.iter().min(), starts.iter().max()) {
@@ -153,7 +157,10 @@ pub fn build_pci_devices(
             ("class", "0x060400\n".to_string()),
             ("subsystem_vendor", "0x0000\n".to_string()),
             ("subsystem_device", "0x0000\n".to_string()),
-            ("revision", format!("0x{:02x}\n", crate::model::BRIDGE_REVISION)),
+            (
+                "revision",
+                format!("0x{:02x}\n", crate::model::BRIDGE_REVISION),
+            ),
             ("numa_node", format!("{numa}\n")),
             ("resource", bridge_resource_text(devices, b)),
             ("enable", "1\n".to_string()),
@@ -414,15 +421,24 @@ mod tests {
         )
         .unwrap();
         let b = crate::config::bridges(&cfg.devices);
-        assert_eq!(device_rel_path("0000:00:05.0", &b), "pci0000:00/0000:00:05.0");
+        assert_eq!(
+            device_rel_path("0000:00:05.0", &b),
+            "pci0000:00/0000:00:05.0"
+        );
         assert_eq!(
             device_rel_path("0000:81:00.0", &b),
             "pci0000:00/0000:00:01.0/0000:81:00.0"
         );
-        assert_eq!(device_rel_path("0000:82:00.0", &b), "pci0000:00/0000:82:00.0");
+        assert_eq!(
+            device_rel_path("0000:82:00.0", &b),
+            "pci0000:00/0000:82:00.0"
+        );
         assert_eq!(relative("a/b/c", "a/b/d"), "../d");
         assert_eq!(relative("a/b/c", "a/e/f"), "../../e/f");
-        assert_eq!(host_bridge_dirs(&cfg.devices), vec!["pci0000:00".to_string()]);
+        assert_eq!(
+            host_bridge_dirs(&cfg.devices),
+            vec!["pci0000:00".to_string()]
+        );
     }
 
     #[test]
@@ -472,13 +488,17 @@ numa_node = 1
         let br = bus.join("0000:00:01.0");
         assert_eq!(fs::read_to_string(br.join("class")).unwrap(), "0x060400\n");
         assert_eq!(fs::read_to_string(br.join("vendor")).unwrap(), "0x8086\n");
-        assert_eq!(fs::read_to_string(br.join("secondary_bus_number")).unwrap(), "5\n");
+        assert_eq!(
+            fs::read_to_string(br.join("secondary_bus_number")).unwrap(),
+            "5\n"
+        );
         let res = fs::read_to_string(br.join("resource")).unwrap();
         assert_eq!(res.lines().count(), 17);
-        assert!(res.lines().nth(15).unwrap().starts_with(&format!(
-            "0x{:016x} ",
-            bar0_start("0000:05:00.0")
-        )));
+        assert!(res
+            .lines()
+            .nth(15)
+            .unwrap()
+            .starts_with(&format!("0x{:016x} ", bar0_start("0000:05:00.0"))));
         let d0 = bus.join("0000:05:00.0");
         assert_eq!(fs::read_to_string(d0.join("vendor")).unwrap(), "0x15b3\n");
         assert_eq!(fs::read_to_string(d0.join("device")).unwrap(), "0x1017\n");
