@@ -560,7 +560,6 @@ impl SimDevice {
 
     /// Replace the fault knobs. Restarts the semaphore-hold clock and the access count that
     /// `eio_after` / `vanish_after` use.
-
     pub fn set_faults(&self, f: Faults) {
         let mut g = self.inner.lock();
         let base = g.counters.accesses;
