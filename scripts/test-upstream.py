@@ -194,6 +194,10 @@ FW_JOBS = [
     ("mstconfig reset", "mstconfig", "-d {d} -y reset", None),
     ("mstconfig q (after reset)", "mstconfig", "-d {d} q SRIOV_EN NUM_OF_VFS", "nv"),
     ("mstfwreset q", "mstfwreset", "-d {d} q", None),
+    # Activation of the burnt 16.35.2000: MFRL, then Link Disable on the simulated root port
+    # above the device (--skip_vm_check: the host running the simulator may be a VM).
+    ("mstfwreset reset", "mstfwreset", "-d {d} -y --skip_vm_check reset", None),
+    ("mstflint q (after fw reset)", "mstflint", "-d {d} q", "text"),
 ]
 # Paths that run their own job sequence instead of FW_JOBS. fw/dma-mstflint_access: the burn
 # goes through the component update (fw_ctrl) and, the driver offering DMA pages, sends the
@@ -237,6 +241,9 @@ FW_EXPECT = {
     "mstconfig reset": (True, ["Applying... Done!"]),
     "mstconfig q (after reset)": (True, ["SRIOV_EN                                        False(0)",
                                          "NUM_OF_VFS                                      0 "]),
+    "mstfwreset reset": (True, ["-I- Resetting PCI                           -Done",
+                                "-I- FW was loaded successfully."]),
+    "mstflint q (after fw reset)": (True, ["FW Version:            16.35.2000"]),
 }
 
 # Debian's stock tools (4.21, /usr/bin, their own copy of the library) run the read-only jobs
@@ -252,7 +259,7 @@ DEBIAN_TOOLS = {"mstflint": "/usr/bin/mstflint", "mstconfig": "/usr/bin/mstconfi
 DEBIAN_PATHS = {
     "fw/config": {"mstflint q", "mstflint hw query", "mstflint q (after burn)",
                   "mstflint q (after refused burns)", "mstconfig q (after set)",
-                  "mstconfig q (after reset)"},
+                  "mstconfig q (after reset)", "mstflint q (after fw reset)"},
     "fw/mstflint_access": None,
 }
 # Paths whose upstream run would repeat another path's (see fw/mst_pciconf above).

@@ -55,6 +55,63 @@ impl SimConfig {
     }
 }
 
+/// The PCI Express root port above the simulated functions of one bus (`sim/README.md`,
+/// "Upstream bridges"): at bus 0 of the functions' domain, secondary and subordinate bus
+/// the functions' bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeSpec {
+    /// `DDDD:00:DD.0`.
+    pub bdf: String,
+    pub secondary: u8,
+    /// Root port number (Link Capabilities 31:24) and physical slot number, from 1.
+    pub port: u8,
+    /// Indexes (into the device list) of the functions below it.
+    pub below: Vec<usize>,
+}
+
+/// One root port per (domain, bus) of the devices, buses other than 0 (functions on bus 0
+/// sit on the root complex itself), in ascending order: device numbers 1, 2, ... of bus 0,
+/// skipping the numbers that simulated functions on bus 0 of that domain use.
+pub fn bridges(devices: &[DeviceConfig]) -> Vec<BridgeSpec> {
+    let parsed: Vec<Option<(u16, u8, u8, u8)>> =
+        devices.iter().map(|d| parse_bdf(&d.bdf)).collect();
+    let mut buses: Vec<(u16, u8)> = parsed
+        .iter()
+        .flatten()
+        .filter(|b| b.1 != 0)
+        .map(|b| (b.0, b.1))
+        .collect();
+    buses.sort_unstable();
+    buses.dedup();
+    let mut out: Vec<BridgeSpec> = Vec::new();
+    let mut next: std::collections::BTreeMap<u16, u8> = std::collections::BTreeMap::new();
+    for (dom, bus) in buses {
+        let n = next.entry(dom).or_insert(1);
+        while *n <= 0x1f
+            && parsed
+                .iter()
+                .flatten()
+                .any(|b| b.0 == dom && b.1 == 0 && b.2 == *n)
+        {
+            *n += 1;
+        }
+        if *n > 0x1f {
+            break;
+        }
+        let below = (0..devices.len())
+            .filter(|&i| parsed[i].is_some_and(|b| b.0 == dom && b.1 == bus))
+            .collect();
+        out.push(BridgeSpec {
+            bdf: format!("{dom:04x}:00:{:02x}.0", *n),
+            secondary: bus,
+            port: *n,
+            below,
+        });
+        *n += 1;
+    }
+    out
+}
+
 /// Parse "DDDD:BB:DD.F" (hex) into (domain, bus, dev, func).
 pub fn parse_bdf(s: &str) -> Option<(u16, u8, u8, u8)> {
     let (dom, rest) = s.split_once(':')?;

@@ -305,6 +305,7 @@ fn namespace_contents_and_host_unchanged() {
         return;
     }
     let pci_before = listing("/sys/bus/pci/devices");
+    let hier_before = listing("/sys/devices/pci0000:00");
     let proc_before = listing("/proc/bus/pci");
     let dev_before = listing("/dev");
     let toml =
@@ -330,8 +331,9 @@ fn namespace_contents_and_host_unchanged() {
     let out = r.stdout();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
-        lines[..9],
+        lines[..10],
         [
+            "0000:00:01.0",
             "0000:05:00.0",
             "0000:05:00.1",
             "../../../bus/pci/devices/0000:05:00.0",
@@ -344,12 +346,13 @@ fn namespace_contents_and_host_unchanged() {
         ]
     );
     // Host classes are still there beside infiniband.
-    let classes: usize = lines[9].parse().unwrap();
+    let classes: usize = lines[10].parse().unwrap();
     assert!(classes >= listing("/sys/class").len());
     // /proc/bus/pci shows only the simulated bus, and its files are the devices' config.
-    assert_eq!(lines[10..], ["05", "devices", "0x0000020d"]);
+    assert_eq!(lines[11..], ["05", "devices", "0x0000020d"]);
     assert_eq!(listing("/proc/bus/pci"), proc_before);
     assert_eq!(listing("/sys/bus/pci/devices"), pci_before);
+    assert_eq!(listing("/sys/devices/pci0000:00"), hier_before);
     assert_eq!(listing("/dev"), dev_before);
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(

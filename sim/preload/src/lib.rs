@@ -199,7 +199,10 @@ fn fd_flags(fd: c_int) -> u32 {
 }
 
 fn is_resource0(path: &[u8]) -> bool {
-    path.starts_with(b"/sys/bus/pci/devices/") && path.ends_with(b"/resource0")
+    // The path behind the descriptor: under /sys/devices (the runtime links
+    // /sys/bus/pci/devices/<bdf> there, as Linux does).
+    (path.starts_with(b"/sys/bus/pci/devices/") || path.starts_with(b"/sys/devices/"))
+        && path.ends_with(b"/resource0")
 }
 
 /// Whether the runtime asked for `resource0` mmaps to be checked (kernel lockdown).

@@ -31,6 +31,25 @@ pub const CAP_ID_VNDR: u8 = 0x09;
 pub const CAP_ID_EXP: u8 = 0x10;
 pub const CAP_ID_MSIX: u8 = 0x11;
 
+/// The simulated root ports (`root_port`): Intel's Sky Lake-E PCI Express root port ids (any
+/// vendor but Mellanox: mstfwreset takes a Mellanox bridge for a switch on the card).
+pub const BRIDGE_VENDOR: u16 = 0x8086;
+pub const BRIDGE_DEVICE: u16 = 0x2030;
+pub const BRIDGE_REVISION: u8 = 0x04;
+/// The root port's PCI Express capability, and offsets in it.
+pub const BRIDGE_PCIE_OFF: u32 = 0x40;
+pub const LNKCTL: u32 = 0x10;
+pub const LNKSTA: u32 = 0x12;
+pub const LNKCTL_LINK_DISABLE: u16 = 0x0010;
+/// Bridge Control (0x3e) Secondary Bus Reset.
+pub const BRIDGE_CTL: u32 = 0x3e;
+pub const BRIDGE_CTL_SBR: u16 = 0x0040;
+const LNKCAP_DLLLA_CAPABLE: u32 = 1 << 20;
+/// Link Status of a trained link (8 GT/s x16, slot clock, Data Link Layer Link Active) and
+/// of a link that is down (slot clock only).
+pub const LNKSTA_UP: u16 = 0x3103;
+pub const LNKSTA_DOWN: u16 = 0x1000;
+
 /// BAR0: 64-bit prefetchable memory, 64 MiB (the crspace `resource0`).
 pub const BAR0_SIZE: u64 = 0x400_0000;
 pub const BAR0_FLAGS: u32 = 0xc; // prefetchable (bit 3), 64-bit (bits 2:1 = 10)
@@ -122,6 +141,68 @@ impl ConfigSpace {
             cs.put8(VPD_OFF, CAP_ID_VPD);
             cs.put8(VPD_OFF + 1, 0);
         }
+        cs
+    }
+
+    /// Config space of the PCI Express root port above a bus of simulated functions (type-1
+    /// header, one capability: PCI Express v2, root port with a slot and no hot-plug).
+    /// `window`: the 64-bit prefetchable window (first, last byte) covering the BARs below.
+    /// Link Control's Link Disable and Bridge Control's Secondary Bus Reset are writable;
+    /// the bridge model (`bridge.rs`) acts on them and fills in Link Status.
+    pub fn root_port(port: u8, secondary: u8, window: (u64, u64)) -> ConfigSpace {
+        let mut cs = ConfigSpace {
+            bytes: Box::new([0; CONFIG_SIZE as usize]),
+            wmask: Box::new([0; CONFIG_SIZE as usize]),
+        };
+        cs.put16(0x00, BRIDGE_VENDOR);
+        cs.put16(0x02, BRIDGE_DEVICE);
+        cs.put16(0x04, 0x0007); // I/O, memory, bus master
+        cs.mask16(0x04, 0x0547);
+        cs.put16(0x06, 0x0010); // capability list
+        cs.put32(0x08, 0x0604_0000 | BRIDGE_REVISION as u32); // PCI-to-PCI bridge
+        cs.mask8(0x0c, 0xff); // cache line size
+        cs.put8(0x0e, 0x01); // header type 1
+        cs.put8(0x19, secondary);
+        cs.put8(0x1a, secondary); // subordinate
+        cs.put8(0x1c, 0xf0); // I/O window: base above limit (none)
+        cs.put32(0x20, 0x0000_fff0); // memory window: none
+        let (base, limit) = window;
+        let lo = |a: u64| ((a >> 16) as u32 & 0xfff0) | 1; // 1: 64-bit window
+        cs.put32(0x24, lo(base) | lo(limit) << 16);
+        cs.put32(0x28, (base >> 32) as u32);
+        cs.put32(0x2c, (limit >> 32) as u32);
+        cs.put8(0x34, BRIDGE_PCIE_OFF as u8);
+        cs.put8(0x3c, 0xff);
+        cs.mask8(0x3c, 0xff);
+        cs.put8(0x3d, 0x01); // INTA
+        cs.mask16(0x3e, 0x007f); // bridge control, secondary bus reset = bit 6
+
+        let p = BRIDGE_PCIE_OFF;
+        cs.put8(p, CAP_ID_EXP);
+        cs.put16(p + 2, 0x0142); // version 2, root port, slot implemented
+        cs.put32(p + 4, 0x0000_8001); // DevCap: MPS 256, role-based error reporting
+        cs.mask16(p + 8, 0x7fff); // DevCtl
+                                  // LnkCap: 8 GT/s x16, Data Link Layer Link Active reporting (bit 20), port number.
+        cs.put32(p + 0xc, (port as u32) << 24 | LNKCAP_DLLLA_CAPABLE | 0x0103);
+        cs.mask16(p + LNKCTL, 0x0fdb); // LnkCtl, Link Disable = bit 4 (retrain reads 0)
+        cs.put16(p + 0x12, LNKSTA_UP); // LnkSta (the bridge model keeps it current)
+        cs.put32(p + 0x14, (port as u32) << 19); // SltCap: slot number, no hot-plug
+        cs.put16(p + 0x1a, 0x0040); // SltSta: presence detected
+        cs.mask16(p + 0x1c, 0x001f); // RootCtl
+        cs.put32(p + 0x2c, 0x0000_000e); // LnkCap2: 2.5-8 GT/s
+        cs.put16(p + 0x30, 0x0003); // LnkCtl2: target 8 GT/s
+        cs.mask16(p + 0x30, 0xffff);
+        cs
+    }
+
+    /// What a function's config space holds after its link went down and up (a
+    /// conventional reset): the power-on values, i.e. command register cleared and BARs
+    /// unassigned (address 0); the OS or the tool that caused the reset restores the rest.
+    pub fn after_reset(cfg: &DeviceConfig) -> ConfigSpace {
+        let mut cs = ConfigSpace::build(cfg);
+        cs.put16(0x04, 0);
+        cs.put32(0x10, BAR0_FLAGS);
+        cs.put32(0x14, 0);
         cs
     }
 

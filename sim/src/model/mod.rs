@@ -5,6 +5,7 @@
 //! runtime (FUSE files, ioctl server) and the driver models call. Behaviour is documented in
 //! `sim/README.md`.
 
+mod bridge;
 mod config_space;
 mod counters;
 mod crstore;
@@ -33,9 +34,11 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::{DeviceConfig, Faults, GatewayKind, ModelInfo};
 
+pub use bridge::SimBridge;
 pub use config_space::{
-    bar0_address, BAR0_FLAGS, BAR0_SIZE, CONFIG_SIZE, LEGACY_ADDR_OFF, LEGACY_DATA_OFF, MSIX_OFF,
-    PCIE_OFF, TRUNCATED_CONFIG_SIZE, VENDOR_MELLANOX, VPD_OFF, VSEC_OFF,
+    bar0_address, BAR0_FLAGS, BAR0_SIZE, BRIDGE_DEVICE, BRIDGE_REVISION, BRIDGE_VENDOR,
+    CONFIG_SIZE, LEGACY_ADDR_OFF, LEGACY_DATA_OFF, MSIX_OFF, PCIE_OFF, TRUNCATED_CONFIG_SIZE,
+    VENDOR_MELLANOX, VPD_OFF, VSEC_OFF,
 };
 pub use counters::CounterSnapshot;
 pub use crstore::{seed_pattern, CrStore};
@@ -96,6 +99,9 @@ struct Inner {
     spaces: Spaces,
     faults: FaultState,
     counters: CounterSnapshot,
+    /// The PCI link is down (the upstream port's Link Disable or Secondary Bus Reset set):
+    /// config reads answer all ones, writes are dropped.
+    link_down: bool,
 }
 
 impl SimDevice {
@@ -156,6 +162,7 @@ impl SimDevice {
             },
             faults: FaultState::new(cfg.faults.clone(), 0),
             counters: CounterSnapshot::default(),
+            link_down: false,
         };
         if let Some(fw) = fw {
             inner.spaces.set_firmware(fw);
@@ -263,6 +270,11 @@ impl SimDevice {
             return Ok(0);
         }
         let n = buf.len().min((size - off) as usize);
+        if g.link_down {
+            // No device answers: the root port completes the read with all ones.
+            buf[..n].fill(0xff);
+            return Ok(n);
+        }
         let end = off + n as u64;
         let mut dw = off & !3;
         while dw < end {
@@ -293,6 +305,9 @@ impl SimDevice {
             return Ok(0);
         }
         let n = data.len().min((size - off) as usize);
+        if g.link_down {
+            return Ok(n);
+        }
         let end = off + n as u64;
         let mut dw = off & !3;
         while dw < end {
@@ -518,20 +533,42 @@ impl SimDevice {
         self.cr.file()
     }
 
-    /// Replace the fault knobs. Restarts the semaphore-hold clock and the access count that
-    /// `eio_after` / `vanish_after` use.
     /// The device's PCI link went down and up again (its upstream port's link disabled and
-    /// re-enabled, a secondary bus reset) or, `perst`, PERST was asserted (warm reboot): a
-    /// firmware reset armed by MFRL for that event reboots the firmware from flash
+    /// re-enabled, a secondary bus reset) or, `perst`, PERST was asserted (warm reboot): the
+    /// config space is back to its power-on values (command register 0, BARs unassigned) and
+    /// a firmware reset armed by MFRL for that event reboots the firmware from flash
     /// (`sim/FIRMWARE.md`, "Reset and activation"). Returns whether it did.
     pub fn pci_reset(&self, perst: bool) -> bool {
-        self.inner
-            .lock()
-            .spaces
+        let mut g = self.inner.lock();
+        g.cs = ConfigSpace::after_reset(&self.cfg);
+        g.spaces
             .firmware_mut()
             .is_some_and(|fw| fw.pci_reset(perst))
     }
 
+    /// The upstream port took the link down (Link Disable, Secondary Bus Reset): config
+    /// space stops answering until [`Self::link_up`].
+    pub fn link_down(&self) {
+        self.inner.lock().link_down = true;
+    }
+
+    /// The link came back up after [`Self::link_down`]: a PCI reset of the function (see
+    /// [`Self::pci_reset`]); returns whether the firmware rebooted. Nothing happens when the
+    /// link was not down.
+    pub fn link_up(&self) -> bool {
+        if !std::mem::replace(&mut self.inner.lock().link_down, false) {
+            return false;
+        }
+        self.pci_reset(false)
+    }
+
+    /// Whether the link is down (see [`Self::link_down`]).
+    pub fn is_link_down(&self) -> bool {
+        self.inner.lock().link_down
+    }
+
+    /// Replace the fault knobs. Restarts the semaphore-hold clock and the access count that
+    /// `eio_after` / `vanish_after` use.
     pub fn set_faults(&self, f: Faults) {
         let mut g = self.inner.lock();
         let base = g.counters.accesses;

@@ -1,5 +1,6 @@
 //! The FUSE filesystem: one flat directory holding, per device, `<bdf>.config` and
-//! `<bdf>.vpd`, each bind-mounted later onto the device's sysfs directory. Files are opened
+//! `<bdf>.vpd`, and per root port `<bdf>.config`, each bind-mounted later onto the sysfs
+//! directory. Files are opened
 //! with direct I/O so every pread/pwrite reaches the model (in order), with the caller's pid.
 
 use std::ffi::OsStr;
@@ -11,7 +12,7 @@ use fuser::{
     ReplyEntry, ReplyOpen, ReplyWrite, Request,
 };
 
-use crate::model::SimDevice;
+use crate::model::{SimBridge, SimDevice};
 
 const ROOT: u64 = 1;
 /// Attributes are never cached: sizes change with fault knobs (truncated config).
@@ -28,6 +29,14 @@ pub fn ino_of(dev_index: usize, kind: FileKind) -> u64 {
     2 + 2 * dev_index as u64 + u64::from(kind == FileKind::Vpd)
 }
 
+/// Inodes of the root ports' `config` files start here (far above any device's).
+const BRIDGE_INO: u64 = 1 << 32;
+
+/// Inode number of a root port's `config`.
+pub fn bridge_ino(bridge_index: usize) -> u64 {
+    BRIDGE_INO + bridge_index as u64
+}
+
 /// File name of a device file inside the FUSE mount.
 pub fn name_of(bdf: &str, kind: FileKind) -> String {
     match kind {
@@ -38,19 +47,29 @@ pub fn name_of(bdf: &str, kind: FileKind) -> String {
 
 pub struct SimFs {
     devices: Vec<Arc<SimDevice>>,
+    bridges: Vec<Arc<SimBridge>>,
     /// Scratch buffer for reads (avoids an allocation per request).
     buf: Vec<u8>,
 }
 
 impl SimFs {
-    pub fn new(devices: Vec<Arc<SimDevice>>) -> SimFs {
+    pub fn new(devices: Vec<Arc<SimDevice>>, bridges: Vec<Arc<SimBridge>>) -> SimFs {
         SimFs {
             devices,
+            bridges,
             buf: Vec::with_capacity(4096),
         }
     }
 
+    fn bridge(&self, ino: u64) -> Option<&Arc<SimBridge>> {
+        let j = ino.checked_sub(BRIDGE_INO)?;
+        self.bridges.get(usize::try_from(j).ok()?)
+    }
+
     fn file(&self, ino: u64) -> Option<(&Arc<SimDevice>, FileKind)> {
+        if ino >= BRIDGE_INO {
+            return None;
+        }
         let idx = ino.checked_sub(2)? / 2;
         let dev = self.devices.get(idx as usize)?;
         let kind = if ino & 1 == 0 {
@@ -64,6 +83,8 @@ impl SimFs {
     fn attr(&self, ino: u64) -> Option<FileAttr> {
         let (kind, size, perm) = if ino == ROOT {
             (FileType::Directory, 0, 0o755)
+        } else if self.bridge(ino).is_some() {
+            (FileType::RegularFile, crate::model::CONFIG_SIZE, 0o644)
         } else {
             let (dev, k) = self.file(ino)?;
             match k {
@@ -110,6 +131,13 @@ impl Filesystem for SimFs {
                 }
             }
         }
+        for (j, b) in self.bridges.iter().enumerate() {
+            if name == name_of(b.bdf(), FileKind::Config) {
+                if let Some(a) = self.attr(bridge_ino(j)) {
+                    return reply.entry(&TTL, &a, 0);
+                }
+            }
+        }
         reply.error(libc::ENOENT)
     }
 
@@ -147,7 +175,7 @@ impl Filesystem for SimFs {
     }
 
     fn open(&mut self, _req: &Request<'_>, ino: u64, _flags: i32, reply: ReplyOpen) {
-        if self.file(ino).is_none() {
+        if self.file(ino).is_none() && self.bridge(ino).is_none() {
             return reply.error(libc::EISDIR);
         }
         reply.opened(0, fuser::consts::FOPEN_DIRECT_IO)
@@ -164,13 +192,20 @@ impl Filesystem for SimFs {
         _lock_owner: Option<u64>,
         reply: ReplyData,
     ) {
+        if offset < 0 {
+            return reply.error(libc::EINVAL);
+        }
+        if let Some(b) = self.bridge(ino) {
+            let mut buf = vec![0u8; size as usize];
+            return match b.config_read(offset as u64, &mut buf) {
+                Ok(n) => reply.data(&buf[..n.min(buf.len())]),
+                Err(e) => reply.error(e),
+            };
+        }
         let Some((dev, kind)) = self.file(ino) else {
             return reply.error(libc::ENOENT);
         };
         let dev = dev.clone();
-        if offset < 0 {
-            return reply.error(libc::EINVAL);
-        }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         buf.resize(size as usize, 0);
@@ -197,12 +232,18 @@ impl Filesystem for SimFs {
         _lock_owner: Option<u64>,
         reply: ReplyWrite,
     ) {
-        let Some((dev, kind)) = self.file(ino) else {
-            return reply.error(libc::ENOENT);
-        };
         if offset < 0 {
             return reply.error(libc::EINVAL);
         }
+        if let Some(b) = self.bridge(ino) {
+            return match b.config_write(offset as u64, data) {
+                Ok(n) => reply.written(n as u32),
+                Err(e) => reply.error(e),
+            };
+        }
+        let Some((dev, kind)) = self.file(ino) else {
+            return reply.error(libc::ENOENT);
+        };
         let r = match kind {
             FileKind::Config => dev.config_write(offset as u64, data, req.pid()),
             FileKind::Vpd => dev.vpd_file_write(offset as u64, data),
@@ -243,6 +284,13 @@ impl Filesystem for SimFs {
             for k in [FileKind::Config, FileKind::Vpd] {
                 entries.push((ino_of(i, k), FileType::RegularFile, name_of(d.bdf(), k)));
             }
+        }
+        for (j, b) in self.bridges.iter().enumerate() {
+            entries.push((
+                bridge_ino(j),
+                FileType::RegularFile,
+                name_of(b.bdf(), FileKind::Config),
+            ));
         }
         for (n, (ino, kind, name)) in entries.iter().enumerate().skip(offset.max(0) as usize) {
             if reply.add(*ino, (n + 1) as i64, *kind, name) {

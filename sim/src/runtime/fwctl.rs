@@ -16,6 +16,9 @@ use super::{ensure_sysfs_dir, ns, Cleanup};
 use crate::config::DeviceConfig;
 
 /// Host devices lent to fwctl nodes, in node order.
+/// The directory holding the fwctl nodes' parents (`<bdf>/driver`).
+pub(super) const SYS_DIR: &str = "/sys/devices/mtcr-sim";
+
 pub const CHAR_DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
 
 fn mkdir(p: &Path) -> Result<(), String> {
@@ -68,7 +71,7 @@ fn try_char_devices(
         return Ok(());
     }
     // /sys/devices/mtcr-sim/<bdf>/driver -> .../drivers/mlx5_core
-    let devs = Path::new("/sys/devices/mtcr-sim");
+    let devs = Path::new(SYS_DIR);
     ensure_sysfs_dir(devs, work, cleanup)?;
     for (_, _, _, bdf) in &lent {
         let d = devs.join(bdf);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::config::SimConfig;
 use crate::drivers;
-use crate::model::{CrStore, SimDevice};
+use crate::model::{CrStore, SimBridge, SimDevice};
 
 pub const PCI_DEVICES: &str = "/sys/bus/pci/devices";
 pub const IB_CLASS: &str = "/sys/class/infiniband";
@@ -33,6 +33,11 @@ pub const FWCTL_CLASS: &str = "/sys/class/fwctl";
 pub const ENV_MMAP_CHECK: &str = "MTCR_SIM_RESOURCE0_CHECK";
 /// Where mtcr keeps its per-device lock files (a private tmpfs inside the simulator).
 pub const LOCK_DIR: &str = "/tmp/mstflint_lockfiles";
+/// Where mstfwreset's PCI helper keeps saved config spaces (it creates the directory before
+/// a reset): a private tmpfs inside the simulator.
+pub const MFT_STATE_DIR: &str = "/var/lib/mft";
+/// Where Linux keeps the device hierarchy (`pciDDDD:00/...`).
+pub const SYS_DEVICES: &str = "/sys/devices";
 /// File name of the preload library.
 pub const PRELOAD_NAME: &str = "libmtcr_sim_preload.so";
 
@@ -297,6 +302,12 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         devices.push(SimDevice::new(c, store)?);
         cr_paths.push(p);
     }
+    // The root ports above them.
+    let bridge_specs = crate::config::bridges(&cfgs);
+    let bridges: Vec<Arc<SimBridge>> = bridge_specs
+        .iter()
+        .map(|b| SimBridge::new(b, &devices))
+        .collect();
 
     // FUSE: one flat directory with every config/vpd file.
     let fuse_dir = work.join("fuse");
@@ -306,8 +317,12 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         fuser::MountOption::AllowOther,
         fuser::MountOption::RW,
     ];
-    let mut session = fuser::Session::new(fs::SimFs::new(devices.clone()), &fuse_dir, &options)
-        .map_err(|e| format!("FUSE mount on {}: {e}", fuse_dir.display()))?;
+    let mut session = fuser::Session::new(
+        fs::SimFs::new(devices.clone(), bridges.clone()),
+        &fuse_dir,
+        &options,
+    )
+    .map_err(|e| format!("FUSE mount on {}: {e}", fuse_dir.display()))?;
     cleanup.mounts.push(fuse_dir.clone());
     std::thread::Builder::new()
         .name("mtcr-sim-fuse".into())
@@ -318,17 +333,37 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
         })
         .map_err(|e| format!("spawn FUSE thread: {e}"))?;
 
-    // /sys/bus/pci/devices.
+    // /sys/bus/pci/devices (links) and the device hierarchy under /sys/devices/pciDDDD:00
+    // (the host's devices there hidden, as in /sys/bus/pci/devices).
     let pci = Path::new(PCI_DEVICES);
     ensure_sysfs_dir(pci, &work, &mut cleanup)?;
     ns::mount_tmpfs(pci, "0755")?;
     cleanup.mounts.push(pci.to_path_buf());
-    for b in tree::build_pci_devices(pci, &cfgs)? {
-        let d = &devices[b.dev_index];
+    if !fwctl_nodes.is_empty() {
+        // Made now: creating it later may turn /sys/devices into a tmpfs re-binding the
+        // host's entries, which would hide the hierarchy mounted below.
+        ensure_sysfs_dir(Path::new(fwctl::SYS_DIR), &work, &mut cleanup)?;
+    }
+    for h in tree::host_bridge_dirs(&cfgs) {
+        let p = Path::new(SYS_DEVICES).join(h);
+        ensure_sysfs_dir(&p, &work, &mut cleanup)?;
+        ns::mount_tmpfs(&p, "0755")?;
+        cleanup.mounts.push(p);
+    }
+    for b in tree::build_pci_devices(Path::new("/sys"), &cfgs, &bridge_specs)? {
         let src = match b.what {
-            tree::BindWhat::Config => fuse_dir.join(fs::name_of(d.bdf(), fs::FileKind::Config)),
-            tree::BindWhat::Vpd => fuse_dir.join(fs::name_of(d.bdf(), fs::FileKind::Vpd)),
+            tree::BindWhat::Config => fuse_dir.join(fs::name_of(
+                devices[b.dev_index].bdf(),
+                fs::FileKind::Config,
+            )),
+            tree::BindWhat::Vpd => {
+                fuse_dir.join(fs::name_of(devices[b.dev_index].bdf(), fs::FileKind::Vpd))
+            }
             tree::BindWhat::Resource0 => cr_paths[b.dev_index].clone(),
+            tree::BindWhat::BridgeConfig => fuse_dir.join(fs::name_of(
+                bridges[b.dev_index].bdf(),
+                fs::FileKind::Config,
+            )),
         };
         ns::bind(&src, &b.path, false)?;
         cleanup.mounts.push(b.path.clone());
@@ -411,6 +446,11 @@ pub fn run(opts: RunOptions) -> Result<i32, String> {
     let locks = Path::new(LOCK_DIR);
     if std::fs::create_dir_all(locks).is_ok() && ns::mount_tmpfs(locks, "1777").is_ok() {
         cleanup.mounts.push(locks.to_path_buf());
+    }
+    // Same for mstfwreset's saved config spaces (the tool creates the directory itself).
+    let mft = Path::new(MFT_STATE_DIR);
+    if std::fs::create_dir_all(mft).is_ok() && ns::mount_tmpfs(mft, "0750").is_ok() {
+        cleanup.mounts.push(mft.to_path_buf());
     }
 
     // The simulated host's kernel modules, as `lsmod` reports them.

@@ -194,10 +194,12 @@ fn handle(sh: &Shared, st: &mut ConnState, req: &mut Request) -> (i64, Reply) {
                 return (ret, Reply::Bytes(out));
             }
             // An mmap of `resource0`: refused under kernel lockdown, else the real one.
+            // The path the preload read back: the function's directory under /sys/devices
+            // (or, opened there, /sys/bus/pci/devices); its last component is the BDF.
             let bdf = req
                 .path
-                .strip_prefix("/sys/bus/pci/devices/")
-                .and_then(|r| r.strip_suffix("/resource0"));
+                .strip_suffix("/resource0")
+                .and_then(|d| d.rsplit('/').next());
             match bdf.and_then(|b| sh.device(b)) {
                 Some(d) if d.faults().lockdown => (-(libc::EPERM as i64), Reply::None),
                 _ => (proto::RET_NOT_SIM, Reply::None),

@@ -1,13 +1,15 @@
 //! Builds the sysfs-like tree of the simulated devices: one directory per device with the
 //! plain attribute files the stock library reads, and empty placeholder files where the
 //! FUSE files (`config`, `vpd`) and the crspace backing file (`resource0`) get bind-mounted.
+//! As in Linux, the directories sit in the device hierarchy under `/sys/devices`
+//! (`pciDDDD:00/<root port>/<function>`) and `/sys/bus/pci/devices/<bdf>` are links to them.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::config::DeviceConfig;
+use crate::config::{BridgeSpec, DeviceConfig};
 
 /// A placeholder that must receive a bind mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub enum BindWhat {
     Config,
     Vpd,
     Resource0,
+    /// `config` of the root port `dev_index` (an index into the bridge list).
+    BridgeConfig,
 }
 
 use crate::model::{bar0_address, BAR0_SIZE};
@@ -65,14 +69,122 @@ fn link(target: &str, at: &Path) -> Result<(), String> {
     symlink(target, at).map_err(|e| format!("symlink {}: {e}", at.display()))
 }
 
-/// Populate `root` (the tmpfs standing at `/sys/bus/pci/devices`) with one directory per
-/// device. Returns the placeholders that need bind mounts.
-pub fn build_pci_devices(root: &Path, devices: &[DeviceConfig]) -> Result<Vec<BindTarget>, String> {
+/// The directory of the host bridge (root bus) of a domain under `/sys/devices`.
+pub fn host_bridge_dir(domain: u16) -> String {
+    format!("pci{domain:04x}:00")
+}
+
+/// The host bridge directories the devices need (`pci0000:00`, ...), in order.
+pub fn host_bridge_dirs(devices: &[DeviceConfig]) -> Vec<String> {
+    let mut v: Vec<String> = devices
+        .iter()
+        .filter_map(|d| crate::config::parse_bdf(&d.bdf))
+        .map(|b| host_bridge_dir(b.0))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Path of a function's directory relative to `/sys/devices`: below its root port
+/// (`pci0000:00/0000:00:01.0/0000:05:00.0`), or on the root bus.
+pub fn device_rel_path(bdf: &str, bridges: &[BridgeSpec]) -> String {
+    let dom = crate::config::parse_bdf(bdf).map_or(0, |b| b.0);
+    let host = host_bridge_dir(dom);
+    let parsed = crate::config::parse_bdf(bdf);
+    match bridges.iter().find(|b| {
+        let bb = crate::config::parse_bdf(&b.bdf);
+        matches!((bb, parsed), (Some(x), Some(y)) if x.0 == y.0 && b.secondary == y.1)
+    }) {
+        Some(b) => format!("{host}/{}/{bdf}", b.bdf),
+        None => format!("{host}/{bdf}"),
+    }
+}
+
+/// A relative link target from directory `from` to `to` (both relative to the same root).
+fn relative(from: &str, to: &str) -> String {
+    let f: Vec<&str> = from.split('/').collect();
+    let t: Vec<&str> = to.split('/').collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<&str> = vec![".."; f.len() - common];
+    out.extend(&t[common..]);
+    out.join("/")
+}
+
+/// `resource` of a root port: 17 lines (6 BARs, ROM, 6 SR-IOV BARs, 4 bridge windows), all
+/// empty but the prefetchable memory window (line 16) covering the BARs below.
+pub fn bridge_resource_text(devices: &[DeviceConfig], b: &BridgeSpec) -> String {
+    let starts: Vec<u64> = b
+        .below
+        .iter()
+        .map(|&i| bar0_start(&devices[i].bdf))
+        .collect();
+    let mut s = String::new();
+    for line in 0..17 {
+        match (line, starts.iter().min(), starts.iter().max()) {
+            (15, Some(lo), Some(hi)) => s.push_str(&format!(
+                "0x{lo:016x} 0x{:016x} 0x{:016x}\n",
+                hi + BAR0_SIZE - 1,
+                0x0010_2201u64
+            )),
+            _ => s.push_str(&format!("0x{0:016x} 0x{0:016x} 0x{0:016x}\n", 0)),
+        }
+    }
+    s
+}
+
+/// Populate `sys` (standing at `/sys`; `devices/pciDDDD:00` for every domain of
+/// [`host_bridge_dirs`] and `bus/pci/devices` are fresh tmpfs directories) with one
+/// directory per root port and per device, and the `bus/pci/devices` links to them.
+/// Returns the placeholders that need bind mounts.
+pub fn build_pci_devices(
+    sys: &Path,
+    devices: &[DeviceConfig],
+    bridges: &[BridgeSpec],
+) -> Result<Vec<BindTarget>, String> {
     let mut binds = Vec::new();
+    let bus = sys.join("bus/pci/devices");
+    mkdir(&bus)?;
+    for (j, b) in bridges.iter().enumerate() {
+        let dom = crate::config::parse_bdf(&b.bdf).map_or(0, |x| x.0);
+        let rel = format!("{}/{}", host_bridge_dir(dom), b.bdf);
+        let dir = sys.join("devices").join(&rel);
+        mkdir(&dir)?;
+        let numa = b.below.first().map_or(-1, |&i| devices[i].numa_node);
+        for (name, text) in [
+            ("vendor", format!("0x{:04x}\n", crate::model::BRIDGE_VENDOR)),
+            ("device", format!("0x{:04x}\n", crate::model::BRIDGE_DEVICE)),
+            ("class", "0x060400\n".to_string()),
+            ("subsystem_vendor", "0x0000\n".to_string()),
+            ("subsystem_device", "0x0000\n".to_string()),
+            (
+                "revision",
+                format!("0x{:02x}\n", crate::model::BRIDGE_REVISION),
+            ),
+            ("numa_node", format!("{numa}\n")),
+            ("resource", bridge_resource_text(devices, b)),
+            ("enable", "1\n".to_string()),
+            ("irq", "0\n".to_string()),
+            ("secondary_bus_number", format!("{}\n", b.secondary)),
+            ("subordinate_bus_number", format!("{}\n", b.secondary)),
+        ] {
+            write_file(&dir.join(name), &text, 0o444)?;
+        }
+        let p = dir.join("config");
+        write_file(&p, "", 0o644)?;
+        binds.push(BindTarget {
+            dev_index: j,
+            what: BindWhat::BridgeConfig,
+            path: p,
+        });
+        link(&format!("../../../devices/{rel}"), &bus.join(&b.bdf))?;
+    }
     for (i, d) in devices.iter().enumerate() {
         let m = d.model_info();
-        let dir = root.join(&d.bdf);
+        let rel = device_rel_path(&d.bdf, bridges);
+        let dir = sys.join("devices").join(&rel);
         mkdir(&dir)?;
+        link(&format!("../../../devices/{rel}"), &bus.join(&d.bdf))?;
         write_file(
             &dir.join("vendor"),
             &format!("0x{:04x}\n", d.vendor()),
@@ -110,13 +222,15 @@ pub fn build_pci_devices(root: &Path, devices: &[DeviceConfig]) -> Result<Vec<Bi
             }
         }
         if let Some(pf) = &d.physfn {
-            link(&format!("../{pf}"), &dir.join("physfn"))?;
+            let to = device_rel_path(pf, bridges);
+            link(&relative(&rel, &to), &dir.join("physfn"))?;
         }
         let vfs = devices
             .iter()
             .filter(|v| v.physfn.as_deref() == Some(d.bdf.as_str()));
         for (n, vf) in vfs.enumerate() {
-            link(&format!("../{}", vf.bdf), &dir.join(format!("virtfn{n}")))?;
+            let to = device_rel_path(&vf.bdf, bridges);
+            link(&relative(&rel, &to), &dir.join(format!("virtfn{n}")))?;
         }
         for (name, what, mode) in [
             ("config", BindWhat::Config, 0o644),
@@ -301,6 +415,33 @@ mod tests {
     }
 
     #[test]
+    fn device_paths_and_relative_links() {
+        let cfg = SimConfig::from_toml(
+            "[[device]]\nbdf = \"0000:00:05.0\"\n[[device]]\nbdf = \"0000:81:00.0\"\n",
+        )
+        .unwrap();
+        let b = crate::config::bridges(&cfg.devices);
+        assert_eq!(
+            device_rel_path("0000:00:05.0", &b),
+            "pci0000:00/0000:00:05.0"
+        );
+        assert_eq!(
+            device_rel_path("0000:81:00.0", &b),
+            "pci0000:00/0000:00:01.0/0000:81:00.0"
+        );
+        assert_eq!(
+            device_rel_path("0000:82:00.0", &b),
+            "pci0000:00/0000:82:00.0"
+        );
+        assert_eq!(relative("a/b/c", "a/b/d"), "../d");
+        assert_eq!(relative("a/b/c", "a/e/f"), "../../e/f");
+        assert_eq!(
+            host_bridge_dirs(&cfg.devices),
+            vec!["pci0000:00".to_string()]
+        );
+    }
+
+    #[test]
     fn resource_has_64mib_bar0() {
         let t = resource_text("0000:05:00.0");
         let lines: Vec<&str> = t.lines().collect();
@@ -333,8 +474,32 @@ numa_node = 1
 "#,
         )
         .unwrap();
-        let binds = build_pci_devices(&root, &cfg.devices).unwrap();
-        let d0 = root.join("0000:05:00.0");
+        let bridges = crate::config::bridges(&cfg.devices);
+        let binds = build_pci_devices(&root, &cfg.devices, &bridges).unwrap();
+        let bus = root.join("bus/pci/devices");
+        assert_eq!(
+            fs::read_link(bus.join("0000:05:00.0")).unwrap(),
+            PathBuf::from("../../../devices/pci0000:00/0000:00:01.0/0000:05:00.0")
+        );
+        assert_eq!(
+            fs::read_link(bus.join("0000:00:01.0")).unwrap(),
+            PathBuf::from("../../../devices/pci0000:00/0000:00:01.0")
+        );
+        let br = bus.join("0000:00:01.0");
+        assert_eq!(fs::read_to_string(br.join("class")).unwrap(), "0x060400\n");
+        assert_eq!(fs::read_to_string(br.join("vendor")).unwrap(), "0x8086\n");
+        assert_eq!(
+            fs::read_to_string(br.join("secondary_bus_number")).unwrap(),
+            "5\n"
+        );
+        let res = fs::read_to_string(br.join("resource")).unwrap();
+        assert_eq!(res.lines().count(), 17);
+        assert!(res
+            .lines()
+            .nth(15)
+            .unwrap()
+            .starts_with(&format!("0x{:016x} ", bar0_start("0000:05:00.0"))));
+        let d0 = bus.join("0000:05:00.0");
         assert_eq!(fs::read_to_string(d0.join("vendor")).unwrap(), "0x15b3\n");
         assert_eq!(fs::read_to_string(d0.join("device")).unwrap(), "0x1017\n");
         assert_eq!(fs::read_to_string(d0.join("class")).unwrap(), "0x020000\n");
@@ -345,15 +510,16 @@ numa_node = 1
             fs::read_link(d0.join("virtfn0")).unwrap(),
             PathBuf::from("../0000:05:00.1")
         );
-        let d1 = root.join("0000:05:00.1");
+        let d1 = bus.join("0000:05:00.1");
         assert_eq!(fs::read_to_string(d1.join("device")).unwrap(), "0x1015\n");
         assert_eq!(fs::read_to_string(d1.join("numa_node")).unwrap(), "1\n");
         assert!(d1.join("physfn").join("vendor").exists());
         assert!(!d1.join("vpd").exists());
-        // Device 0 has config, vpd, resource0; device 1 only config.
-        assert_eq!(binds.len(), 4);
-        assert_eq!(binds[3].dev_index, 1);
-        assert_eq!(binds[3].what, BindWhat::Config);
+        // The root port's config; device 0 has config, vpd, resource0; device 1 only config.
+        assert_eq!(binds.len(), 5);
+        assert_eq!(binds[0].what, BindWhat::BridgeConfig);
+        assert_eq!(binds[4].dev_index, 1);
+        assert_eq!(binds[4].what, BindWhat::Config);
         assert!(binds.iter().all(|b| b.path.is_file()));
 
         let ib = tmpdir("ib");
