@@ -691,6 +691,24 @@ impl Device {
         }
     }
 
+    /// A config-space dword as `read_dword_from_conf_space` answers it: through the driver's
+    /// config-dword ioctl on a kernel-driver path; on other paths the ioctl has no node to go
+    /// to, so ENOTTY, as upstream (whose function is that ioctl on `mf->fd`). Tools take a
+    /// failure as "no driver" (mstflint then burns through register mailboxes, not by DMA);
+    /// the library's own config reads use [`read_config_dword`](Self::read_config_dword).
+    pub fn driver_config_dword(&self, offset: u32) -> Result<u32> {
+        if !self.kind.is_driver() || self.kind == PathKind::Fwctl {
+            return Err(Error::io(
+                format!(
+                    "config dword {offset:#x}: no driver node on the {} path",
+                    self.kind.as_str()
+                ),
+                std::io::Error::from_raw_os_error(libc::ENOTTY),
+            ));
+        }
+        self.read_config_dword(offset)
+    }
+
     /// The config-space companion of a memory-mapped open: the same function opened on its
     /// config path (under the same root), on first use, then kept with this device. It is
     /// what `mpci_change` switches to, and what commands that stock runs in config space go

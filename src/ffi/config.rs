@@ -27,7 +27,7 @@ pub unsafe extern "C" fn read_dword_from_conf_space(
         }
         let v = c
             .active()
-            .read_config_dword(offset)
+            .driver_config_dword(offset)
             .map_err(|e| fail_with(-1, &e))?;
         // SAFETY: caller contract.
         unsafe { ptr::write_unaligned(data, v) };
