@@ -159,6 +159,9 @@ pub(crate) fn static_cfg_not_done_addr(hw_id: u16) -> Option<u32> {
 /// first).
 pub(crate) const CONNECTX3_HW_IDS: [u16; 2] = [0x1f5, 0x1f7];
 
+/// The hw-id dword of early ConnectX-3 silicon (also handled as ConnectX-3 by the memory path).
+pub(crate) const CONNECTX3_OLD_SIGNATURE: u32 = 0x00a0_0190;
+
 /// Whether the hw id is a ConnectX-3 / ConnectX-3 Pro.
 pub(crate) fn is_connectx3_hw_id(hw_id: u16) -> bool {
     CONNECTX3_HW_IDS.contains(&hw_id)

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use super::lock::{lock_opt, LockFile};
 use super::{is_crspace, Access};
 use crate::access::PathKind;
+use crate::chips;
 use crate::defs::HW_ID_ADDR;
 use crate::error::{Error, Result};
 use crate::pci::{Bdf, SysfsRoot};
@@ -195,7 +196,7 @@ pub fn signature_unusable(sig: u32) -> bool {
 
 /// Whether the signature is a ConnectX-3 family device (flush workaround).
 pub fn signature_needs_flush(sig: u32) -> bool {
-    sig == 0x00a0_0190 || matches!(sig & 0xffff, 0x1f5 | 0x1f7)
+    sig == chips::CONNECTX3_OLD_SIGNATURE || chips::is_connectx3_hw_id((sig & 0xffff) as u16)
 }
 
 /// Open the memory path of `bdf`: `file` (the `resource0` the name designates), else the

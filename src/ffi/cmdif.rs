@@ -34,9 +34,10 @@ fn bad_params(msg: &str) -> Failure<c_int> {
     fail(ME_BAD_PARAMS, libc::EINVAL, msg)
 }
 
-/// Run `f` on the config-space access of `c` (see `UlCtx::with_access`).
+/// Run `f` where stock runs the tools HCR: the config-space side of `c`'s device
+/// ([`Device::config_side`]).
 fn on_config<T>(c: &UlCtx, f: impl FnOnce(&Device) -> T) -> T {
-    c.with_access(Device::is_memory, f)
+    f(c.active().config_side())
 }
 
 fn done(r: CmdifResult<()>) -> Outcome<c_int> {

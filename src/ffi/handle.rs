@@ -46,26 +46,6 @@ impl UlCtx {
     pub fn companion(&self) -> crate::Result<&Device> {
         self.primary.config_companion()
     }
-
-    /// Run `f` on the active access, or on its config side ([`Device::config_side`]) when
-    /// `need_config` says so.
-    pub fn with_access<T>(
-        &self,
-        need_config: impl Fn(&Device) -> bool,
-        f: impl FnOnce(&Device) -> T,
-    ) -> T {
-        let a = self.active();
-        if need_config(a) {
-            f(a.config_side())
-        } else {
-            f(a)
-        }
-    }
-}
-
-/// [`Device::regs_need_config`], as a predicate for [`UlCtx::with_access`].
-pub(crate) fn regs_need_config(dev: &Device) -> bool {
-    dev.regs_need_config()
 }
 
 /// The context of `mf`, or a failure (EINVAL) for NULL, or for an mfile this library did not

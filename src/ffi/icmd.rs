@@ -10,10 +10,15 @@ use std::slice;
 
 use super::abi::mfile;
 use super::boundary::{call, fail, Outcome};
-use super::handle::{ctx, regs_need_config};
+use super::handle::{ctx, UlCtx};
 use crate::defs::*;
 use crate::error::MError;
 use crate::proto::{Icmd, Registers};
+
+/// Run `f` on the device register access runs on ([`crate::Device::reg_device`]).
+fn on_regs<T>(c: &UlCtx, f: impl FnOnce(&crate::Device) -> T) -> T {
+    f(c.active().reg_device())
+}
 
 fn merr(e: MError) -> super::boundary::Failure<c_int> {
     fail(e.code, e.errno.unwrap_or(libc::EIO), e.to_string())
@@ -226,7 +231,7 @@ pub unsafe extern "C" fn maccess_reg(
             ));
         }
         let biggest = reg_size.max(r_size_reg).max(w_size_reg);
-        let r = c.with_access(regs_need_config, |d| {
+        let r = on_regs(c, |d| {
             let path = d.reg_path_for(biggest as usize).map_err(merr)?;
             // SAFETY: caller contract: reg_data valid for `biggest` bytes.
             let buf = unsafe { slice::from_raw_parts_mut(reg_data as *mut u8, biggest as usize) };
@@ -277,7 +282,7 @@ pub unsafe extern "C" fn mget_max_reg_size(
     call("mget_max_reg_size", 0, || {
         // SAFETY: caller contract.
         let c = unsafe { ctx(mf, 0) }?;
-        let max = c.with_access(regs_need_config, |d| d.reg_size_limit(d.reg_path()));
+        let max = on_regs(c, |d| d.reg_size_limit(d.reg_path()));
         if max > 0 {
             // SAFETY: ctx checked mf.
             unsafe {
