@@ -2,7 +2,8 @@
 //! device's ioctl structures (`/dev/fwctl/fwctlN`) and the mlx5 user-memory buffer of
 //! `mfile.umem_buff`. Layouts are the kernel uAPI's (x86_64), checked at compile time.
 //! tools/genheaders writes them into `fwctrl_ioctl.h`.
-#![allow(non_camel_case_types)]
+// Some numbers are there only for the header (tools/genheaders reads this file).
+#![allow(non_camel_case_types, dead_code)]
 
 use std::mem::{offset_of, size_of};
 use std::os::raw::c_void;

@@ -110,6 +110,7 @@ pub enum Target {
 
 impl Target {
     /// The PCI function named, when the name is a PCI name (every form but fwctl).
+    #[cfg(any(test, feature = "__internal-api"))]
     pub fn bdf(&self) -> Option<Bdf> {
         match self {
             Target::File { bdf, .. } | Target::Node { bdf, .. } | Target::Bdf { bdf, .. } => {

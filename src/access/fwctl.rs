@@ -42,8 +42,6 @@ pub const ACCESS_REG_HDR: usize = 16;
 pub const REG_MGIR: u16 = 0x9020;
 /// Largest register over fwctl: the ICMD limit, as mstflint reports it (ICMD_MAX_REG_SIZE).
 pub const FWCTL_MAX_REG_SIZE: u32 = ICMD_MAX_CMD_SIZE - 20;
-/// `mfile.flags` of a fwctl handle.
-pub const FWCTL_MDEVS_FLAGS: u32 = MDEVS_TAVOR_CR;
 /// `FWCTL_UMEM_FLAG_MKEY | FWCTL_UMEM_FLAG_MCDD` as one ioctl field.
 const UMEM_FLAGS: u64 = (FWCTL_UMEM_FLAG_MKEY | FWCTL_UMEM_FLAG_MCDD) as u64;
 

@@ -62,8 +62,6 @@ use crate::error::{Error, Result};
 pub const PCI_CAP_ID_VNDR: u8 = 0x09;
 /// VSC type (bits 31:24 of the capability header) of a usable gateway.
 pub const VSC_TYPE_FUNCTIONAL: u8 = 0;
-/// VSC type of a recovery-only capability.
-pub const VSC_TYPE_RECOVERY: u8 = 2;
 
 pub const REG_CTRL: u32 = 0x4;
 pub const REG_COUNTER: u32 = 0x8;

@@ -61,6 +61,7 @@ impl<C: ConfigIo> Legacy<C> {
     }
 
     /// Whether the address register is write-only.
+    #[cfg(test)]
     pub fn write_only_address(&self) -> bool {
         self.wo_addr
     }

@@ -352,6 +352,7 @@ pub(crate) static RECOVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::
 
 /// How many semaphores left by dead owners this process has freed and taken (all devices,
 /// all semaphores).
+#[cfg(any(test, feature = "__internal-api"))]
 pub fn recoveries() -> u64 {
     RECOVERIES.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -293,15 +293,6 @@ impl Mmio {
         Ok(m)
     }
 
-    /// The value of 0xf0014 read at open.
-    pub fn signature(&self) -> u32 {
-        self.signature
-    }
-
-    /// The mapped file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 
     fn load(&self, addr: u32) -> Result<u32> {
         self.map.load(addr)

@@ -106,7 +106,6 @@ pub const MIN_CONFIG_SIZE: u64 = 0x100;
 pub struct SysfsConfig {
     file: File,
     path: PathBuf,
-    size: u64,
 }
 
 fn truncated_msg(path: &Path, size: u64) -> String {
@@ -138,13 +137,7 @@ impl SysfsConfig {
         Ok(SysfsConfig {
             file,
             path: path.to_path_buf(),
-            size,
         })
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn check(&self, off: u32) -> Result<()> {
@@ -269,13 +262,6 @@ impl ConfigIo for SysfsConfig {
             ));
         }
         Ok(())
-    }
-}
-
-impl SysfsConfig {
-    /// Reported size of the file (0 = unknown).
-    pub fn size(&self) -> u64 {
-        self.size
     }
 }
 

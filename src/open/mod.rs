@@ -16,7 +16,7 @@ use crate::name::Target;
 use crate::pci::{Bdf, SysfsRoot};
 
 pub use fallback::{open_planned, OpenContext};
-pub use plan::{node_kind, plan, Plan, FORCE_ENV};
+pub use plan::{node_kind, plan, FORCE_ENV};
 
 /// `MTCR_FORCE_PATH`, if set to a known value (an unknown value is ignored with a warning).
 pub fn force_from_env() -> Option<PathKind> {

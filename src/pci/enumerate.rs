@@ -20,6 +20,7 @@ pub fn list(mask: u32, verbose: bool) -> Result<Vec<DeviceInfo>> {
 }
 
 /// `mdevices`: the names ("DDDD:BB:DD.F") of the devices `list(mask, false)` returns.
+#[cfg(any(test, feature = "__internal-api"))]
 pub fn names(mask: u32) -> Result<Vec<String>> {
     Ok(list(mask, false)?.iter().map(|d| d.dev_name()).collect())
 }

@@ -68,6 +68,7 @@ pub const fn iow(ty: u32, nr: u32, size: usize) -> u32 {
     ioc(IOC_WRITE, ty, nr, size)
 }
 /// `_IOWR(type, nr, size)`.
+#[cfg(test)]
 pub const fn iowr(ty: u32, nr: u32, size: usize) -> u32 {
     ioc(IOC_READ | IOC_WRITE, ty, nr, size)
 }
@@ -278,13 +279,6 @@ fn restore_errno(e: i32) {
     unsafe { *libc::__errno_location() = e };
 }
 
-/// One DMA page as a driver reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DmaPage {
-    pub dma_address: u64,
-    pub virtual_address: u64,
-}
-
 /// The ABI-specific operations of a driver node. `DriverAccess` turns them into [`Access`].
 pub trait DriverOps: Send {
     /// Path kind (for `mfile.tp` and logs).
@@ -373,10 +367,6 @@ impl DriverAccess {
         DriverAccess::new(ops, info, Spaces::Fixed(ok), None)
     }
 
-    /// The node in use.
-    pub fn node_path(&self) -> &Path {
-        self.ops.node().path()
-    }
 
     fn chunked(
         &mut self,
