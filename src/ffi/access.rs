@@ -170,8 +170,8 @@ pub unsafe extern "C" fn mread4(mf: *mut mfile, offset: c_uint, value: *mut u32)
 /// `mf` NULL or from `mopen*`.
 #[no_mangle]
 pub unsafe extern "C" fn mwrite4(mf: *mut mfile, offset: c_uint, value: u32) -> c_int {
-    // SAFETY: caller contract.
     let r = fast(|| {
+        // SAFETY: caller contract (mf NULL or from mopen*).
         unsafe { direct_window(mf) }?
             .set(offset, value)
             .then_some(4)

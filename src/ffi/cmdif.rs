@@ -411,6 +411,7 @@ mod tests {
         let mut out = 7u64;
         let n: *mut mfile = null_mut();
         // A zeroed mfile, as tools build for firmware contexts (ul_ctx NULL).
+        // SAFETY: mfile is a C struct of integers, arrays and raw pointers: all-zero is valid.
         let mut foreign: mfile = unsafe { std::mem::zeroed() };
         for mf in [n, &mut foreign as *mut mfile] {
             let p = b.as_mut_ptr() as *mut c_void;

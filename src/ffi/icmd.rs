@@ -321,6 +321,7 @@ mod tests {
         let mut st = -1;
         let n: *mut mfile = null_mut();
         // A zeroed mfile, as tools build for firmware contexts (ul_ctx NULL).
+        // SAFETY: mfile is a C struct of integers, arrays and raw pointers: all-zero is valid.
         let mut foreign: mfile = unsafe { std::mem::zeroed() };
         for mf in [n, &mut foreign as *mut mfile] {
             // SAFETY: NULL and an mfile with NULL ul_ctx are accepted by every function.

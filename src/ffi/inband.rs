@@ -62,6 +62,7 @@ mod tests {
 
     #[test]
     fn no_inband() {
+        // SAFETY: mfile is a C struct of integers, arrays and raw pointers: all-zero is valid.
         let mut m: mfile = unsafe { std::mem::zeroed() };
         let mut d = [0u8; 256];
         // SAFETY: NULL accepted; m and d live.

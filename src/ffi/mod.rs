@@ -133,6 +133,7 @@ mod null_tests {
     #[test]
     fn foreign_mfile_is_refused() {
         // An mfile a tool allocated itself (ul_ctx NULL): refused with EINVAL, never freed.
+        // SAFETY: mfile is a C struct of integers, arrays and raw pointers: all-zero is valid.
         let mut m: mfile = unsafe { std::mem::zeroed() };
         let mf: *mut mfile = &mut m;
         let mut v = 0u32;

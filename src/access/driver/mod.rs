@@ -252,9 +252,9 @@ pub fn ioctl_file(file: &File, path: &Path, what: &str, req: u32, arg: &mut Arg)
     } else {
         arg.0.as_mut_ptr()
     };
+    let saved = std::io::Error::last_os_error().raw_os_error();
     // SAFETY: the buffer is valid for at least the size the request encodes (checked above),
     // which is what the kernel (and the simulator's preload) copies in and out.
-    let saved = std::io::Error::last_os_error().raw_os_error();
     let r = unsafe { libc::ioctl(file.as_raw_fd(), req as libc::c_ulong, p) };
     if r < 0 {
         let e = std::io::Error::last_os_error();
