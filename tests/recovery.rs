@@ -35,7 +35,7 @@ use mtcr_ul::{Device, OpenOptions};
 const CX5: &str = "0000:2e:00.0";
 const CX3: &str = "0000:2f:00.0";
 /// The ConnectX-3 through config space (its legacy window), as the C API runs the tools
-/// HCR (`src/cmdif.rs`): every access goes through the device model.
+/// HCR (`src/proto/tools_hcr.rs`): every access goes through the device model.
 const CX3_CONFIG: &str = "/sys/bus/pci/devices/0000:2f:00.0/config";
 const MGIR: u16 = 0x9020;
 
