@@ -269,15 +269,4 @@ mod tests {
         buf.truncate(10);
         assert!(read_request(&mut std::io::Cursor::new(&buf), &mut Request::default()).is_err());
     }
-
-    #[test]
-    fn node_filter() {
-        assert!(looks_like_node(b"/dev/0000:05:00.0_mstconf"));
-        assert!(looks_like_node(b"/dev/0000:05:00.0_mstcr"));
-        assert!(looks_like_node(b"/dev/mst/mt4119_pciconf0"));
-        assert!(!looks_like_node(b"/dev/null"));
-        assert!(!looks_like_node(
-            b"/sys/bus/pci/devices/0000:05:00.0/config"
-        ));
-    }
 }

@@ -342,24 +342,40 @@ fn start_download(fw: &mut Firmware, size: usize) -> u32 {
     ST_OK
 }
 
-fn mcda_write(fw: &mut Firmware, data: &mut [u32], now: Instant) -> u32 {
-    let Some(up) = fw.update.as_mut() else {
-        return super::registers::ST_REG_NOT_SUPP;
-    };
+/// The common prologue of a download chunk (MCDA, MCDD): the update expires or counts the
+/// command, the state and handle must be DOWNLOAD / ours, and `offset` (dword 1) and `size`
+/// (dword 2, 15:0) must be aligned, non-empty, at most `max` and inside the component.
+/// Ok((offset, size)) or the register status to answer.
+fn download_chunk(
+    up: &mut FwUpdate,
+    data: &[u32],
+    now: Instant,
+    max: usize,
+    min_dwords: usize,
+) -> Result<(usize, usize), u32> {
     up.expire(now);
     up.commands += 1;
-    if up.state != State::Download || data[0] & 0xff_ffff != up.handle {
-        return ST_BAD_PARAM;
+    if up.state != State::Download || data[0] & 0xff_ffff != up.handle || data.len() < min_dwords {
+        return Err(ST_BAD_PARAM);
     }
     up.last_cmd = now;
     let off = data[1] as usize;
     let len = (data[2] & 0xffff) as usize;
-    if !off.is_multiple_of(4)
-        || len == 0
-        || len > MCDA_MAX
-        || len > (data.len().saturating_sub(4)) * 4
-        || off + len > up.size
-    {
+    if !off.is_multiple_of(4) || len == 0 || len > max || off + len > up.size {
+        return Err(ST_BAD_PARAM);
+    }
+    Ok((off, len))
+}
+
+fn mcda_write(fw: &mut Firmware, data: &mut [u32], now: Instant) -> u32 {
+    let Some(up) = fw.update.as_mut() else {
+        return super::registers::ST_REG_NOT_SUPP;
+    };
+    let (off, len) = match download_chunk(up, data, now, MCDA_MAX, 0) {
+        Ok(v) => v,
+        Err(st) => return st,
+    };
+    if len > (data.len().saturating_sub(4)) * 4 {
         return ST_BAD_PARAM;
     }
     let bytes: Vec<u8> = data[4..4 + len.div_ceil(4)]
@@ -399,20 +415,11 @@ fn mcdd_write(fw: &mut Firmware, data: &mut [u32], now: Instant) -> u32 {
     let Some(up) = fw.update.as_mut().filter(|u| u.dma) else {
         return super::registers::ST_REG_NOT_SUPP;
     };
-    up.expire(now);
-    up.commands += 1;
-    if up.state != State::Download || data[0] & 0xff_ffff != up.handle || data.len() < 8 {
-        return ST_BAD_PARAM;
-    }
-    up.last_cmd = now;
-    let off = data[1] as usize;
-    let len = (data[2] & 0xffff) as usize;
-    if !off.is_multiple_of(4)
-        || len == 0
-        || !len.is_multiple_of(4)
-        || len > MCDD_MAX
-        || off + len > up.size
-    {
+    let (off, len) = match download_chunk(up, data, now, MCDD_MAX, 8) {
+        Ok(v) => v,
+        Err(st) => return st,
+    };
+    if !len.is_multiple_of(4) {
         return ST_BAD_PARAM;
     }
     let Some(host) = up.host.clone() else {
