@@ -115,7 +115,7 @@ fn mstfwreset_query_then_reset_activates_a_burn() {
     assert!(reset.ends_with("rc=0"), "{reset}");
     assert_eq!(reset, job(&out, "ours-reset"), "libraries differ");
     assert!(reset.contains("3: Driver restart and PCI reset"), "{reset}");
-    assert_reset_steps(&reset);
+    assert_reset_steps(reset);
     // The device's config space went back to power-on values and the tool restored it.
     let cfg = job(&out, "cfg-before");
     assert!(cfg.ends_with("rc=0") && cfg.starts_with("0006\n"), "{cfg}");
@@ -185,7 +185,7 @@ fn debian_mstfwreset_reset_activates_a_burn() {
     assert!(out.contains("burn rc=0"), "{out}");
     let reset = job(&out, "reset");
     assert!(reset.ends_with("rc=0"), "{reset}");
-    assert_reset_steps(&reset);
+    assert_reset_steps(reset);
     let q = job(&out, "q");
     assert!(q.contains("FW Version:            16.36.1000"), "{q}");
     assert!(!q.contains("Running"), "{q}");
