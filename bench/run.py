@@ -64,7 +64,10 @@ PRELOAD_SYSCALLS = {"readlink", "readlinkat", "fstat", "newfstatat", "statx", "g
 # path -> (toml, device name, driver?, stock speaks it?)
 PATHS = {
     "config": ("", BDF, False, True),
-    "resource0": ("", f"/sys/bus/pci/devices/{BDF}/resource0", False, True),
+    # bar_icmd off: the rows measure the mapping, not the simulator's ICMD page forwarding
+    # (every access to a forwarded page traps into the preload, for both libraries alike).
+    "resource0": ('[[device]]\nbar_icmd = false\n', f"/sys/bus/pci/devices/{BDF}/resource0",
+                  False, True),
     "mstflint_access": ('[[device]]\ndriver = "mstflint_access"\n', BDF, True, True),
     "mst_driver": ('[[device]]\ndriver = "mst_driver"\n', BDF, True, False),
     "fwctl": ('[[device]]\nfwctl = true\n', "fwctl0", True, False),

@@ -246,7 +246,22 @@ fn bar_icmd_chip<C: Crspace + ?Sized>(d: &C) -> bool {
 
 /// Whether the device's config space lists a functional vendor capability (what the
 /// memory path borrows from the device's config file for ICMD).
+/// Read once per open (the answer is cached in [`ProtoState`](super::ProtoState)): the
+/// capability list does not change while the device is open, and walking it costs a config
+/// access per capability on every ICMD command otherwise.
 fn config_has_functional_vsec<C: Crspace + ?Sized>(d: &C) -> bool {
+    let cache = &d.proto_state().config_vsec;
+    match cache.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    let yes = walk_config_vsec(d);
+    cache.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+    yes
+}
+
+fn walk_config_vsec<C: Crspace + ?Sized>(d: &C) -> bool {
     let Ok(mut off) = d.read_config_dword(0x34).map(|v| v & 0xfc) else {
         return false;
     };

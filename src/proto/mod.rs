@@ -7,7 +7,7 @@
 //! protocols are extension traits with a blanket implementation for every `Crspace`
 //! ([`Icmd`], [`ToolsHcr`], [`Registers`]): `use mtcr_ul::proto::Icmd;` then `dev.icmd_send(..)`.
 
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU8};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -73,6 +73,9 @@ pub struct ProtoState {
     /// The ICMD mailbox size read by the first ICMD command (0: not read yet), as the stock
     /// library reads it once per open.
     pub(crate) icmd_mbox_size: AtomicU32,
+    /// Whether the function's config space lists a functional VSEC (ICMD through the BAR of
+    /// a memory open): 0 not read yet, 1 yes, 2 no.
+    pub(crate) config_vsec: AtomicU8,
     /// Whether the tools HCR's CR mailbox works (probed on the first HCR register access).
     pub(crate) hcr_cr_mbox: Mutex<tools_hcr::CrMbox>,
 }
