@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -33,7 +32,7 @@ import tempfile
 
 # bench/run.py beside this file: its log and doc splicing serve both benchmarks.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import log, splice_doc  # noqa: E402
+from run import log, machine_line, splice_doc  # noqa: E402
 
 BDF = "0000:05:00.0"
 # The default device's PSID (sim/README.md, [device.firmware] `psid`).
@@ -246,18 +245,8 @@ def main():
 
 
 def render(args, paths, jobs, res, started):
-    cpu = "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     out = [
-        f"Run: {started.strftime('%Y-%m-%d %H:%M UTC')}, {platform.node()}, {cpu}, "
-        f"{os.cpu_count()} CPUs, Linux {platform.release()}; upstream mstflint 4.36 tools "
+        f"{machine_line(started)}; upstream mstflint 4.36 tools "
         f"(`{os.path.basename(args.fixture)}`), each job run {args.reps} times per library "
         f"({args.burn_reps} for the burn), alternating upstream/ours and ours/upstream, a fresh "
         f"simulator per run; burn image: `mtcr-sim image --fw-version {BURN_VERSION} --psid "

@@ -341,7 +341,8 @@ def main():
         splice_doc(args.doc, text)
 
 
-def render(args, paths, rows, results, ratios, na, sysc, mem, started):
+def machine_line(started):
+    """`Run: <time>, <host>, <cpu>, <n> CPUs, Linux <release>` (both benchmarks' tables)."""
     cpu = "unknown cpu"
     try:
         with open("/proc/cpuinfo") as f:
@@ -351,9 +352,13 @@ def render(args, paths, rows, results, ratios, na, sysc, mem, started):
                     break
     except OSError:
         pass
+    return (f"Run: {started.strftime('%Y-%m-%d %H:%M UTC')}, {platform.node()}, {cpu}, "
+            f"{os.cpu_count()} CPUs, Linux {platform.release()}")
+
+
+def render(args, paths, rows, results, ratios, na, sysc, mem, started):
     out = [
-        f"Run: {started.strftime('%Y-%m-%d %H:%M UTC')}, {platform.node()}, {cpu}, "
-        f"{os.cpu_count()} CPUs, Linux {platform.release()}; "
+        f"{machine_line(started)}; "
         f"{args.rounds} rounds, ours and stock side by side in one process (A B, B A, ...), "
         f"{args.reps} reps per row "
         f"(1 MiB rows: {min(args.rounds, args.rounds_1m)} round(s) of 1 rep); "
