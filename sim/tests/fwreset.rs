@@ -87,11 +87,7 @@ fn mstfwreset_query_then_reset_activates_a_burn() {
         img = img.display(),
         img2 = img2.display()
     );
-    let out = Command::new(SIM)
-        .args(["run", "--", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let out = common::text(&out);
+    let out = common::in_sim(&script);
     assert!(out.contains("burn rc=0"), "{out}");
     for s in ["before", "after"] {
         let up = job(&out, &format!("up-{s}"));
@@ -177,11 +173,7 @@ fn debian_mstfwreset_reset_activates_a_burn() {
         img = img.display(),
         bin = bin.display()
     );
-    let out = Command::new(SIM)
-        .args(["run", "--", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let out = common::text(&out);
+    let out = common::in_sim(&script);
     assert!(out.contains("burn rc=0"), "{out}");
     let reset = job(&out, "reset");
     assert!(reset.ends_with("rc=0"), "{reset}");

@@ -111,6 +111,15 @@ pub fn image(out: PathBuf, args: &[&str]) -> PathBuf {
     out
 }
 
+/// Runs `mtcr-sim run -- sh -c SCRIPT` (the default device) → stdout + stderr.
+pub fn in_sim(script: &str) -> String {
+    let o = Command::new(SIM)
+        .args(["run", "--", "sh", "-c", script])
+        .output()
+        .expect("run mtcr-sim");
+    text(&o)
+}
+
 /// Writes `toml` to `cfg`, runs `mtcr-sim run --config CFG -- sh -c SCRIPT` → (exit code,
 /// stdout + stderr).
 pub fn in_sim_with(cfg: &Path, toml: &str, script: &str) -> (i32, String) {
